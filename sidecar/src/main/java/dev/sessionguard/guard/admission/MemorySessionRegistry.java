@@ -1,0 +1,355 @@
+package dev.sessionguard.guard.admission;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The session registry of one guard, in memory. One lock guards every structure, so each decision
+ * sees and changes all counts at once; the lock is a {@link ReentrantLock} so that virtual threads
+ * waiting on it never pin their carrier.
+ *
+ * <p>Two ordered indexes make reaping cost proportional to what expires: idle sessions ordered by
+ * last activity (busy sessions leave it while busy), and every session ordered by creation.
+ */
+public final class MemorySessionRegistry implements SessionRegistry {
+  private static final Comparator<Session> BY_ACTIVITY =
+      Comparator.comparing((Session s) -> s.lastActivity).thenComparing(Session::id);
+  private static final Comparator<Session> BY_CREATION =
+      Comparator.comparing(Session::created).thenComparing(Session::id);
+
+  private final Clock clock;
+  private final Tombstones tombstones;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Map<String, Session> sessions = new HashMap<>();
+  private final Map<String, Holdings> clients = new HashMap<>();
+  private final Set<Reservation> pending = new HashSet<>();
+  private final TreeSet<Session> idle = new TreeSet<>(BY_ACTIVITY);
+  private final TreeSet<Session> byAge = new TreeSet<>(BY_CREATION);
+
+  /** What one client holds; it exists only while it holds something. */
+  private static final class Holdings {
+    final Set<Session> sessions = new HashSet<>();
+    final Set<Reservation> pending = new HashSet<>();
+
+    int size() {
+      return sessions.size() + pending.size();
+    }
+  }
+
+  public MemorySessionRegistry(Clock clock) {
+    this(clock, new Tombstones(clock, 100_000, Duration.ofHours(1)));
+  }
+
+  public MemorySessionRegistry(Clock clock, Tombstones tombstones) {
+    this.clock = clock;
+    this.tombstones = tombstones;
+  }
+
+  @Override
+  public Admission admit(String client, SessionCaps caps, boolean exempt, boolean force) {
+    lock.lock();
+    try {
+      Holdings holdings = clients.get(client);
+      int held = holdings == null ? 0 : holdings.size();
+      List<Session> evicted = List.of();
+      Refusal wouldRefuse = null;
+      if (sessions.size() + pending.size() >= caps.max()) {
+        wouldRefuse = Refusal.GLOBAL_SESSIONS;
+      } else if (!exempt && held >= caps.perClient()) {
+        Session idlest = caps.evictIdlest() ? idlestOf(holdings) : null;
+        if (idlest != null && !force) {
+          remove(idlest, EndReason.EVICTED);
+          evicted = List.of(idlest);
+        } else {
+          wouldRefuse = Refusal.CLIENT_SESSIONS;
+        }
+      }
+      if (wouldRefuse != null && !force) {
+        return new Admission.Refused(wouldRefuse);
+      }
+      Reservation reservation = new Reservation(client, exempt);
+      pending.add(reservation);
+      clients.computeIfAbsent(client, c -> new Holdings()).pending.add(reservation);
+      return new Admission.Admitted(reservation, Optional.ofNullable(wouldRefuse), evicted);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The client's least recently active session that is not busy, or null. */
+  private static Session idlestOf(Holdings holdings) {
+    Session idlest = null;
+    if (holdings != null) {
+      for (Session s : holdings.sessions) {
+        if (s.busy == 0 && (idlest == null || BY_ACTIVITY.compare(s, idlest) < 0)) {
+          idlest = s;
+        }
+      }
+    }
+    return idlest;
+  }
+
+  @Override
+  public Session confirm(Reservation reservation, String sessionId) {
+    lock.lock();
+    try {
+      release(reservation);
+      Session existing = sessions.get(sessionId);
+      if (existing != null) {
+        return existing;
+      }
+      Session session = new Session(sessionId, reservation.client, clock.instant());
+      sessions.put(sessionId, session);
+      clients.computeIfAbsent(reservation.client, c -> new Holdings()).sessions.add(session);
+      idle.add(session);
+      byAge.add(session);
+      tombstones.forget(sessionId);
+      return session;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void cancel(Reservation reservation) {
+    lock.lock();
+    try {
+      release(reservation);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void release(Reservation reservation) {
+    if (!reservation.open) {
+      return;
+    }
+    reservation.open = false;
+    pending.remove(reservation);
+    Holdings holdings = clients.get(reservation.client);
+    if (holdings != null) {
+      holdings.pending.remove(reservation);
+      if (holdings.size() == 0) {
+        clients.remove(reservation.client);
+      }
+    }
+  }
+
+  @Override
+  public Lookup lookup(String sessionId) {
+    lock.lock();
+    try {
+      Session session = sessions.get(sessionId);
+      if (session != null) {
+        return new Lookup.Known(session);
+      }
+      return tombstones.contains(sessionId) ? new Lookup.Ended() : new Lookup.Unknown();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public Optional<Session> end(String sessionId, EndReason reason) {
+    lock.lock();
+    try {
+      Session session = sessions.get(sessionId);
+      if (session == null) {
+        return Optional.empty();
+      }
+      remove(session, reason);
+      return Optional.of(session);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void remove(Session session, EndReason reason) {
+    sessions.remove(session.id());
+    idle.remove(session);
+    byAge.remove(session);
+    Holdings holdings = clients.get(session.client());
+    if (holdings != null) {
+      holdings.sessions.remove(session);
+      if (holdings.size() == 0) {
+        clients.remove(session.client());
+      }
+    }
+    tombstones.add(session.id());
+  }
+
+  @Override
+  public void requestStarted(Session session, boolean activity) {
+    lock.lock();
+    try {
+      if (sessions.get(session.id()) != session) {
+        return;
+      }
+      if (session.busy++ == 0) {
+        idle.remove(session);
+      }
+      if (activity) {
+        session.lastActivity = clock.instant();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void requestFinished(Session session, boolean activity) {
+    lock.lock();
+    try {
+      if (sessions.get(session.id()) != session || session.busy == 0) {
+        return;
+      }
+      if (activity) {
+        session.lastActivity = clock.instant();
+      }
+      if (--session.busy == 0) {
+        idle.add(session);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public List<Ended> expire(Duration idleTimeout, Duration lifetime, Duration hardBound) {
+    lock.lock();
+    try {
+      Instant now = clock.instant();
+      List<Ended> ended = new ArrayList<>();
+      Instant idleBefore = now.minus(idleTimeout);
+      while (!idle.isEmpty() && !idle.first().lastActivity.isAfter(idleBefore)) {
+        Session s = idle.first();
+        remove(s, EndReason.IDLE);
+        ended.add(new Ended(s, EndReason.IDLE));
+      }
+      Instant bornBefore = now.minus(lifetime);
+      Instant hardBefore = bornBefore.minus(hardBound);
+      Iterator<Session> oldest = byAge.iterator();
+      List<Session> expired = new ArrayList<>();
+      while (oldest.hasNext()) {
+        Session s = oldest.next();
+        if (s.created().isAfter(bornBefore)) {
+          break;
+        }
+        // A busy session finishes its POSTs first, up to the hard bound.
+        if (s.busy == 0 || !s.created().isAfter(hardBefore)) {
+          expired.add(s);
+        }
+      }
+      for (Session s : expired) {
+        remove(s, EndReason.LIFETIME);
+        ended.add(new Ended(s, EndReason.LIFETIME));
+      }
+      tombstones.expire();
+      return ended;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public int active() {
+    lock.lock();
+    try {
+      return sessions.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public int pending() {
+    lock.lock();
+    try {
+      return pending.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public int clients() {
+    lock.lock();
+    try {
+      return clients.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public List<Holder> topHolders(int limit) {
+    lock.lock();
+    try {
+      return clients.entrySet().stream()
+          .filter(e -> !e.getValue().sessions.isEmpty())
+          .map(e -> new Holder(e.getKey(), e.getValue().sessions.size()))
+          .sorted(
+              Comparator.comparingInt(Holder::sessions).reversed().thenComparing(Holder::client))
+          .limit(limit)
+          .toList();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Ids of sessions that ended, remembered for a while so later requests get 404. */
+  public static final class Tombstones {
+    private final Clock clock;
+    private final int capacity;
+    private final Duration ttl;
+    private final LinkedHashMap<String, Instant> ended = new LinkedHashMap<>();
+
+    public Tombstones(Clock clock, int capacity, Duration ttl) {
+      this.clock = clock;
+      this.capacity = capacity;
+      this.ttl = ttl;
+    }
+
+    void add(String id) {
+      ended.remove(id);
+      ended.put(id, clock.instant().plus(ttl));
+      if (ended.size() > capacity) {
+        ended.remove(ended.keySet().iterator().next());
+      }
+    }
+
+    void forget(String id) {
+      ended.remove(id);
+    }
+
+    boolean contains(String id) {
+      Instant until = ended.get(id);
+      return until != null && until.isAfter(clock.instant());
+    }
+
+    void expire() {
+      Instant now = clock.instant();
+      Iterator<Instant> it = ended.values().iterator();
+      while (it.hasNext() && !it.next().isAfter(now)) {
+        it.remove();
+      }
+    }
+
+    int size() {
+      return ended.size();
+    }
+  }
+}

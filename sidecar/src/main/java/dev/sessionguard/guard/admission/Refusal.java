@@ -1,0 +1,26 @@
+package dev.sessionguard.guard.admission;
+
+import java.util.Locale;
+
+/** Why the guard refused (or, in DryRun, would have refused) a request. */
+public enum Refusal {
+  GLOBAL_SESSIONS,
+  CLIENT_SESSIONS,
+  GLOBAL_INFLIGHT,
+  CLIENT_INFLIGHT,
+  GLOBAL_STREAMS,
+  CLIENT_STREAMS,
+  INVALID_TOKEN,
+  NOT_OWNER,
+  ORIGIN,
+  TOO_LARGE,
+  PARSE_ERROR,
+  HEADER_MISMATCH,
+  DRAINING,
+  ANONYMOUS;
+
+  /** The value of the {@code reason} label on refusal metrics. */
+  public String label() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+}

@@ -1,0 +1,63 @@
+package dev.sessionguard.guard.admission;
+
+import java.time.Instant;
+
+/**
+ * One live MCP session the guard admitted. Its mutable state is guarded by the registry's lock; the
+ * proxy only reads {@link #id()} and {@link #client()}.
+ */
+public final class Session {
+  private final String id;
+  private final String client;
+  private final Instant created;
+  Instant lastActivity;
+  int busy;
+  private volatile Runnable streamCloser;
+
+  Session(String id, String client, Instant created) {
+    this.id = id;
+    this.client = client;
+    this.created = created;
+    this.lastActivity = created;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  /** The client that opened (or adopted) it. */
+  public String client() {
+    return client;
+  }
+
+  public Instant created() {
+    return created;
+  }
+
+  /**
+   * Registers what closes this session's standalone GET stream; the reaper calls it. Returns a
+   * handle that unregisters it when the stream ends on its own.
+   */
+  public Runnable onEnd(Runnable closer) {
+    this.streamCloser = closer;
+    return () -> {
+      if (this.streamCloser == closer) {
+        this.streamCloser = null;
+      }
+    };
+  }
+
+  /** Closes the session's GET stream, if one is open. */
+  public void closeStream() {
+    Runnable closer = streamCloser;
+    streamCloser = null;
+    if (closer != null) {
+      closer.run();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Session[" + SessionIds.shortHash(id) + "]";
+  }
+}

@@ -1,0 +1,68 @@
+package dev.sessionguard.guard.admission;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Every live session and reservation, per client; the one place admission is decided.
+ *
+ * <p>Counts are sizes of sets of live records, so a path that forgets nothing cannot drift: a
+ * reservation is confirmed or cancelled exactly once, and a client disappears when it holds
+ * nothing.
+ */
+public interface SessionRegistry {
+
+  /**
+   * Decides one new or adopted session atomically against both caps.
+   *
+   * @param client the client's name
+   * @param caps the caps of the policy in force
+   * @param exempt true for clients exempt from per-client caps (anonymous Exempt)
+   * @param force admit even over a cap (DryRun), reporting what would have been refused
+   */
+  Admission admit(String client, SessionCaps caps, boolean exempt, boolean force);
+
+  /**
+   * Turns a reservation into a session with the upstream's id. If the id is already live (two
+   * adoptions of one id raced), the reservation is released and the live session returned.
+   */
+  Session confirm(Reservation reservation, String sessionId);
+
+  /** Releases a reservation that did not become a session; a second call does nothing. */
+  void cancel(Reservation reservation);
+
+  /** What the registry knows of {@code sessionId}. */
+  Lookup lookup(String sessionId);
+
+  /** Ends a live session (remembering its id); empty if it was not live. */
+  Optional<Session> end(String sessionId, EndReason reason);
+
+  /** A POST on the session started; {@code activity} when the policy counts it. */
+  void requestStarted(Session session, boolean activity);
+
+  /** That POST (and its SSE response) finished. */
+  void requestFinished(Session session, boolean activity);
+
+  /**
+   * Ends every session idle for {@code idle} and every one older than {@code lifetime} that is not
+   * busy (or is older than {@code lifetime + hardBound}); returns them. Cost grows with the
+   * sessions that expire, not with those that exist.
+   */
+  List<Ended> expire(Duration idle, Duration lifetime, Duration hardBound);
+
+  /** Live sessions. */
+  int active();
+
+  /** Reservations not yet confirmed or cancelled. */
+  int pending();
+
+  /** Clients holding a session or reservation. */
+  int clients();
+
+  /** The clients holding the most sessions, most first. */
+  List<Holder> topHolders(int limit);
+
+  /** One client's holdings. */
+  record Holder(String client, int sessions) {}
+}

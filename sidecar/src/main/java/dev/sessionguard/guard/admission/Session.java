@@ -13,6 +13,7 @@ public final class Session {
   Instant lastActivity;
   int busy;
   private volatile Runnable streamCloser;
+  private volatile String authorization;
 
   Session(String id, String client, Instant created) {
     this.id = id;
@@ -45,6 +46,21 @@ public final class Session {
         this.streamCloser = null;
       }
     };
+  }
+
+  /**
+   * Remembers the client's latest {@code Authorization} header, so a DELETE the guard sends for
+   * this session (reaping, eviction) authenticates as the client did. Never logged.
+   */
+  public void rememberAuthorization(String value) {
+    if (value != null) {
+      this.authorization = value;
+    }
+  }
+
+  /** The client's latest {@code Authorization} header, or null. */
+  public String authorization() {
+    return authorization;
   }
 
   /** Closes the session's GET stream, if one is open. */

@@ -3,6 +3,7 @@ package dev.sessionguard.operator;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.RuntimeInfo;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -18,9 +19,12 @@ public final class ManagementServer implements AutoCloseable {
 
   public ManagementServer(int port, Operator operator, PrometheusMeterRegistry registry)
       throws IOException {
+    // taken once, after register(): building it takes a lock that start() holds while informers
+    // sync, so a probe asking during start-up would hang instead of answering 503
+    var info = operator.getRuntimeInfo();
     server = HttpServer.create(new InetSocketAddress(port), 0);
-    server.createContext("/healthz", ex -> informers(ex, operator));
-    server.createContext("/readyz", ex -> informers(ex, operator));
+    server.createContext("/healthz", ex -> informers(ex, info));
+    server.createContext("/readyz", ex -> informers(ex, info));
     server.createContext(
         "/metrics",
         ex -> {
@@ -35,8 +39,7 @@ public final class ManagementServer implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
-  private static void informers(HttpExchange ex, Operator operator) throws IOException {
-    var info = operator.getRuntimeInfo();
+  private static void informers(HttpExchange ex, RuntimeInfo info) throws IOException {
     // before start() the health indicators throw: the informers do not exist yet
     if (!info.isStarted()) {
       send(ex, 503, "not started\n");

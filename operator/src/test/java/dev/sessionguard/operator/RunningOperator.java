@@ -13,6 +13,7 @@ final class RunningOperator implements AutoCloseable {
   final Operator operator;
   final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final KubernetesClient client;
+  private boolean closed;
 
   RunningOperator(
       MockCluster cluster, Map<String, String> env, SessionGuardOperator.LeaderElection election) {
@@ -36,6 +37,10 @@ final class RunningOperator implements AutoCloseable {
 
   @Override
   public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     operator.stop();
     client.close();
   }

@@ -22,6 +22,7 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.stream.Collectors;
@@ -38,6 +39,7 @@ import java.util.stream.Collectors;
 @Workflow(explicitInvocation = true, dependents = @Dependent(type = PolicyConfigMap.class))
 public class SessionPolicyReconciler implements Reconciler<SessionPolicy> {
   static final String NAME = "sessionpolicy";
+  static final Duration CONFLICT_RETRY = Duration.ofSeconds(5);
 
   private final PolicyEvents events;
   private final Clock clock;
@@ -96,8 +98,13 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy> {
     next.store = ok ? policy.getSpec().store.type.name() : old == null ? null : old.store;
     next.pods = old == null ? null : old.pods;
     next.conditions = Conditions.merge(previousConditions, List.of(accepted), clock.instant());
+    // The winner's deletion may reach the neighbour informer before the primary cache: a waiting
+    // loser looks again on its own rather than depend on the order of two informers.
+    Duration retry = "Conflict".equals(accepted.reason) ? CONFLICT_RETRY : null;
     if (next.equals(old)) {
-      return UpdateControl.noUpdate();
+      return retry == null
+          ? UpdateControl.noUpdate()
+          : UpdateControl.<SessionPolicy>noUpdate().rescheduleAfter(retry);
     }
     // a fresh object carrying only name, namespace and status: nothing else can be overwritten
     var fresh = new SessionPolicy();
@@ -107,7 +114,8 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy> {
             .withNamespace(policy.getMetadata().getNamespace())
             .build());
     fresh.setStatus(next);
-    return UpdateControl.patchStatus(fresh);
+    var patch = UpdateControl.patchStatus(fresh);
+    return retry == null ? patch : patch.rescheduleAfter(retry);
   }
 
   private Condition accept(SessionPolicy policy, Context<SessionPolicy> context) {

@@ -27,6 +27,8 @@ final class TargetClaims {
     }
     return sameNamespace.stream()
         .filter(other -> !other.getMetadata().getName().equals(policy.getMetadata().getName()))
+        // a policy being deleted gives its target up
+        .filter(other -> other.getMetadata().getDeletionTimestamp() == null)
         .filter(other -> key.equals(key(other)))
         .filter(other -> OLDEST_FIRST.compare(other, policy) < 0)
         .min(OLDEST_FIRST);

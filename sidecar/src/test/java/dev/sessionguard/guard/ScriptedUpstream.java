@@ -67,6 +67,7 @@ public final class ScriptedUpstream implements AutoCloseable {
 
   private void serve(Socket socket) {
     try (socket) {
+      socket.setTcpNoDelay(true); // each scripted write leaves at once
       InputStream in = socket.getInputStream();
       while (true) {
         Request request = read(in);

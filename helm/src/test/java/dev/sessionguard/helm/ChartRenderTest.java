@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.marcnuri.helm.LintResult;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** {@code helm lint} and {@code helm template}, with the defaults and with each option on. */
@@ -168,13 +169,11 @@ class ChartRenderTest {
     ObjectNode monitor = chart.get("ServiceMonitor", "sg-session-guard");
     ObjectNode service = chart.get("Service", "sg-session-guard-metrics");
     JsonNode selector = monitor.at("/spec/selector/matchLabels");
-    selector
-        .fields()
-        .forEachRemaining(
-            label ->
-                assertThat(service.at("/metadata/labels").path(label.getKey()).asText())
-                    .as("metrics Service label %s", label.getKey())
-                    .isEqualTo(label.getValue().asText()));
+    for (Map.Entry<String, JsonNode> label : selector.properties()) {
+      assertThat(service.at("/metadata/labels").path(label.getKey()).asText())
+          .as("metrics Service label %s", label.getKey())
+          .isEqualTo(label.getValue().asText());
+    }
     assertThat(monitor.at("/spec/endpoints/0/port").asText())
         .isEqualTo(service.at("/spec/ports/0/name").asText());
     assertThat(monitor.at("/metadata/labels/release").asText()).isEqualTo("kube-prometheus-stack");

@@ -122,6 +122,15 @@ class ChartRenderTest {
   }
 
   @Test
+  void a_single_operator_is_replaced_not_rolled_so_two_never_reconcile_at_once() {
+    assertThat(Chart.template("").operator().at("/spec/strategy/type").asText())
+        .isEqualTo("Recreate");
+    assertThat(Chart.template("replicaCount: 2\n").operator().at("/spec/strategy").isMissingNode())
+        .as("with leader election, a rolling update hands over the lease")
+        .isTrue();
+  }
+
+  @Test
   void watched_namespaces_get_a_role_each_and_no_cluster_wide_access_to_workloads() {
     Rendered chart = Chart.template("watchNamespaces: [tools, search]\n");
 

@@ -36,6 +36,12 @@ app.kubernetes.io/name: {{ include "session-guard.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* Labels that select the operator's pods only (not the hook's or the test's). */}}
+{{- define "session-guard.operatorSelectorLabels" -}}
+{{ include "session-guard.selectorLabels" . }}
+app.kubernetes.io/component: operator
+{{- end }}
+
 {{- define "session-guard.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "session-guard.fullname" .) .Values.serviceAccount.name }}

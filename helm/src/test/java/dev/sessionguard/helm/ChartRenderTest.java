@@ -219,6 +219,34 @@ class ChartRenderTest {
   }
 
   @Test
+  void operator_selectors_match_its_own_pods_only_not_the_hook_or_test_pods() {
+    Rendered chart = Chart.templateWithHooks("");
+    JsonNode deploymentSelector = chart.operator().at("/spec/selector/matchLabels");
+    JsonNode serviceSelector =
+        chart.get("Service", "sg-session-guard-metrics").at("/spec/selector");
+
+    for (Rendered.PodSpec pod : chart.podSpecs()) {
+      ObjectNode owner = chart.get(pod.owner().split(" ")[0], pod.owner().split(" ")[1]);
+      JsonNode labels =
+          owner.path("kind").asText().equals("Pod")
+              ? owner.at("/metadata/labels")
+              : owner.at("/spec/template/metadata/labels");
+      boolean operator = owner == chart.operator();
+      assertThat(selects(deploymentSelector, labels)).as(pod.owner()).isEqualTo(operator);
+      assertThat(selects(serviceSelector, labels)).as(pod.owner()).isEqualTo(operator);
+    }
+  }
+
+  private static boolean selects(JsonNode selector, JsonNode labels) {
+    for (Map.Entry<String, JsonNode> label : selector.properties()) {
+      if (!labels.path(label.getKey()).asText().equals(label.getValue().asText())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Test
   void options_are_off_by_default() {
     Rendered chart = Chart.template("");
 

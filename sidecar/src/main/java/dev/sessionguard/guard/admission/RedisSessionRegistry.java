@@ -641,6 +641,10 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
         // Redis holds it now; the local copy goes without a tombstone.
         local.end(session.id(), EndReason.CLIENT);
         localTombstones.forget(session.id());
+      } else {
+        // It ended while being copied: end the copy too.
+        call(END, ScriptOutputType.MULTI, session.id(), tombstoneMs);
+        seen.remove(session.id(), session);
       }
       inFlightLost = true;
     }

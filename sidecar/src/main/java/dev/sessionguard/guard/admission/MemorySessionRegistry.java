@@ -26,9 +26,9 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class MemorySessionRegistry implements SessionRegistry {
   private static final Comparator<Session> BY_ACTIVITY =
-      Comparator.comparing((Session s) -> s.lastActivity).thenComparing(Session::id);
+      Comparator.comparingLong((Session s) -> s.lastActivity).thenComparing(Session::id);
   private static final Comparator<Session> BY_CREATION =
-      Comparator.comparing(Session::created).thenComparing(Session::id);
+      Comparator.comparingLong(Session::createdMillis).thenComparing(Session::id);
 
   private final Clock clock;
   private final Tombstones tombstones;
@@ -41,8 +41,14 @@ public final class MemorySessionRegistry implements SessionRegistry {
 
   /** What one client holds; it exists only while it holds something. */
   private static final class Holdings {
+    // Every session of the client shares this one copy of its name.
+    final String client;
     final Set<Session> sessions = new HashSet<>();
     final Set<Reservation> pending = new HashSet<>();
+
+    Holdings(String client) {
+      this.client = client;
+    }
 
     int size() {
       return sessions.size() + pending.size();
@@ -82,7 +88,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
       }
       Reservation reservation = new Reservation(client, exempt);
       pending.add(reservation);
-      clients.computeIfAbsent(client, c -> new Holdings()).pending.add(reservation);
+      clients.computeIfAbsent(client, Holdings::new).pending.add(reservation);
       return new Admission.Admitted(reservation, Optional.ofNullable(wouldRefuse), evicted);
     } finally {
       lock.unlock();
@@ -111,9 +117,10 @@ public final class MemorySessionRegistry implements SessionRegistry {
       if (existing != null) {
         return existing;
       }
-      Session session = new Session(sessionId, reservation.client, clock.instant());
+      Holdings holdings = clients.computeIfAbsent(reservation.client, Holdings::new);
+      Session session = new Session(sessionId, holdings.client, clock.millis());
       sessions.put(sessionId, session);
-      clients.computeIfAbsent(reservation.client, c -> new Holdings()).sessions.add(session);
+      holdings.sessions.add(session);
       idle.add(session);
       byAge.add(session);
       tombstones.forget(sessionId);
@@ -202,7 +209,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
         idle.remove(session);
       }
       if (activity) {
-        session.lastActivity = clock.instant();
+        session.lastActivity = clock.millis();
       }
     } finally {
       lock.unlock();
@@ -217,7 +224,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
         return;
       }
       if (activity) {
-        session.lastActivity = clock.instant();
+        session.lastActivity = clock.millis();
       }
       if (--session.busy == 0) {
         idle.add(session);
@@ -231,25 +238,25 @@ public final class MemorySessionRegistry implements SessionRegistry {
   public List<Ended> expire(Duration idleTimeout, Duration lifetime, Duration hardBound) {
     lock.lock();
     try {
-      Instant now = clock.instant();
+      long now = clock.millis();
       List<Ended> ended = new ArrayList<>();
-      Instant idleBefore = now.minus(idleTimeout);
-      while (!idle.isEmpty() && !idle.first().lastActivity.isAfter(idleBefore)) {
+      long idleBefore = now - idleTimeout.toMillis();
+      while (!idle.isEmpty() && idle.first().lastActivity <= idleBefore) {
         Session s = idle.first();
         remove(s, EndReason.IDLE);
         ended.add(new Ended(s, EndReason.IDLE));
       }
-      Instant bornBefore = now.minus(lifetime);
-      Instant hardBefore = bornBefore.minus(hardBound);
+      long bornBefore = now - lifetime.toMillis();
+      long hardBefore = bornBefore - hardBound.toMillis();
       Iterator<Session> oldest = byAge.iterator();
       List<Session> expired = new ArrayList<>();
       while (oldest.hasNext()) {
         Session s = oldest.next();
-        if (s.created().isAfter(bornBefore)) {
+        if (s.createdMillis() > bornBefore) {
           break;
         }
         // A busy session finishes its POSTs first, up to the hard bound.
-        if (s.busy == 0 || !s.created().isAfter(hardBefore)) {
+        if (s.busy == 0 || s.createdMillis() <= hardBefore) {
           expired.add(s);
         }
       }

@@ -14,7 +14,6 @@ import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.StringCodec;
-import java.lang.System.Logger.Level;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -35,6 +34,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The session registry shared by every guard of a policy, in Redis: the caps hold for the whole
@@ -60,7 +61,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * pod's own threads and sockets, and must not cost a Redis round trip per request.
  */
 public final class RedisSessionRegistry implements SessionRegistry, AutoCloseable {
-  private static final System.Logger LOG = System.getLogger(RedisSessionRegistry.class.getName());
+  private static final Logger LOG = LoggerFactory.getLogger(RedisSessionRegistry.class);
 
   /** How long an ended session's id answers 404. */
   static final Duration TOMBSTONE_TTL = Duration.ofHours(1);
@@ -190,7 +191,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       try {
         call(RELEASE, ScriptOutputType.INTEGER);
       } catch (RedisException e) {
-        LOG.log(Level.DEBUG, "could not release the lease; it expires on its own", e);
+        LOG.debug("could not release the lease; it expires on its own", e);
       }
     }
     shutdownClient();
@@ -573,9 +574,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       long held =
           call(RENEW, ScriptOutputType.INTEGER, ms(clock.instant().minus(RESERVATION_MAX_AGE)));
       if (held == 0 && leased) {
-        LOG.log(
-            Level.WARNING,
-            "guard {0} lost its Redis lease; other guards purged its sessions, which clients"
+        LOG.warn(
+            "guard {} lost its Redis lease; other guards purged its sessions, which clients"
                 + " re-adopt",
             guardId);
         inFlightLost = true;
@@ -584,10 +584,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       leased = true;
       reconcile();
       if (recovering) {
-        LOG.log(
-            Level.INFO,
+        LOG.info(
             first
-                ? "guard {0} joined the Redis session store"
+                ? "guard {} joined the Redis session store"
                 : "Redis session store available again",
             guardId);
       }
@@ -595,7 +594,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     } catch (RedisException e) {
       unavailable(e);
     } catch (RuntimeException e) {
-      LOG.log(Level.ERROR, "lease renewal failed", e);
+      LOG.error("lease renewal failed", e);
     }
   }
 
@@ -683,9 +682,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     inFlightLost = true;
     if (available) {
       available = false;
-      LOG.log(
-          Level.WARNING,
-          "Redis session store unavailable ({0}); failureMode {1}",
+      LOG.warn(
+          "Redis session store unavailable ({}); failureMode {}",
           e.getMessage(),
           store.failureMode());
     }
@@ -694,7 +692,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private void replay(String... op) {
     if (replaySize.incrementAndGet() > REPLAY_MAX) {
       replaySize.decrementAndGet();
-      LOG.log(Level.WARNING, "too many writes waiting for Redis; dropping one");
+      LOG.warn("too many writes waiting for Redis; dropping one");
       return;
     }
     replay.add(op);
@@ -743,9 +741,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     return seen.compute(
         id,
         (k, s) ->
-            s != null && s.created().toEpochMilli() == createdMs && s.client().equals(client)
+            s != null && s.createdMillis() == createdMs && s.client().equals(client)
                 ? s
-                : new Session(id, client, Instant.ofEpochMilli(createdMs)));
+                : new Session(id, client, createdMs));
   }
 
   private Session endedSession(List<Object> reply, int at) {
@@ -754,9 +752,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   private Session endedSession(String id, Object client, Object created) {
     Session s = seen.remove(id);
-    return s != null
-        ? s
-        : new Session(id, (String) client, Instant.ofEpochMilli(Long.parseLong((String) created)));
+    return s != null ? s : new Session(id, (String) client, Long.parseLong((String) created));
   }
 
   private String now() {

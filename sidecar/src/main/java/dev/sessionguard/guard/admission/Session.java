@@ -9,16 +9,18 @@ import java.time.Instant;
 public final class Session {
   private final String id;
   private final String client;
-  private final Instant created;
-  Instant lastActivity;
+  // Epoch milliseconds rather than Instants: two fewer objects per session.
+  private final long created;
+  long lastActivity;
   int busy;
   private volatile Runnable streamCloser;
+  private volatile String authorization;
 
-  Session(String id, String client, Instant created) {
+  Session(String id, String client, long createdMillis) {
     this.id = id;
     this.client = client;
-    this.created = created;
-    this.lastActivity = created;
+    this.created = createdMillis;
+    this.lastActivity = createdMillis;
   }
 
   public String id() {
@@ -31,7 +33,16 @@ public final class Session {
   }
 
   public Instant created() {
+    return Instant.ofEpochMilli(created);
+  }
+
+  long createdMillis() {
     return created;
+  }
+
+  /** When a request that counts as activity last started or finished. */
+  public Instant lastActivity() {
+    return Instant.ofEpochMilli(lastActivity);
   }
 
   /**
@@ -45,6 +56,21 @@ public final class Session {
         this.streamCloser = null;
       }
     };
+  }
+
+  /**
+   * Remembers the client's latest {@code Authorization} header, so a DELETE the guard sends for
+   * this session (reaping, eviction) authenticates as the client did. Never logged.
+   */
+  public void rememberAuthorization(String value) {
+    if (value != null) {
+      this.authorization = value;
+    }
+  }
+
+  /** The client's latest {@code Authorization} header, or null. */
+  public String authorization() {
+    return authorization;
   }
 
   /** Closes the session's GET stream, if one is open. */

@@ -1,0 +1,119 @@
+package dev.sessionguard.guard.config;
+
+import dev.sessionguard.policy.InvalidPolicyException;
+import dev.sessionguard.policy.PolicyFile;
+import dev.sessionguard.policy.PolicyValidator;
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchService;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches the policy file and hands each new valid version to a listener.
+ *
+ * <p>Any change in the file's directory triggers a re-read, and so does a periodic check, so every
+ * way a file changes is seen: writes in place, a new file renamed over the old one, and the
+ * Kubernetes ConfigMap volume's swap of its {@code ..data} symlink (the file is read through its
+ * symlinks). A version is acted on only when its bytes differ from the last one read; an invalid
+ * version is reported and the last good policy stays in force.
+ */
+public final class PolicyWatcher implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(PolicyWatcher.class);
+
+  /** What the watcher found. */
+  public interface Listener {
+    /** A new valid policy. */
+    void applied(PolicyFile policy);
+
+    /** A new version that cannot be used; the previous policy stays. */
+    void rejected(List<String> problems);
+  }
+
+  private final Path file;
+  private final Duration poll;
+  private final Listener listener;
+  private final Thread thread;
+  private volatile boolean running = true;
+  private byte[] last;
+
+  /**
+   * @param file the policy file
+   * @param initial the bytes of the version already loaded, so it is not applied twice
+   * @param poll the longest time a change can go unseen when no file event arrives
+   */
+  public PolicyWatcher(Path file, byte[] initial, Duration poll, Listener listener) {
+    this.file = file;
+    this.poll = poll;
+    this.listener = listener;
+    this.last = initial;
+    this.thread = new Thread(this::run, "policy-watcher");
+    this.thread.setDaemon(true);
+  }
+
+  /** Starts watching. */
+  public PolicyWatcher start() {
+    thread.start();
+    return this;
+  }
+
+  private void run() {
+    Path dir = file.toAbsolutePath().getParent();
+    try (WatchService watch = dir.getFileSystem().newWatchService()) {
+      dir.register(
+          watch,
+          StandardWatchEventKinds.ENTRY_CREATE,
+          StandardWatchEventKinds.ENTRY_MODIFY,
+          StandardWatchEventKinds.ENTRY_DELETE);
+      while (running) {
+        var key = watch.poll(poll.toMillis(), TimeUnit.MILLISECONDS);
+        if (key != null) {
+          key.pollEvents();
+          key.reset();
+        }
+        check();
+      }
+    } catch (InterruptedException | ClosedWatchServiceException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException e) {
+      LOG.error("cannot watch {}: {}; the policy will not reload", dir, e.toString());
+    }
+  }
+
+  /** Re-reads the file and acts if it changed; public for callers that know it changed. */
+  public synchronized void check() {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      // Between a rename and the next write the file may be briefly absent: wait for it.
+      return;
+    }
+    if (Arrays.equals(bytes, last)) {
+      return;
+    }
+    last = bytes;
+    try {
+      PolicyFile policy =
+          PolicyFile.parse(
+              new String(bytes, java.nio.charset.StandardCharsets.UTF_8),
+              PolicyValidator.Mode.STANDALONE);
+      listener.applied(policy);
+    } catch (InvalidPolicyException e) {
+      listener.rejected(e.problems());
+    }
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    thread.interrupt();
+  }
+}

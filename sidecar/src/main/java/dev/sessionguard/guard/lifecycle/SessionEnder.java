@@ -1,0 +1,157 @@
+package dev.sessionguard.guard.lifecycle;
+
+import dev.sessionguard.guard.admission.Ended;
+import dev.sessionguard.guard.admission.Session;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Ends, upstream, a session the guard decided to end (reaped, evicted, or issued to a client that
+ * was gone): closes its GET stream and sends DELETE with its id, retried a bounded number of times.
+ * The slot was already released by the registry; a DELETE that keeps failing is counted, never
+ * retried forever.
+ */
+public final class SessionEnder {
+  private static final Logger LOG = LoggerFactory.getLogger(SessionEnder.class);
+
+  /** What the ender reports, for metrics. */
+  public interface Events {
+    /** A session ended by the guard (already released). */
+    void ended(Ended ended);
+
+    /** Every DELETE attempt for it failed. */
+    void deleteFailed(Session session);
+
+    /** No events. */
+    Events NONE =
+        new Events() {
+          @Override
+          public void ended(Ended ended) {}
+
+          @Override
+          public void deleteFailed(Session session) {}
+        };
+  }
+
+  private final HttpClient http;
+  private final Supplier<URI> upstream;
+  private final Supplier<Duration> timeout;
+  private final ScheduledExecutorService scheduler;
+  private final int attempts;
+  private final Duration backoff;
+  private final Events events;
+  // A burst of expiring sessions must not become a burst of connections to the upstream.
+  private final Semaphore slots;
+  private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
+
+  /**
+   * @param upstream the MCP endpoint of the policy in force
+   * @param timeout how long one DELETE may take
+   * @param attempts DELETEs tried at most
+   * @param backoff the wait before the second attempt, doubled for each later one
+   * @param concurrency DELETEs in flight at most; the rest wait their turn
+   */
+  public SessionEnder(
+      HttpClient http,
+      Supplier<URI> upstream,
+      Supplier<Duration> timeout,
+      ScheduledExecutorService scheduler,
+      int attempts,
+      Duration backoff,
+      int concurrency,
+      Events events) {
+    this.http = http;
+    this.upstream = upstream;
+    this.timeout = timeout;
+    this.scheduler = scheduler;
+    this.attempts = attempts;
+    this.backoff = backoff;
+    this.events = events;
+    this.slots = new Semaphore(concurrency);
+  }
+
+  /**
+   * Closes the session's stream and deletes it upstream; completes with true once the upstream
+   * acknowledged (or no longer knew the session), false when every attempt failed.
+   */
+  public CompletableFuture<Boolean> end(Ended ended) {
+    Session session = ended.session();
+    LOG.info(
+        "session ended reason={} session={} client={}",
+        ended.reason().label(),
+        session,
+        dev.sessionguard.guard.admission.SessionIds.shortHash(session.client()));
+    events.ended(ended);
+    session.closeStream();
+    CompletableFuture<Boolean> done = new CompletableFuture<>();
+    submit(() -> attempt(session, 1, done));
+    return done;
+  }
+
+  private void submit(Runnable attempt) {
+    waiting.add(attempt);
+    drain();
+  }
+
+  private void drain() {
+    while (!waiting.isEmpty()) {
+      if (!slots.tryAcquire()) {
+        return;
+      }
+      Runnable next = waiting.poll();
+      if (next == null) {
+        slots.release();
+        continue;
+      }
+      next.run();
+    }
+  }
+
+  private void attempt(Session session, int attempt, CompletableFuture<Boolean> done) {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(upstream.get())
+            .DELETE()
+            .timeout(timeout.get())
+            .header("Mcp-Session-Id", session.id());
+    if (session.authorization() != null) {
+      request.header("Authorization", session.authorization());
+    }
+    http.sendAsync(request.build(), HttpResponse.BodyHandlers.discarding())
+        .whenComplete(
+            (response, failure) -> {
+              slots.release();
+              drain();
+              // 2xx: deleted. 4xx: the server no longer has it (or refuses DELETE): nothing to
+              // retry.
+              if (failure == null && response.statusCode() < 500) {
+                done.complete(true);
+              } else if (attempt < attempts) {
+                long wait = backoff.toMillis() << (attempt - 1);
+                scheduler.schedule(
+                    () -> submit(() -> attempt(session, attempt + 1, done)),
+                    wait,
+                    TimeUnit.MILLISECONDS);
+              } else {
+                LOG.warn(
+                    "upstream DELETE failed after {} attempts session={} cause={}",
+                    attempts,
+                    session,
+                    failure != null ? failure.getClass().getSimpleName() : response.statusCode());
+                events.deleteFailed(session);
+                done.complete(false);
+              }
+            });
+  }
+}

@@ -10,6 +10,8 @@ import java.util.Objects;
 /** Status conditions in the Kubernetes convention: True, False or Unknown, with a reason. */
 final class Conditions {
   static final String ACCEPTED = "Accepted";
+  static final String INJECTED = "Injected";
+  static final String READY = "Ready";
   static final String TRUE = "True";
   static final String FALSE = "False";
   static final String UNKNOWN = "Unknown";

@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,7 +45,14 @@ public final class Main {
               });
     }
     var operator =
-        SessionGuardOperator.create(client, settings, election, registry, Clock.systemUTC());
+        SessionGuardOperator.create(
+            client,
+            settings,
+            election,
+            registry,
+            new HttpGuardProbe(),
+            Duration.ofSeconds(10),
+            Clock.systemUTC());
     var management = new ManagementServer(settings.managementPort(), operator, registry);
     Runtime.getRuntime()
         .addShutdownHook(

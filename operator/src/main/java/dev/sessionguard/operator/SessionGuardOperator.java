@@ -57,12 +57,16 @@ public final class SessionGuardOperator {
    * The operator, with its controller registered but not started.
    *
    * @param leaderElection null when a single replica runs
+   * @param probe asks a pod's guard which policy it enforces
+   * @param recheck how soon to look at the pods again while a policy is not Ready
    */
   public static Operator create(
       KubernetesClient client,
       OperatorSettings settings,
       LeaderElection leaderElection,
       MeterRegistry registry,
+      GuardProbe probe,
+      Duration recheck,
       Clock clock) {
     var operator =
         new Operator(
@@ -82,7 +86,13 @@ public final class SessionGuardOperator {
                     leaderElection(settings.identity(), leaderElection));
               }
             });
-    var reconciler = new SessionPolicyReconciler(new PolicyEvents(client, clock), clock);
+    var reconciler =
+        new SessionPolicyReconciler(
+            new PolicyEvents(client, clock),
+            new GuardInjector(client, settings),
+            new Enforcement(client, probe),
+            clock,
+            recheck);
     operator.register(
         reconciler,
         c -> {

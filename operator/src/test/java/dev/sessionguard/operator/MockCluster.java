@@ -3,6 +3,8 @@ package dev.sessionguard.operator;
 import dev.sessionguard.policy.SessionPolicy;
 import dev.sessionguard.policy.SessionPolicySpec;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -69,7 +71,7 @@ final class MockCluster implements AutoCloseable {
             boolean operator = agent != null && agent.startsWith(SessionGuardOperator.USER_AGENT);
             seen.add(new Seen(request.getMethod(), request.getPath(), response.code(), operator));
             if (operator) {
-              OPERATOR_CALLS.add(ApiCall.of(request.getMethod(), request.getPath()));
+              ApiCall.of(request.getMethod(), request.getPath()).ifPresent(OPERATOR_CALLS::add);
             }
             return response;
           }
@@ -115,6 +117,42 @@ final class MockCluster implements AutoCloseable {
     return p;
   }
 
+  /** A Deployment with one container named "mcp", as a user would have it. */
+  Deployment deployment(String namespace, String name, int replicas) {
+    return client
+        .apps()
+        .deployments()
+        .inNamespace(namespace)
+        .resource(
+            new DeploymentBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace(namespace)
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(replicas)
+                .withNewSelector()
+                .addToMatchLabels("app", name)
+                .endSelector()
+                .withNewTemplate()
+                .withNewMetadata()
+                .addToLabels("app", name)
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("mcp")
+                .withImage("ghcr.io/example/mcp:1")
+                .addNewPort()
+                .withContainerPort(4483)
+                .endPort()
+                .endContainer()
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
+  }
+
   @Override
   public void close() {
     client.close();
@@ -131,19 +169,20 @@ final class MockCluster implements AutoCloseable {
   static final class ApiCall {
     private ApiCall() {}
 
-    static String of(String method, String pathAndQuery) {
+    /** Empty for discovery (/api, /apis/group/version), which RBAC grants everyone. */
+    static java.util.Optional<String> of(String method, String pathAndQuery) {
       int q = pathAndQuery.indexOf('?');
       String path = q < 0 ? pathAndQuery : pathAndQuery.substring(0, q);
       String query = q < 0 ? "" : pathAndQuery.substring(q + 1);
       var parts = List.of(path.replaceFirst("^/", "").split("/"));
-      String group;
-      List<String> rest;
-      if (parts.get(0).equals("api")) {
-        group = "\"\"";
-        rest = parts.subList(2, parts.size());
-      } else {
-        group = parts.get(1);
-        rest = parts.subList(3, parts.size());
+      boolean core = parts.get(0).equals("api");
+      if (parts.size() <= (core ? 2 : 3)) {
+        return java.util.Optional.empty();
+      }
+      String group = core ? "\"\"" : parts.get(1);
+      List<String> rest = parts.subList(core ? 2 : 3, parts.size());
+      if (rest.isEmpty()) {
+        return java.util.Optional.empty();
       }
       if (rest.size() >= 3 && rest.get(0).equals("namespaces")) {
         rest = rest.subList(2, rest.size());
@@ -162,7 +201,7 @@ final class MockCluster implements AutoCloseable {
             case "DELETE" -> named ? "delete" : "deletecollection";
             default -> method.toLowerCase(java.util.Locale.ROOT);
           };
-      return verb + " " + group + " " + resource;
+      return java.util.Optional.of(verb + " " + group + " " + resource);
     }
   }
 }

@@ -6,21 +6,35 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /** One operator instance against a mock cluster, built as Main builds it. */
 final class RunningOperator implements AutoCloseable {
   final Operator operator;
   final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+  /** What each pod's guard answers on /policy: pod IP to hash. */
+  final Map<String, String> guards = new ConcurrentHashMap<>();
+
   private final KubernetesClient client;
   private boolean closed;
 
   RunningOperator(
       MockCluster cluster, Map<String, String> env, SessionGuardOperator.LeaderElection election) {
     client = cluster.operatorClient();
+    GuardProbe probe = (ip, port) -> Optional.ofNullable(guards.get(ip));
     operator =
         SessionGuardOperator.create(
-            client, OperatorSettings.fromEnvironment(env), election, registry, Clock.systemUTC());
+            client,
+            OperatorSettings.fromEnvironment(env),
+            election,
+            registry,
+            probe,
+            Duration.ofMillis(300),
+            Clock.systemUTC());
   }
 
   RunningOperator start() {

@@ -101,19 +101,16 @@ class RealPeersTest {
           .contains("echo", "trigger-long-running-operation");
       McpSchema.CallToolResult echo =
           client.callTool(
-              McpSchema.CallToolRequest.builder()
-                  .name("echo")
-                  .arguments(Map.of("message", "hi"))
-                  .build());
+              new McpSchema.CallToolRequest(
+                  "echo", Map.<String, Object>of("message", "hi"), Map.<String, Object>of()));
       assertThat(((McpSchema.TextContent) echo.content().get(0)).text()).contains("hi");
 
       long started = System.nanoTime();
       client.callTool(
-          McpSchema.CallToolRequest.builder()
-              .name("trigger-long-running-operation")
-              .arguments(Map.of("duration", 3, "steps", 3))
-              .progressToken("java-progress")
-              .build());
+          new McpSchema.CallToolRequest(
+              "trigger-long-running-operation",
+              Map.<String, Object>of("duration", 3, "steps", 3),
+              Map.<String, Object>of("progressToken", "java-progress")));
       assertThat(arrivals).hasSize(3);
       long previous = started;
       for (long at : arrivals) {

@@ -113,7 +113,9 @@ public final class SessionGuardOperator {
         .podNamespace()
         .or(() -> java.util.Optional.ofNullable(client.getNamespace()))
         .ifPresent(namespaces::add);
-    namespaces.add(settings.monitoringNamespace());
+    if (!settings.monitoringNamespace().isBlank()) {
+      namespaces.add(settings.monitoringNamespace());
+    }
     return namespaces;
   }
 

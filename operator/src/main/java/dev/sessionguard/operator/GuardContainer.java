@@ -2,8 +2,11 @@ package dev.sessionguard.operator;
 
 import dev.sessionguard.policy.Durations;
 import dev.sessionguard.policy.SessionPolicy;
+import dev.sessionguard.policy.SessionPolicySpec;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Volume;
@@ -16,6 +19,18 @@ final class GuardContainer {
   static final String POLICY_VOLUME = "session-guard-policy";
   static final String TMP_VOLUME = "session-guard-tmp";
   static final String MOUNT_PATH = "/etc/session-guard";
+
+  /** The client port's name: the guard Service targets it. */
+  static final String PORT_NAME = "guard";
+
+  /**
+   * The admin port's name: the chart's PodMonitor scrapes by it, so it must be unique to guards
+   * (port names are unique in a pod, and "admin" is a name a workload may well use itself).
+   */
+  static final String ADMIN_PORT_NAME = "guard-admin";
+
+  /** The guard reads the Redis password from here; the value never passes through the operator. */
+  static final String REDIS_PASSWORD_ENV = "SESSIONGUARD_REDIS_PASSWORD";
 
   /** A numeric user, so the kubelet can check runAsNonRoot without reading the image. */
   static final long USER = 65532;
@@ -32,13 +47,14 @@ final class GuardContainer {
         .withName(NAME)
         .withImage(settings.guardImage())
         .withArgs("--policy", MOUNT_PATH + "/policy.json")
+        .withEnv(env(spec))
         .addNewPort()
-        .withName("guard")
+        .withName(PORT_NAME)
         .withContainerPort(spec.guard.port)
         .withProtocol("TCP")
         .endPort()
         .addNewPort()
-        .withName("admin")
+        .withName(ADMIN_PORT_NAME)
         .withContainerPort(spec.guard.adminPort)
         .withProtocol("TCP")
         .endPort()
@@ -55,14 +71,14 @@ final class GuardContainer {
         .withNewReadinessProbe()
         .withNewHttpGet()
         .withPath("/readyz")
-        .withPort(new IntOrString("admin"))
+        .withPort(new IntOrString(ADMIN_PORT_NAME))
         .endHttpGet()
         .withPeriodSeconds(5)
         .endReadinessProbe()
         .withNewLivenessProbe()
         .withNewHttpGet()
         .withPath("/healthz")
-        .withPort(new IntOrString("admin"))
+        .withPort(new IntOrString(ADMIN_PORT_NAME))
         .endHttpGet()
         .withPeriodSeconds(10)
         .withFailureThreshold(3)
@@ -94,6 +110,28 @@ final class GuardContainer {
         .endSeccompProfile()
         .endSecurityContext()
         .build();
+  }
+
+  /** A reference to the policy's Redis password Secret, never its value (no Secret read needed). */
+  private static List<EnvVar> env(SessionPolicySpec spec) {
+    var store = spec.store;
+    if (store == null
+        || store.type != SessionPolicySpec.StoreType.Redis
+        || store.redis == null
+        || store.redis.passwordSecretRef == null) {
+      return List.of();
+    }
+    var ref = store.redis.passwordSecretRef;
+    return List.of(
+        new EnvVarBuilder()
+            .withName(REDIS_PASSWORD_ENV)
+            .withNewValueFrom()
+            .withNewSecretKeyRef()
+            .withName(ref.name)
+            .withKey(ref.key)
+            .endSecretKeyRef()
+            .endValueFrom()
+            .build());
   }
 
   static List<Volume> volumes(SessionPolicy policy) {

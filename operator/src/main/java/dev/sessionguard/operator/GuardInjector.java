@@ -39,11 +39,19 @@ class GuardInjector {
     var volumes = GuardContainer.volumes(policy).stream().map(GuardInjector::toMap).toList();
     long grace = GuardContainer.gracePeriodSeconds(policy);
     var name = policy.getMetadata().getName();
-    return edit(policy, t -> PodTemplates.inject(t, name, container, volumes, grace));
+    return edit(
+        policy,
+        policy.getSpec().targetRef,
+        t -> PodTemplates.inject(t, name, container, volumes, grace));
   }
 
   Outcome remove(SessionPolicy policy) {
-    return edit(policy, t -> PodTemplates.remove(t, policy.getMetadata().getName()));
+    return remove(policy, policy.getSpec().targetRef);
+  }
+
+  /** Takes the policy's guard out of {@code ref}, which need not be its target (any more). */
+  Outcome remove(SessionPolicy policy, TargetRef ref) {
+    return edit(policy, ref, t -> PodTemplates.remove(t, policy.getMetadata().getName()));
   }
 
   /** The target as it is now, if it exists. */
@@ -70,8 +78,7 @@ class GuardInjector {
         : List.of("spec", "template");
   }
 
-  private Outcome edit(SessionPolicy policy, Predicate<Map<String, Object>> change) {
-    var ref = policy.getSpec().targetRef;
+  private Outcome edit(SessionPolicy policy, TargetRef ref, Predicate<Map<String, Object>> change) {
     var targets =
         client
             .genericKubernetesResources(ref.apiVersion, ref.kind)

@@ -19,7 +19,7 @@ import java.util.stream.Collectors;
  * @param identity this replica's name in the Lease
  * @param podNamespace the operator's namespace; empty means the client's default namespace
  * @param managementPort port of /healthz, /readyz and /metrics
- * @param monitoringNamespace namespace whose pods may scrape the guards' admin port
+ * @param monitoringNamespace namespace whose pods may scrape the guards' admin port; empty for none
  */
 public record OperatorSettings(
     Set<String> watchNamespaces,
@@ -61,7 +61,10 @@ public record OperatorSettings(
         value(env, "POD_NAME").orElseGet(OperatorSettings::hostname),
         podNamespace,
         port(env, "MANAGEMENT_PORT", 8080),
-        value(env, "MONITORING_NAMESPACE").orElse("monitoring"));
+        // set but empty (the chart's monitoringNamespace: ""): no monitoring namespace
+        env.containsKey("MONITORING_NAMESPACE")
+            ? env.get("MONITORING_NAMESPACE").trim()
+            : "monitoring");
   }
 
   private static Optional<String> value(Map<String, String> env, String name) {

@@ -85,6 +85,28 @@ final class PodTemplates {
     return changed;
   }
 
+  /** The template's container ports by name (the guard's included). */
+  static Map<String, Integer> namedPorts(Map<String, Object> template) {
+    var named = new java.util.HashMap<String, Integer>();
+    var spec = asMap(template.get("spec"));
+    if (spec != null && spec.get("containers") instanceof List<?> containers) {
+      for (var c : containers) {
+        var container = asMap(c);
+        if (container != null && container.get("ports") instanceof List<?> ports) {
+          for (var p : ports) {
+            var port = asMap(p);
+            if (port != null
+                && port.get("name") instanceof String name
+                && port.get("containerPort") instanceof Number number) {
+              named.put(name, number.intValue());
+            }
+          }
+        }
+      }
+    }
+    return named;
+  }
+
   static boolean hasGuard(Map<String, Object> template) {
     var spec = asMap(template.get("spec"));
     return spec != null

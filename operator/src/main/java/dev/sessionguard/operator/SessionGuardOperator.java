@@ -92,7 +92,8 @@ public final class SessionGuardOperator {
             new GuardInjector(client, settings),
             new Enforcement(client, probe),
             clock,
-            recheck);
+            recheck,
+            adminNamespaces(client, settings));
     operator.register(
         reconciler,
         c -> {
@@ -103,6 +104,19 @@ public final class SessionGuardOperator {
           }
         });
     return operator;
+  }
+
+  /** The operator's own namespace (it probes /policy) and the monitoring namespace (scrapes). */
+  static java.util.Set<String> adminNamespaces(KubernetesClient client, OperatorSettings settings) {
+    var namespaces = new java.util.TreeSet<String>();
+    settings
+        .podNamespace()
+        .or(() -> java.util.Optional.ofNullable(client.getNamespace()))
+        .ifPresent(namespaces::add);
+    if (!settings.monitoringNamespace().isBlank()) {
+      namespaces.add(settings.monitoringNamespace());
+    }
+    return namespaces;
   }
 
   private static LeaderElectionConfiguration leaderElection(String identity, LeaderElection le) {

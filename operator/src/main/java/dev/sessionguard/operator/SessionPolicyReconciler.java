@@ -10,11 +10,14 @@ import dev.sessionguard.policy.PolicyHash;
 import dev.sessionguard.policy.PolicyValidator;
 import dev.sessionguard.policy.SessionPolicy;
 import dev.sessionguard.policy.SessionPolicySpec.StoreType;
+import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import dev.sessionguard.policy.SessionPolicyStatus;
 import dev.sessionguard.policy.SessionPolicyStatus.Condition;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
@@ -34,7 +37,10 @@ import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEven
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -49,32 +55,47 @@ import java.util.stream.Collectors;
 @ControllerConfiguration(name = SessionPolicyReconciler.NAME)
 // explicitInvocation: the ConfigMap is written only for an accepted spec. (A reconcilePrecondition
 // would not do: when unmet, JOSDK deletes the dependent, the last good ConfigMap with it.)
-@Workflow(explicitInvocation = true, dependents = @Dependent(type = PolicyConfigMap.class))
+// The Service and the NetworkPolicy are deleted when their condition turns false; the NetworkPolicy
+// waits for Ready (see Lockdown).
+@Workflow(
+    explicitInvocation = true,
+    dependents = {
+      @Dependent(type = PolicyConfigMap.class),
+      @Dependent(type = GuardService.class, reconcilePrecondition = GuardService.Wanted.class),
+      @Dependent(type = Lockdown.class, reconcilePrecondition = Lockdown.Wanted.class)
+    })
 public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Cleaner<SessionPolicy> {
   static final String NAME = "sessionpolicy";
   static final Duration CONFLICT_RETRY = Duration.ofSeconds(5);
   static final String BY_TARGET = "byTarget";
+  static final String VIRTUAL_MCP_SERVERS = "virtualmcpservers";
 
   private final PolicyEvents events;
   private final GuardInjector injector;
   private final Enforcement enforcement;
   private final Clock clock;
   private final Duration recheck;
+  private final Set<String> adminNamespaces;
+  private volatile String toolHiveVersion;
+  private final Map<String, String> bypassWarned = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param recheck how soon to look at the pods again while the policy is not Ready
+   * @param adminNamespaces namespaces a lockdown lets reach the guards' admin port
    */
   public SessionPolicyReconciler(
       PolicyEvents events,
       GuardInjector injector,
       Enforcement enforcement,
       Clock clock,
-      Duration recheck) {
+      Duration recheck,
+      Set<String> adminNamespaces) {
     this.events = events;
     this.injector = injector;
     this.enforcement = enforcement;
     this.clock = clock;
     this.recheck = recheck;
+    this.adminNamespaces = Set.copyOf(adminNamespaces);
   }
 
   @Override
@@ -117,6 +138,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     sources.add(targetSource(context, Deployment.class, "apps", "Deployment"));
     sources.add(targetSource(context, StatefulSet.class, "apps", "StatefulSet"));
     var toolhive = ToolHive.servedVersion(context.getClient());
+    toolHiveVersion = toolhive;
     if (toolhive != null) {
       // only when ToolHive is installed: an informer on a missing kind never becomes healthy
       sources.add(
@@ -124,7 +146,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
               InformerEventSourceConfiguration.from(
                       new GroupVersionKind(ToolHive.GROUP, toolhive, ToolHive.KIND),
                       SessionPolicy.class)
-                  .withName("virtualmcpservers")
+                  .withName(VIRTUAL_MCP_SERVERS)
                   .withSecondaryToPrimaryMapper(
                       (GenericKubernetesResource t) ->
                           byTarget(context, t, ToolHive.GROUP, ToolHive.KIND))
@@ -138,7 +160,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       EventSourceContext<SessionPolicy> context, Class<T> type, String group, String kind) {
     return new InformerEventSource<>(
         InformerEventSourceConfiguration.from(type, SessionPolicy.class)
-            .withName(kind.toLowerCase(java.util.Locale.ROOT) + "s")
+            .withName(kind.toLowerCase(Locale.ROOT) + "s")
             .withSecondaryToPrimaryMapper((T t) -> byTarget(context, t, group, kind))
             .build(),
         context);
@@ -173,10 +195,40 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     Condition injected;
     Condition ready;
     if (ok) {
-      context.managedWorkflowAndDependentResourceContext().reconcileManagedWorkflow();
       var target = injector.target(policy);
-      var outcome = target.isEmpty() ? null : injector.inject(policy);
-      if (target.isEmpty() || outcome == GuardInjector.Outcome.TARGET_MISSING) {
+      var outcome = GuardInjector.Outcome.TARGET_MISSING;
+      int desired = 0;
+      int enforcing = 0;
+      List<String> bypass = List.of();
+      if (target.isPresent()) {
+        desired = GuardInjector.replicas(target.get());
+        enforcing = enforcement.enforcingPods(policy, next.policyHash);
+        var template = template(policy, target.get());
+        var podLabels = podLabels(policy, template);
+        var spec = policy.getSpec();
+        // the dependents first: the ConfigMap the guard mounts exists before its pods start
+        expose(policy, context, podLabels, desired > 0 && enforcing >= desired);
+        outcome = injector.inject(policy);
+        if (Boolean.TRUE.equals(spec.exposure.lockdown)) {
+          bypass =
+              GuardBypass.admittingUpstream(
+                  context
+                      .getClient()
+                      .network()
+                      .v1()
+                      .networkPolicies()
+                      .inNamespace(policy.getMetadata().getNamespace())
+                      .list()
+                      .getItems(),
+                  Lockdown.nameFor(policy),
+                  podLabels,
+                  spec.upstream.port,
+                  PodTemplates.namedPorts(template));
+        }
+      } else {
+        expose(policy, context, Map.of(), false);
+      }
+      if (outcome == GuardInjector.Outcome.TARGET_MISSING) {
         var message = describeTarget(policy) + " does not exist";
         injected = Conditions.of(INJECTED, FALSE, "TargetNotFound", message, generation);
         ready = Conditions.of(READY, FALSE, "TargetNotFound", message, generation);
@@ -189,12 +241,12 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
                 "Injected",
                 "the guard is in the pod template of " + describeTarget(policy),
                 generation);
-        int desired = GuardInjector.replicas(target.get());
-        int enforcing = enforcement.enforcingPods(policy, next.policyHash);
         next.pods = new SessionPolicyStatus.Pods(desired, enforcing);
-        ready = ready(policy, desired, enforcing, generation);
+        ready = ready(policy, desired, enforcing, generation, bypassNote(policy, bypass));
       }
+      releaseFormerTargets(policy, context);
     } else if (accepted.reason.equals("Conflict")) {
+      releaseFormerTargets(policy, context);
       injected = Conditions.of(INJECTED, FALSE, "Conflict", accepted.message, generation);
       ready = Conditions.of(READY, FALSE, "Conflict", accepted.message, generation);
       next.pods = null;
@@ -205,6 +257,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     }
     var conditions = List.of(accepted, injected, ready);
     announce(policy, previous, conditions);
+    warnOfBypass(policy, ready);
     next.conditions = Conditions.merge(previous, conditions, clock.instant());
 
     UpdateControl<SessionPolicy> control;
@@ -230,16 +283,179 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     return ok && !TRUE.equals(ready.status) ? control.rescheduleAfter(recheck) : control;
   }
 
-  /** Takes the guard out of the target; a target that is gone does not block deletion. */
+  /**
+   * Opens the door, then takes the guard out of the target: the other way round, the pods would for
+   * a moment admit only a port nothing listens on. A target that is gone does not block deletion;
+   * the Service and ConfigMap go with their owner.
+   */
   @Override
   public DeleteControl cleanup(SessionPolicy policy, Context<SessionPolicy> context) {
+    if (policy.getMetadata().getUid() != null) {
+      bypassWarned.remove(policy.getMetadata().getUid());
+    }
+    context
+        .getClient()
+        .network()
+        .v1()
+        .networkPolicies()
+        .inNamespace(policy.getMetadata().getNamespace())
+        .withName(Lockdown.nameFor(policy))
+        .delete();
     if (TargetClaims.key(policy) != null && supported(policy)) {
       injector.remove(policy);
     }
     return DeleteControl.defaultDelete();
   }
 
-  private Condition ready(SessionPolicy policy, int desired, int enforcing, Long generation) {
+  /** Writes the ConfigMap, the Service and the NetworkPolicy from what was just observed. */
+  private void expose(
+      SessionPolicy policy,
+      Context<SessionPolicy> context,
+      Map<String, String> podLabels,
+      boolean enforcing) {
+    var spec = policy.getSpec();
+    Service targetService = null;
+    if (!podLabels.isEmpty() && !Boolean.FALSE.equals(spec.exposure.service)) {
+      var services =
+          context
+              .getClient()
+              .services()
+              .inNamespace(policy.getMetadata().getNamespace())
+              .list()
+              .getItems();
+      targetService = GuardService.targetService(services, podLabels).orElse(null);
+    }
+    var workflow = context.managedWorkflowAndDependentResourceContext();
+    workflow.put(
+        Observed.KEY,
+        new Observed(
+            targetService, ToolHive.KIND.equals(spec.targetRef.kind), enforcing, adminNamespaces));
+    workflow.reconcileManagedWorkflow();
+  }
+
+  /** The target's pod template, as the JSON the API server sent. */
+  private static Map<String, Object> template(
+      SessionPolicy policy, GenericKubernetesResource target) {
+    Map<String, Object> node = target.getAdditionalProperties();
+    for (var key : GuardInjector.templatePath(policy.getSpec().targetRef)) {
+      var child = PodTemplates.asMap(node.get(key));
+      if (child == null) {
+        return Map.of();
+      }
+      node = child;
+    }
+    return node;
+  }
+
+  /** The labels the target's pods carry once the guard is in. */
+  private static Map<String, String> podLabels(SessionPolicy policy, Map<String, Object> template) {
+    var labels = new HashMap<String, String>();
+    var metadata = PodTemplates.asMap(template.get("metadata"));
+    var declared = metadata == null ? null : PodTemplates.asMap(metadata.get("labels"));
+    if (declared != null) {
+      declared.forEach((k, v) -> labels.put(k, String.valueOf(v)));
+    }
+    labels.put(PodTemplates.GUARDED_BY, policy.getMetadata().getName());
+    return labels;
+  }
+
+  /**
+   * A retargeted policy takes its guard out of the workloads it guarded before: whichever carries
+   * its {@code guarded-by} label and is not its target now (found in the informers' caches).
+   */
+  private void releaseFormerTargets(SessionPolicy policy, Context<SessionPolicy> context) {
+    var name = policy.getMetadata().getName();
+    var ns = policy.getMetadata().getNamespace();
+    List<TargetRef> former = new ArrayList<>();
+    cached(context, Deployment.class, "deployments", ns)
+        .filter(d -> guardedBy(d.getSpec().getTemplate(), name))
+        .forEach(
+            d -> former.add(new TargetRef("apps/v1", "Deployment", d.getMetadata().getName())));
+    cached(context, StatefulSet.class, "statefulsets", ns)
+        .filter(s -> guardedBy(s.getSpec().getTemplate(), name))
+        .forEach(
+            s -> former.add(new TargetRef("apps/v1", "StatefulSet", s.getMetadata().getName())));
+    var version = toolHiveVersion;
+    if (version != null) {
+      cached(context, GenericKubernetesResource.class, VIRTUAL_MCP_SERVERS, ns)
+          .filter(
+              v ->
+                  name.equals(
+                      v.get(
+                          "spec",
+                          "podTemplateSpec",
+                          "metadata",
+                          "labels",
+                          PodTemplates.GUARDED_BY)))
+          .forEach(
+              v ->
+                  former.add(
+                      new TargetRef(
+                          ToolHive.GROUP + "/" + version,
+                          ToolHive.KIND,
+                          v.getMetadata().getName())));
+    }
+    var current = TargetClaims.key(policy);
+    for (var ref : former) {
+      if (Objects.equals(TargetClaims.key(ref), current)) {
+        continue;
+      }
+      if (injector.remove(policy, ref) == GuardInjector.Outcome.CHANGED) {
+        events.normal(
+            policy,
+            "Released",
+            "the guard left " + TargetClaims.describe(ref) + ", which is no longer the target");
+      }
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <W extends HasMetadata> java.util.stream.Stream<W> cached(
+      Context<SessionPolicy> context, Class<W> type, String source, String namespace) {
+    return ((InformerEventSource<W, SessionPolicy>)
+            context.eventSourceRetriever().getEventSourceFor(type, source))
+        .list(namespace);
+  }
+
+  private static boolean guardedBy(PodTemplateSpec template, String policy) {
+    return template != null
+        && template.getMetadata() != null
+        && template.getMetadata().getLabels() != null
+        && policy.equals(template.getMetadata().getLabels().get(PodTemplates.GUARDED_BY));
+  }
+
+  private static String bypassNote(SessionPolicy policy, List<String> bypass) {
+    if (bypass.isEmpty()) {
+      return "";
+    }
+    return "; NetworkPolicy "
+        + String.join(", ", bypass)
+        + " also admits the upstream port "
+        + policy.getSpec().upstream.port
+        + ": clients can bypass the guard";
+  }
+
+  /**
+   * One Warning when a bypass appears (or changes), not one per reconcile. Remembered here rather
+   * than read from the status: a reconcile may run before the last status write reaches the cache.
+   */
+  private void warnOfBypass(SessionPolicy policy, Condition ready) {
+    var uid = policy.getMetadata().getUid();
+    int at = ready.message.indexOf("; NetworkPolicy ");
+    if (at < 0) {
+      if (uid != null) {
+        bypassWarned.remove(uid);
+      }
+      return;
+    }
+    var note = ready.message.substring(at + 2);
+    if (uid == null || !note.equals(bypassWarned.put(uid, note))) {
+      events.warning(policy, "GuardBypass", note);
+    }
+  }
+
+  private Condition ready(
+      SessionPolicy policy, int desired, int enforcing, Long generation, String note) {
     if (desired == 0) {
       return Conditions.of(
           READY, FALSE, "NoReplicas", describeTarget(policy) + " runs no pods", generation);
@@ -248,6 +464,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     if (policy.getSpec().store.type == StoreType.Memory && desired > 1) {
       message += "; with store Memory each pod holds its own limits (use Redis to share them)";
     }
+    message += note;
     return enforcing >= desired
         ? Conditions.of(READY, TRUE, "Enforcing", message, generation)
         : Conditions.of(READY, FALSE, "RollingOut", message, generation);

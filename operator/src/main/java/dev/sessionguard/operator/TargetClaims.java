@@ -36,7 +36,10 @@ final class TargetClaims {
 
   /** What identifies a workload: API group (not version), kind and name. */
   static String key(SessionPolicy policy) {
-    TargetRef t = policy.getSpec() == null ? null : policy.getSpec().targetRef;
+    return key(policy.getSpec() == null ? null : policy.getSpec().targetRef);
+  }
+
+  static String key(TargetRef t) {
     if (t == null || t.apiVersion == null || t.kind == null || t.name == null) {
       return null;
     }

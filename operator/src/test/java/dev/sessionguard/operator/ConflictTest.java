@@ -99,6 +99,8 @@ class ConflictTest {
                       .inNamespace("other")
                       .withName("three")
                       .get();
+              // not reconciled yet: keep waiting rather than fail on a null
+              assertThat(three.getStatus()).isNotNull();
               assertThat(Conditions.find(three.getStatus().conditions, "Accepted").status)
                   .isEqualTo("True");
             });

@@ -102,7 +102,7 @@ class InjectionTest {
     assertThat(guard.getArgs()).containsExactly("--policy", "/etc/session-guard/policy.json");
     assertThat(guard.getPorts())
         .extracting(p -> p.getName() + ":" + p.getContainerPort())
-        .containsExactly("guard:4484", "admin:9484");
+        .containsExactly("guard:4484", "guard-admin:9484");
     assertThat(guard.getVolumeMounts())
         .filteredOn(m -> m.getName().equals("session-guard-policy"))
         .singleElement()

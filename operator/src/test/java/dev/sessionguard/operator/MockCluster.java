@@ -97,6 +97,11 @@ final class MockCluster implements AutoCloseable {
     return SessionGuardOperator.client(server.createClient().getConfiguration());
   }
 
+  /** Every answered request, in the order answered. */
+  List<Seen> seen() {
+    return List.copyOf(seen);
+  }
+
   long count(Predicate<Seen> p) {
     return seen.stream().filter(p).count();
   }

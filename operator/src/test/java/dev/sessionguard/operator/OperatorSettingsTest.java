@@ -53,6 +53,17 @@ class OperatorSettingsTest {
   }
 
   @Test
+  void an_empty_monitoring_namespace_leaves_only_the_operators_own_at_the_admin_port() {
+    var s =
+        OperatorSettings.fromEnvironment(
+            Map.of("POD_NAMESPACE", "sg-system", "MONITORING_NAMESPACE", ""));
+    assertThat(s.monitoringNamespace()).isEmpty();
+    try (var client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build()) {
+      assertThat(SessionGuardOperator.adminNamespaces(client, s)).containsExactly("sg-system");
+    }
+  }
+
+  @Test
   void an_explicit_lease_namespace_wins() {
     var s =
         OperatorSettings.fromEnvironment(

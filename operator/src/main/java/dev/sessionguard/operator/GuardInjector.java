@@ -5,7 +5,6 @@ import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,7 +35,7 @@ class GuardInjector {
 
   Outcome inject(SessionPolicy policy) {
     var container = toMap(GuardContainer.desired(policy, settings));
-    var volumes = GuardContainer.volumes(policy).stream().map(GuardInjector::toMap).toList();
+    var volumes = GuardContainer.volumes(policy).stream().map(this::toMap).toList();
     long grace = GuardContainer.gracePeriodSeconds(policy);
     var name = policy.getMetadata().getName();
     return edit(
@@ -113,7 +112,7 @@ class GuardInjector {
   }
 
   @SuppressWarnings("unchecked")
-  private static Map<String, Object> toMap(Object model) {
-    return Serialization.jsonMapper().convertValue(model, Map.class);
+  private Map<String, Object> toMap(Object model) {
+    return client.getKubernetesSerialization().convertValue(model, Map.class);
   }
 }

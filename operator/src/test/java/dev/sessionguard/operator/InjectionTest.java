@@ -13,7 +13,6 @@ import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import java.time.Duration;
 import java.util.Map;
 import org.awaitility.Awaitility;
@@ -420,7 +419,9 @@ class InjectionTest {
             () -> {
               var vmcp = vmcps.withName("vmcp").get();
               var template =
-                  Serialization.jsonMapper()
+                  cluster
+                      .client
+                      .getKubernetesSerialization()
                       .convertValue(
                           vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
               assertThat(guard(template)).isNotNull();

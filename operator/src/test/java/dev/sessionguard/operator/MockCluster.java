@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
 import io.fabric8.mockwebserver.ServerRequest;
@@ -78,7 +77,7 @@ final class MockCluster implements AutoCloseable {
         };
     server =
         new KubernetesMockServer(
-            new Context(Serialization.jsonMapper()),
+            new Context(new com.fasterxml.jackson.databind.ObjectMapper()),
             new MockWebServer(),
             responses,
             dispatcher,

@@ -1,28 +1,56 @@
 package dev.sessionguard.guard;
 
 import dev.sessionguard.guard.admin.AdminEndpoints;
+import dev.sessionguard.guard.admission.Ended;
 import dev.sessionguard.guard.admission.InFlightLimits;
 import dev.sessionguard.guard.admission.MemorySessionRegistry;
+import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionRegistry;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.guard.config.PolicyWatcher;
+import dev.sessionguard.guard.lifecycle.Drain;
+import dev.sessionguard.guard.lifecycle.IdleReaper;
+import dev.sessionguard.guard.lifecycle.SessionEnder;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.guard.proxy.JettyGuards;
 import dev.sessionguard.guard.proxy.McpEndpoint;
 import dev.sessionguard.guard.proxy.OtherPaths;
+import dev.sessionguard.policy.InvalidPolicyException;
+import dev.sessionguard.policy.PolicyFile;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.HandlerType;
+import java.io.IOException;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.VirtualThreads;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The guard: its two ports and everything behind them, wired here and nowhere else. */
 public final class Guard implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Guard.class);
+
+  /** How often the reaper looks for expired sessions. */
+  public static final Duration REAP_TICK = Duration.ofSeconds(1);
+
+  // DELETEs the guard sends for sessions it ends: bounded retries, bounded concurrency.
+  private static final int DELETE_ATTEMPTS = 3;
+  private static final Duration DELETE_BACKOFF = Duration.ofMillis(500);
+  private static final int DELETE_CONCURRENCY = 16;
+
   private static final List<HandlerType> MCP_METHODS =
       List.of(HandlerType.POST, HandlerType.GET, HandlerType.DELETE);
   private static final List<HandlerType> ALL_METHODS =
@@ -40,15 +68,61 @@ public final class Guard implements AutoCloseable {
   private final InFlightLimits requests = InFlightLimits.requests();
   private final InFlightLimits streams = InFlightLimits.streams();
   private final GuardMetrics metrics;
+  private final Clock clock;
+  private final Drain drain = new Drain();
+  private final ScheduledExecutorService lifecycle;
+  private final IdleReaper reaper;
   private final Javalin proxy;
   private final Javalin admin;
+  private PolicyWatcher watcher;
 
   private Guard(GuardConfig config, Clock clock) {
+    this.clock = clock;
     this.policy = new ActivePolicy(config);
     this.sessions = new MemorySessionRegistry(clock);
     this.metrics = new GuardMetrics(sessions, requests, streams, policy);
     Forwarder forwarder = new Forwarder(config.connectTimeout());
-    McpEndpoint mcp = new McpEndpoint(policy, sessions, requests, forwarder, metrics);
+    this.lifecycle =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "guard-lifecycle");
+              t.setDaemon(true);
+              return t;
+            });
+    SessionEnder ender =
+        new SessionEnder(
+            HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .connectTimeout(config.connectTimeout())
+                .build(),
+            () -> policy.get().mcpUrl(),
+            () -> policy.get().firstByteTimeout(), // a bodiless answer: a total timeout is right
+            lifecycle,
+            DELETE_ATTEMPTS,
+            DELETE_BACKOFF,
+            DELETE_CONCURRENCY,
+            new SessionEnder.Events() {
+              @Override
+              public void ended(Ended ended) {
+                metrics.ended(ended.reason());
+              }
+
+              @Override
+              public void deleteFailed(Session session) {
+                metrics.deleteFailed();
+              }
+            });
+    this.reaper =
+        new IdleReaper(
+            sessions,
+            () -> {
+              GuardConfig c = policy.get(); // timeouts of a reloaded policy apply to every session
+              return new IdleReaper.Rules(c.idleTimeout(), c.maxLifetime(), c.drain());
+            },
+            ender,
+            lifecycle);
+    McpEndpoint mcp = new McpEndpoint(policy, sessions, requests, forwarder, metrics, ender, drain);
     OtherPaths other = new OtherPaths(policy, forwarder, metrics);
     this.proxy =
         Javalin.create(
@@ -98,7 +172,7 @@ public final class Guard implements AutoCloseable {
               c.startup.showOldJavalinVersionWarning = false;
               c.jetty.host = config.listen().host();
               c.jetty.port = config.listen().adminPort();
-              AdminEndpoints.install(c, policy, sessions, metrics, forwarder);
+              AdminEndpoints.install(c, policy, sessions, metrics, forwarder, drain);
             });
   }
 
@@ -116,12 +190,123 @@ public final class Guard implements AutoCloseable {
     return pool;
   }
 
-  /** Starts both ports. */
+  /** Starts both ports and the reaper (one pass a second). */
   public static Guard start(GuardConfig config, Clock clock) {
     Guard guard = new Guard(config, clock);
     guard.proxy.start();
     guard.admin.start();
+    guard.reaper.start(REAP_TICK);
     return guard;
+  }
+
+  /**
+   * Watches {@code file} and applies each new valid version; {@code overrides} (the command line)
+   * keep winning. {@code initial} is the content already in force.
+   */
+  public synchronized void watch(
+      Path file, byte[] initial, GuardConfig.Overrides overrides, Duration poll) {
+    if (watcher != null) {
+      throw new IllegalStateException("already watching");
+    }
+    watcher =
+        new PolicyWatcher(
+                file,
+                initial,
+                poll,
+                new PolicyWatcher.Listener() {
+                  @Override
+                  public void applied(PolicyFile next) {
+                    reload(next, overrides);
+                  }
+
+                  @Override
+                  public void rejected(List<String> problems) {
+                    rejectReload(problems);
+                  }
+                })
+            .start();
+  }
+
+  /** {@link #watch} reading the file's current content as the version in force. */
+  public void watch(Path file, GuardConfig.Overrides overrides) throws IOException {
+    watch(file, Files.readAllBytes(file), overrides, Duration.ofSeconds(2));
+  }
+
+  /**
+   * Puts a new policy in force: new caps for new admissions (sessions that exist are never
+   * evicted), timeouts for every session. What needs a restart is logged and left as it was.
+   * Returns false (the previous policy stays) when this guard cannot run it.
+   */
+  public synchronized boolean reload(PolicyFile file, GuardConfig.Overrides overrides) {
+    GuardConfig next;
+    try {
+      next = GuardConfig.of(file, overrides, clock.instant());
+    } catch (InvalidPolicyException e) {
+      rejectReload(e.problems());
+      return false;
+    }
+    GuardConfig previous = policy.swap(next);
+    for (String change : needsRestart(previous, next)) {
+      LOG.warn("reload: {} changed; it takes effect only after a restart", change);
+    }
+    metrics.policyApplied(next);
+    metrics.reloaded(true);
+    GuardConfig.Policy p = next.policy();
+    LOG.info(
+        "reload applied policy={} generation={} hash={} mode={} sessions.max={} sessions.perClient={}",
+        p.name(),
+        p.generation(),
+        p.hash(),
+        p.mode(),
+        next.sessionCaps().max(),
+        next.sessionCaps().perClient());
+    return true;
+  }
+
+  private void rejectReload(List<String> problems) {
+    metrics.reloaded(false);
+    LOG.warn(
+        "reload rejected: keeping policy hash={}; {} problem(s)",
+        policy.get().policy().hash(),
+        problems.size());
+    problems.forEach(problem -> LOG.warn("reload rejected: {}", problem));
+  }
+
+  /** Settings read once when the guard starts. */
+  private static List<String> needsRestart(GuardConfig before, GuardConfig after) {
+    List<String> changed = new ArrayList<>();
+    if (!before.listen().equals(after.listen())) {
+      changed.add("guard.port, guard.adminPort or the listen address");
+    }
+    if (!before.connectTimeout().equals(after.connectTimeout())) {
+      changed.add("timeouts.connect");
+    }
+    if (before.maxHeaderBytes() != after.maxHeaderBytes()) {
+      changed.add("limits.maxHeaderBytes");
+    }
+    if (before.inFlight().max() != after.inFlight().max()) {
+      changed.add(
+          "requests.maxInFlight (the thread pool is sized from it; the cap itself applies)");
+    }
+    return changed;
+  }
+
+  /**
+   * The graceful way out (SIGTERM): not ready at once, serve for {@code drainDelay}, then refuse
+   * new work while work in progress gets up to {@code drain}; then stop. Blocks until stopped.
+   * Sessions are not deleted upstream.
+   */
+  public void drain() {
+    GuardConfig cfg = policy.get();
+    drain.run(cfg.drainDelay(), cfg.drain(), requests::total, this::close);
+  }
+
+  public Drain draining() {
+    return drain;
+  }
+
+  public IdleReaper reaper() {
+    return reaper;
   }
 
   public int port() {
@@ -149,8 +334,13 @@ public final class Guard implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (watcher != null) {
+      watcher.close();
+    }
+    reaper.close();
     proxy.stop();
     admin.stop();
+    lifecycle.shutdown(); // DELETEs already queued may finish; nothing new is reaped
   }
 }

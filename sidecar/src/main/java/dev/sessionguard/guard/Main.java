@@ -5,25 +5,53 @@ import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.policy.InvalidPolicyException;
 import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.PolicyValidator;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
-import java.util.function.Consumer;
+import java.time.Duration;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** {@code java -jar session-guard-sidecar.jar --policy FILE [overrides]}. */
 public final class Main {
+  // The longest a policy change can go unseen when no file event arrives.
+  private static final Duration POLICY_POLL = Duration.ofSeconds(2);
+
   private Main() {}
+
+  /** Starts a guard from a valid configuration. */
+  @FunctionalInterface
+  interface Start {
+    /**
+     * @param config the configuration to run
+     * @param line the command line it came from
+     * @param loaded the policy file's bytes it was built from
+     */
+    void start(GuardConfig config, CommandLine line, byte[] loaded);
+  }
 
   public static void main(String[] args) {
     int code =
         run(
             args,
             System.err,
-            config -> {
+            (config, line, loaded) -> {
               Logger log = LoggerFactory.getLogger(Main.class);
               Guard guard = Guard.start(config, Clock.systemUTC());
-              Runtime.getRuntime().addShutdownHook(new Thread(guard::close, "guard-stop"));
+              guard.watch(line.policy(), loaded, line.overrides(), POLICY_POLL);
+              Runtime.getRuntime()
+                  .addShutdownHook(
+                      new Thread(
+                          () -> {
+                            guard.drain();
+                            // SIGTERM would exit 143; a completed drain is a clean exit.
+                            Runtime.getRuntime().halt(0);
+                          },
+                          "guard-drain"));
               log.info(
                   "started policy={} hash={} mode={} listen={}:{} admin={} upstream={}",
                   config.policy().name(),
@@ -43,7 +71,7 @@ public final class Main {
    * Reads the arguments and the policy; hands a valid configuration to {@code start}. Returns the
    * exit code: 0 started, 1 invalid policy (every problem listed), 2 bad arguments.
    */
-  static int run(String[] args, PrintStream err, Consumer<GuardConfig> start) {
+  static int run(String[] args, PrintStream err, Start start) {
     CommandLine line;
     try {
       line = CommandLine.parse(args);
@@ -52,15 +80,27 @@ public final class Main {
       return 2;
     }
     GuardConfig config;
+    byte[] loaded;
     try {
-      PolicyFile file = PolicyFile.load(line.policy(), PolicyValidator.Mode.STANDALONE);
+      loaded = read(line.policy());
+      PolicyFile file =
+          PolicyFile.parse(
+              new String(loaded, StandardCharsets.UTF_8), PolicyValidator.Mode.STANDALONE);
       config = GuardConfig.of(file, line.overrides(), Clock.systemUTC().instant());
     } catch (InvalidPolicyException e) {
       err.println("invalid policy " + line.policy() + ":");
       e.problems().forEach(p -> err.println("  - " + p));
       return 1;
     }
-    start.accept(config);
+    start.start(config, line, loaded);
     return 0;
+  }
+
+  private static byte[] read(Path file) throws InvalidPolicyException {
+    try {
+      return Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new InvalidPolicyException(List.of("cannot read " + file + ": " + e.getMessage()));
+    }
   }
 }

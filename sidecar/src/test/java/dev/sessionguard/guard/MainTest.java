@@ -27,7 +27,7 @@ class MainTest {
         Main.run(
             new String[] {"--policy", file.toString()},
             new PrintStream(err, true, StandardCharsets.UTF_8),
-            c -> {
+            (c, l, b) -> {
               throw new AssertionError("must not start");
             });
 
@@ -57,7 +57,7 @@ class MainTest {
               "7002"
             },
             System.err,
-            started::set);
+            (c, l, b) -> started.set(c));
 
     assertThat(code).isZero();
     assertThat(started.get().mcpUrl().toString()).isEqualTo("http://127.0.0.1:5555/x");
@@ -73,7 +73,7 @@ class MainTest {
         Main.run(
             new String[] {"--nope", "1"},
             new PrintStream(err, true, StandardCharsets.UTF_8),
-            c -> {});
+            (c, l, b) -> {});
     assertThat(code).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("usage:");
   }

@@ -65,6 +65,13 @@ public final class NodePeer implements AutoCloseable {
     return new NodePeer(pb.start());
   }
 
+  /** Writes one line to the peer's stdin (a step for a {@code --hold} client). */
+  public void send(String line) throws IOException {
+    var in = process.getOutputStream();
+    in.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+    in.flush();
+  }
+
   /** The first line matching, waiting up to {@code seconds}. */
   public JsonNode await(Predicate<JsonNode> match, long seconds) {
     Awaitility.await()

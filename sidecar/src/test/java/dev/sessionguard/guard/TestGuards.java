@@ -33,6 +33,16 @@ public final class TestGuards {
     return Guard.start(config(upstreamMcpUrl, yaml), Clock.systemUTC());
   }
 
+  /** A guard whose reaper reads {@code clock}. */
+  public static Guard start(URI upstreamMcpUrl, String yaml, Clock clock) {
+    return Guard.start(config(upstreamMcpUrl, yaml), clock);
+  }
+
+  /** The overrides {@link #config} uses, for reloads. */
+  public static GuardConfig.Overrides overrides(URI upstreamMcpUrl) {
+    return new GuardConfig.Overrides(upstreamMcpUrl, 0, 0, "127.0.0.1");
+  }
+
   public static URI mcp(Guard guard) {
     return URI.create("http://127.0.0.1:" + guard.port() + "/mcp");
   }

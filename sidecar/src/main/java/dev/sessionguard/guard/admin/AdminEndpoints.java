@@ -6,6 +6,7 @@ import dev.sessionguard.guard.admission.SessionIds;
 import dev.sessionguard.guard.admission.SessionRegistry;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.policy.PolicyJson;
@@ -21,11 +22,16 @@ public final class AdminEndpoints {
       ActivePolicy policy,
       SessionRegistry sessions,
       GuardMetrics metrics,
-      Forwarder forwarder) {
+      Forwarder forwarder,
+      Drain drain) {
     c.routes.get("/healthz", ctx -> ctx.contentType("text/plain").result("ok"));
     c.routes.get(
         "/readyz",
         ctx -> {
+          if (!drain.ready()) {
+            ctx.status(503).contentType("text/plain").result("draining");
+            return;
+          }
           GuardConfig cfg = policy.get();
           boolean up = forwarder.reachable(cfg, min(cfg.connectTimeout(), Duration.ofSeconds(1)));
           ctx.status(up ? 200 : 503)
@@ -55,11 +61,16 @@ public final class AdminEndpoints {
     c.routes.get(
         "/sessions",
         ctx -> {
-          boolean names = policy.get().showClientNames();
+          GuardConfig cfg = policy.get();
+          boolean names = cfg.showClientNames();
           ObjectNode out = PolicyJson.json().createObjectNode();
           out.put("active", sessions.active());
           out.put("pending", sessions.pending());
           out.put("clients", sessions.clients());
+          out.put("limit", cfg.sessionCaps().max());
+          out.put("perClientLimit", cfg.sessionCaps().perClient());
+          out.put("mode", cfg.policy().mode().name());
+          out.put("draining", !drain.ready());
           ArrayNode top = out.putArray("topHolders");
           for (SessionRegistry.Holder h : sessions.topHolders(10)) {
             top.addObject()

@@ -76,12 +76,12 @@ public final class MemorySessionRegistry implements SessionRegistry {
         wouldRefuse = Refusal.GLOBAL_SESSIONS;
       } else if (!exempt && held >= caps.perClient()) {
         Session idlest = caps.evictIdlest() ? idlestOf(holdings) : null;
-        if (idlest != null && !force) {
+        if (idlest == null) {
+          wouldRefuse = Refusal.CLIENT_SESSIONS;
+        } else if (!force) {
           remove(idlest, EndReason.EVICTED);
           evicted = List.of(idlest);
-        } else {
-          wouldRefuse = Refusal.CLIENT_SESSIONS;
-        }
+        } // DryRun: Enforce would evict, not refuse; nothing is ended
       }
       if (wouldRefuse != null && !force) {
         return new Admission.Refused(wouldRefuse);

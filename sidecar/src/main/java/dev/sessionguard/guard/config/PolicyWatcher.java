@@ -96,8 +96,8 @@ public final class PolicyWatcher implements AutoCloseable {
       // Between a rename and the next write the file may be briefly absent: wait for it.
       return;
     }
-    if (Arrays.equals(bytes, last)) {
-      return;
+    if (bytes.length == 0 || Arrays.equals(bytes, last)) {
+      return; // empty: a write in place has truncated the file and not yet written it
     }
     last = bytes;
     try {

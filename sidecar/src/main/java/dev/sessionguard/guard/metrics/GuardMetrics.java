@@ -15,7 +15,9 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * The guard's metrics; their names and labels are a contract (see DESIGN.md). Gauges read the live
@@ -43,6 +45,8 @@ public final class GuardMetrics {
   private final Map<Era, Timer> upstream = new EnumMap<>(Era.class);
   private final Counter admittedNew;
   private final Counter admittedAdopted;
+  private final Counter deleteFailures;
+  private final Map<String, Counter> reloads = new HashMap<>();
   private Meter policyInfo;
 
   public GuardMetrics(
@@ -101,11 +105,17 @@ public final class GuardMetrics {
               .register(registry));
     }
     for (String result : new String[] {"applied", "rejected"}) {
-      Counter.builder("sessionguard.policy.reloads")
-          .tag("result", result)
-          .description("Policy reloads")
-          .register(registry);
+      reloads.put(
+          result,
+          Counter.builder("sessionguard.policy.reloads")
+              .tag("result", result)
+              .description("Policy reloads")
+              .register(registry));
     }
+    deleteFailures =
+        Counter.builder("sessionguard.upstream.delete.failures")
+            .description("Sessions the guard ended whose upstream DELETE failed every attempt")
+            .register(registry);
     policyApplied(policy.get());
   }
 
@@ -131,6 +141,28 @@ public final class GuardMetrics {
 
   public void refused(Refusal reason) {
     refusals.get(reason).increment();
+  }
+
+  /** DryRun let through what Enforce would have refused. */
+  public void dryRunRefused(Refusal reason) {
+    dryRunRefusals.get(reason).increment();
+  }
+
+  /** A policy file was reloaded: applied, or rejected (the previous one stays). */
+  public void reloaded(boolean applied) {
+    reloads.get(applied ? "applied" : "rejected").increment();
+  }
+
+  /** Every DELETE attempt for a session the guard ended failed. */
+  public void deleteFailed() {
+    deleteFailures.increment();
+  }
+
+  /** {@code sessionguard_store_available}: 1 while the session store answers. */
+  public void storeAvailable(BooleanSupplier available) {
+    Gauge.builder("sessionguard.store.available", available, a -> a.getAsBoolean() ? 1 : 0)
+        .description("1 while the session store answers, else 0")
+        .register(registry);
   }
 
   public void admitted(boolean adopted) {

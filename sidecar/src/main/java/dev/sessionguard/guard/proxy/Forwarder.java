@@ -1,6 +1,5 @@
 package dev.sessionguard.guard.proxy;
 
-import dev.sessionguard.guard.admission.SessionIds;
 import dev.sessionguard.guard.config.GuardConfig;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.http.HttpServletRequest;
@@ -26,8 +25,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Talks to the upstream: sends one request with the policy's connect and first-byte timeouts (never
@@ -35,7 +32,6 @@ import org.slf4j.LoggerFactory;
  * pauses so each SSE event leaves as it arrives.
  */
 public final class Forwarder {
-  private static final Logger log = LoggerFactory.getLogger(Forwarder.class);
 
   private final HttpClient client;
 
@@ -199,25 +195,6 @@ public final class Forwarder {
     if (jetty != null) {
       jetty.getServletChannel().getEndPoint().close(cause);
     }
-  }
-
-  /** Ends a session upstream that no client holds any more; fire and forget. */
-  void deleteSession(GuardConfig cfg, String sessionId, String why) {
-    HttpRequest delete =
-        HttpRequest.newBuilder(cfg.mcpUrl())
-            .DELETE()
-            .header("Mcp-Session-Id", sessionId)
-            .timeout(cfg.firstByteTimeout()) // a bodiless answer: here a total timeout is right
-            .build();
-    client
-        .sendAsync(delete, BodyHandlers.discarding())
-        .whenComplete(
-            (r, e) ->
-                log.info(
-                    "upstream-delete session={} why={} result={}",
-                    SessionIds.shortHash(sessionId),
-                    why,
-                    e == null ? r.statusCode() : e.getClass().getSimpleName()));
   }
 
   /** True when a TCP connection to the upstream opens within {@code timeout}. */

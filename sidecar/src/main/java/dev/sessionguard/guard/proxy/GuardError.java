@@ -27,6 +27,7 @@ public enum GuardError {
   INVALID_SESSION_ID(400, -31009, "Mcp-Session-Id must be visible ASCII (0x21-0x7E)"),
   UPSTREAM_FAILED(502, -31010, "The MCP server could not be reached or answered badly"),
   UPSTREAM_TIMEOUT(504, -31011, "The MCP server did not answer in time"),
+  DRAINING(503, -31020, "This server is shutting down; retry to reach another"),
   PARSE_ERROR(400, -32700, "Parse error");
 
   final int status;
@@ -58,6 +59,7 @@ public enum GuardError {
       case TOO_LARGE -> BODY_TOO_LARGE;
       case PARSE_ERROR -> PARSE_ERROR;
       case ANONYMOUS -> ANONYMOUS_REJECTED;
+      case DRAINING -> DRAINING;
       default -> throw new IllegalArgumentException("no answer for " + refusal);
     };
   }

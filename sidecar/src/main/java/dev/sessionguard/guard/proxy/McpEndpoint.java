@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sessionguard.guard.admission.Admission;
 import dev.sessionguard.guard.admission.EndReason;
+import dev.sessionguard.guard.admission.Ended;
 import dev.sessionguard.guard.admission.InFlightLimits;
 import dev.sessionguard.guard.admission.Lookup;
 import dev.sessionguard.guard.admission.Refusal;
@@ -17,12 +18,15 @@ import dev.sessionguard.guard.identity.Client;
 import dev.sessionguard.guard.identity.ClientIdentity;
 import dev.sessionguard.guard.identity.Identification;
 import dev.sessionguard.guard.identity.RequestFacts;
+import dev.sessionguard.guard.lifecycle.Drain;
+import dev.sessionguard.guard.lifecycle.SessionEnder;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.metrics.GuardMetrics.Era;
 import dev.sessionguard.guard.proxy.Forwarder.Answer;
 import dev.sessionguard.guard.proxy.Forwarder.Outcome;
 import dev.sessionguard.policy.PolicyJson;
 import dev.sessionguard.policy.SessionPolicySpec.Activity;
+import dev.sessionguard.policy.SessionPolicySpec.Mode;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import jakarta.servlet.http.HttpServletRequest;
@@ -30,6 +34,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.Map;
 import java.util.WeakHashMap;
@@ -42,12 +47,16 @@ import org.slf4j.LoggerFactory;
  */
 public final class McpEndpoint implements Handler {
   private static final Logger log = LoggerFactory.getLogger(McpEndpoint.class);
+  // A draining guard is about to go: clients should retry soon, on another pod.
+  private static final Duration DRAIN_RETRY = Duration.ofSeconds(1);
 
   private final ActivePolicy policy;
   private final SessionRegistry sessions;
   private final InFlightLimits requests;
   private final Forwarder forwarder;
   private final GuardMetrics metrics;
+  private final SessionEnder ender;
+  private final Drain drain;
   private final Map<GuardConfig, ClientIdentity> identities =
       Collections.synchronizedMap(new WeakHashMap<>());
 
@@ -56,12 +65,16 @@ public final class McpEndpoint implements Handler {
       SessionRegistry sessions,
       InFlightLimits requests,
       Forwarder forwarder,
-      GuardMetrics metrics) {
+      GuardMetrics metrics,
+      SessionEnder ender,
+      Drain drain) {
     this.policy = policy;
     this.sessions = sessions;
     this.requests = requests;
     this.forwarder = forwarder;
     this.metrics = metrics;
+    this.ender = ender;
+    this.drain = drain;
   }
 
   @Override
@@ -73,8 +86,11 @@ public final class McpEndpoint implements Handler {
     // Accept: bad input is answered here; nothing is forwarded and no cap moves.
     String origin = req.getHeader("Origin");
     if (origin != null && !cfg.allowedOrigins().contains(origin)) {
-      refuse(res, Refusal.ORIGIN, null, null);
-      return;
+      if (!dryRun(cfg)) {
+        refuse(res, Refusal.ORIGIN, null, null);
+        return;
+      }
+      wouldRefuse(Refusal.ORIGIN, null);
     }
     String sessionId = req.getHeader("Mcp-Session-Id");
     if (sessionId != null && !SessionIds.isValid(sessionId)) {
@@ -111,6 +127,10 @@ public final class McpEndpoint implements Handler {
       }
     }
     Classification request = new Classification(era, rpcMethod, id, sessionId);
+    if (drain.refusingNewWork() && !onKnownSession(request)) {
+      refuse(res, Refusal.DRAINING, request.id(), DRAIN_RETRY);
+      return;
+    }
 
     // Identify.
     Identification who =
@@ -128,10 +148,13 @@ public final class McpEndpoint implements Handler {
             client.exempt() ? null : client.name(),
             cfg.inFlight().max(),
             cfg.inFlight().perClient(),
-            false);
+            dryRun(cfg));
     if (!grant.granted()) {
       refuse(res, grant.refusal(), request.id(), cfg.retryAfter());
       return;
+    }
+    if (grant.refusal() != null) {
+      wouldRefuse(grant.refusal(), client);
     }
     try {
       if (request.era() == Era.PER_REQUEST) {
@@ -152,14 +175,13 @@ public final class McpEndpoint implements Handler {
   private void initialize(
       Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
       throws IOException {
-    Admission admission = sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), false);
+    Admission admission =
+        sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), dryRun(cfg));
     if (admission instanceof Admission.Refused refused) {
       refuse(ctx.res(), refused.reason(), request.id(), cfg.retryAfter());
-      log.info("refused initialize client={} reason={}", hash(client), refused.reason().label());
       return;
     }
-    Admission.Admitted admitted = (Admission.Admitted) admission;
-    admitted.evicted().forEach(s -> endedHere(cfg, s, EndReason.EVICTED));
+    Admission.Admitted admitted = admitted(admission, client);
     Reservation reservation = admitted.reservation();
     try {
       HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
@@ -179,12 +201,15 @@ public final class McpEndpoint implements Handler {
         return;
       }
       Session session = sessions.confirm(reservation, issued);
+      session.rememberAuthorization(ctx.req().getHeader("Authorization"));
       metrics.admitted(false);
       log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
       Outcome outcome = forwarder.relay(ctx.req(), ctx.res(), response);
       if (outcome != Outcome.COMPLETE) {
         // The client may never have seen the id: nobody else can use or end this session.
-        endedHere(cfg, session, EndReason.UPSTREAM);
+        sessions
+            .end(session.id(), EndReason.UPSTREAM)
+            .ifPresent(s -> ender.end(new Ended(s, EndReason.UPSTREAM)));
       }
     } finally {
       sessions.cancel(reservation); // released on every path that did not confirm it
@@ -215,15 +240,15 @@ public final class McpEndpoint implements Handler {
   private void adopt(
       Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
       throws IOException {
-    Admission admission = sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), false);
+    Admission admission =
+        sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), dryRun(cfg));
     if (admission instanceof Admission.Refused refused) {
       metrics.refused(refused.reason());
       GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
       log.info("refused adoption client={} reason={}", hash(client), refused.reason().label());
       return;
     }
-    Admission.Admitted admitted = (Admission.Admitted) admission;
-    admitted.evicted().forEach(s -> endedHere(cfg, s, EndReason.EVICTED));
+    Admission.Admitted admitted = admitted(admission, client);
     Reservation reservation = admitted.reservation();
     try {
       HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
@@ -236,6 +261,7 @@ public final class McpEndpoint implements Handler {
         return;
       }
       Session session = sessions.confirm(reservation, request.sessionId());
+      session.rememberAuthorization(ctx.req().getHeader("Authorization"));
       metrics.admitted(true);
       log.info(
           "adopted session={} client={}", SessionIds.shortHash(request.sessionId()), hash(client));
@@ -251,6 +277,7 @@ public final class McpEndpoint implements Handler {
       throws IOException {
     boolean post = "POST".equals(ctx.req().getMethod());
     boolean activity = activity(cfg, request);
+    session.rememberAuthorization(ctx.req().getHeader("Authorization")); // for a DELETE we send
     if (post) {
       sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
     }
@@ -297,17 +324,19 @@ public final class McpEndpoint implements Handler {
   /** Streams back; a standalone GET stream can be closed by whoever ends the session. */
   private void relayOnSession(Context ctx, Session session, HttpResponse<InputStream> response)
       throws IOException {
-    Runnable unregister = null;
-    if ("GET".equals(ctx.req().getMethod()) && is2xx(response)) {
-      InputStream in = response.body();
-      unregister = session.onEnd(() -> closeQuietly(in));
+    if (!"GET".equals(ctx.req().getMethod()) || !is2xx(response)) {
+      forwarder.relay(ctx.req(), ctx.res(), response);
+      return;
     }
+    // The standalone stream: ending the session closes it; a drain does not wait for it.
+    InputStream in = response.body();
+    Runnable unregister = session.onEnd(() -> closeQuietly(in));
+    Runnable streamEnded = drain.streamOpened();
     try {
       forwarder.relay(ctx.req(), ctx.res(), response);
     } finally {
-      if (unregister != null) {
-        unregister.run();
-      }
+      streamEnded.run();
+      unregister.run();
     }
   }
 
@@ -348,15 +377,32 @@ public final class McpEndpoint implements Handler {
             });
   }
 
-  /** A session the guard ends itself: the upstream is told with a DELETE. */
-  private void endedHere(GuardConfig cfg, Session session, EndReason reason) {
-    if (reason != EndReason.EVICTED) {
-      sessions.end(session.id(), reason); // eviction already removed it
-    }
-    metrics.ended(reason);
-    session.closeStream();
-    log.info("ended session={} reason={}", SessionIds.shortHash(session.id()), reason.label());
-    forwarder.deleteSession(cfg, session.id(), reason.label());
+  /** The admitted reservation; sessions evicted for it are ended upstream, would-bes counted. */
+  private Admission.Admitted admitted(Admission admission, Client client) {
+    Admission.Admitted admitted = (Admission.Admitted) admission;
+    admitted.wouldRefuse().ifPresent(r -> wouldRefuse(r, client));
+    admitted.evicted().forEach(s -> ender.end(new Ended(s, EndReason.EVICTED)));
+    return admitted;
+  }
+
+  /** While draining, only sessions the guard holds (or saw end) are still served. */
+  private boolean onKnownSession(Classification request) {
+    return request.era() == Era.SESSION
+        && request.sessionId() != null
+        && !(sessions.lookup(request.sessionId()) instanceof Lookup.Unknown);
+  }
+
+  private static boolean dryRun(GuardConfig cfg) {
+    return cfg.policy().mode() == Mode.DryRun;
+  }
+
+  /** DryRun let through what Enforce would have refused: counted and logged, nothing else. */
+  private void wouldRefuse(Refusal reason, Client client) {
+    metrics.dryRunRefused(reason);
+    log.info(
+        "dryrun would-refuse reason={} client={}",
+        reason.label(),
+        client == null ? "-" : hash(client));
   }
 
   private static boolean activity(GuardConfig cfg, Classification request) {
@@ -367,6 +413,7 @@ public final class McpEndpoint implements Handler {
       HttpServletResponse res, Refusal reason, JsonNode id, java.time.Duration retry)
       throws IOException {
     metrics.refused(reason);
+    log.info("refused reason={} status={}", reason.label(), GuardError.forRefusal(reason).status());
     GuardError.forRefusal(reason).write(res, id, reason, retry);
   }
 

@@ -1,0 +1,247 @@
+package dev.sessionguard.guard.lifecycle;
+
+import static dev.sessionguard.guard.TestGuards.initialize;
+import static dev.sessionguard.guard.TestGuards.mcp;
+import static dev.sessionguard.guard.TestGuards.metric;
+import static dev.sessionguard.guard.TestGuards.send;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sessionguard.guard.Guard;
+import dev.sessionguard.guard.ManualClock;
+import dev.sessionguard.guard.ScriptedUpstream;
+import dev.sessionguard.guard.TestGuards;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Idle reaping, lifetime and eviction through a running guard, with a clock moved by hand. */
+class GuardReapingTest {
+  final ManualClock clock = new ManualClock();
+  final AtomicInteger issued = new AtomicInteger();
+  final CountDownLatch slowRelease = new CountDownLatch(1);
+  ScriptedUpstream upstream;
+  Guard guard;
+
+  @BeforeEach
+  void upstream() throws Exception {
+    upstream = new ScriptedUpstream();
+    upstream.script(
+        (r, s) -> {
+          if (r.isInitialize()) {
+            ScriptedUpstream.json(
+                s, 200, Map.of("Mcp-Session-Id", "s-" + issued.incrementAndGet()), "{}");
+          } else if (r.method().equals("GET")) {
+            // A standalone stream: headers, then silence until someone hangs up.
+            ScriptedUpstream.raw(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n");
+            while (s.getInputStream().read() != -1) {
+              // wait for the guard to close it
+            }
+            s.close();
+          } else {
+            if (r.body().contains("\"slow\"")) {
+              slowRelease.await(30, TimeUnit.SECONDS);
+            }
+            ScriptedUpstream.json(s, 200, Map.of(), "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
+          }
+        });
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    slowRelease.countDown();
+    if (guard != null) {
+      guard.close();
+    }
+    upstream.close();
+  }
+
+  Guard guard(String yaml) {
+    guard = TestGuards.start(upstream.mcpUrl(), yaml, clock);
+    return guard;
+  }
+
+  String open(String... headers) {
+    HttpResponse<String> r = send(initialize(guard, 1, headers));
+    assertThat(r.statusCode()).isEqualTo(200);
+    return r.headers().firstValue("Mcp-Session-Id").orElseThrow();
+  }
+
+  HttpRequest call(String session, String method, String... headers) {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(mcp(guard))
+            .header("Content-Type", "application/json")
+            .header("Mcp-Session-Id", session)
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\""
+                        + method
+                        + "\",\"params\":{\"name\":\""
+                        + (method.equals("tools/call") ? "slow" : "quick")
+                        + "\"}}"));
+    for (int i = 0; i + 1 < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return b.build();
+  }
+
+  /** A reaper pass, and the DELETEs it sends: the scheduled pass may have run it already. */
+  void reap() {
+    guard.reaper().reapNow();
+  }
+
+  long deletesOf(String session) {
+    return upstream.seen.stream()
+        .filter(
+            r -> r.method().equals("DELETE") && session.equals(r.headers().get("mcp-session-id")))
+        .count();
+  }
+
+  void awaitDeleted(String session) {
+    await().atMost(Duration.ofSeconds(10)).until(() -> deletesOf(session) == 1);
+  }
+
+  @Test
+  void any_request_resets_the_idle_clock_and_an_idle_session_is_deleted_upstream_then_404()
+      throws Exception {
+    guard("sessions: {idleTimeout: 5m}\n");
+    String s = open("Authorization", "Bearer secret");
+    clock.advance(Duration.ofMinutes(4));
+    assertThat(send(call(s, "tools/list")).statusCode()).isEqualTo(200);
+    clock.advance(Duration.ofMinutes(4));
+    reap();
+    assertThat(guard.sessions().active()).isEqualTo(1);
+
+    clock.advance(Duration.ofMinutes(1));
+    reap();
+
+    awaitDeleted(s);
+    ScriptedUpstream.Request delete =
+        upstream.seen.stream().filter(r -> r.method().equals("DELETE")).findFirst().orElseThrow();
+    assertThat(delete.headers()).containsEntry("authorization", "Bearer secret");
+    assertThat(guard.sessions().active()).isZero();
+    assertThat(guard.sessions().clients()).isZero();
+    int seen = upstream.seen.size();
+    assertThat(send(call(s, "tools/list")).statusCode()).isEqualTo(404);
+    assertThat(upstream.seen).hasSize(seen);
+    assertThat(metric(guard, "sessionguard_sessions_ended_total{reason=\"idle\"}")).isEqualTo(1);
+  }
+
+  @Test
+  void with_tool_calls_activity_only_tools_call_resets_the_idle_clock() {
+    guard("sessions: {idleTimeout: 5m, activity: ToolCalls}\n");
+    String listed = open();
+    String called = open();
+    clock.advance(Duration.ofMinutes(4));
+    assertThat(send(call(listed, "tools/list")).statusCode()).isEqualTo(200);
+    slowRelease.countDown();
+    assertThat(send(call(called, "tools/call")).statusCode()).isEqualTo(200);
+    await().until(() -> guard.requests().total() == 0);
+    clock.advance(Duration.ofMinutes(1));
+    reap();
+
+    awaitDeleted(listed);
+    assertThat(deletesOf(called)).isZero();
+    assertThat(guard.sessions().lookup(called))
+        .isInstanceOf(dev.sessionguard.guard.admission.Lookup.Known.class);
+  }
+
+  @Test
+  void a_post_in_flight_keeps_its_session_and_the_idle_clock_starts_when_it_ends() {
+    guard("sessions: {idleTimeout: 5m}\n");
+    String s = open();
+    CompletableFuture<HttpResponse<String>> slow =
+        TestGuards.HTTP.sendAsync(call(s, "tools/call"), HttpResponse.BodyHandlers.ofString());
+    await().until(() -> upstream.seen.stream().anyMatch(r -> r.body().contains("tools/call")));
+    clock.advance(Duration.ofMinutes(30));
+    reap();
+    assertThat(guard.sessions().active()).isEqualTo(1);
+
+    slowRelease.countDown();
+    assertThat(slow.join().statusCode()).isEqualTo(200);
+    await().until(() -> guard.requests().total() == 0); // the guard has seen the exchange end
+    clock.advance(Duration.ofMinutes(4));
+    reap();
+    assertThat(guard.sessions().active()).isEqualTo(1);
+    clock.advance(Duration.ofMinutes(1));
+    reap();
+    awaitDeleted(s);
+  }
+
+  @Test
+  void an_open_get_stream_does_not_keep_a_session_and_reaping_closes_it() {
+    guard("sessions: {idleTimeout: 5m}\n");
+    String s = open();
+    CompletableFuture<HttpResponse<String>> stream =
+        TestGuards.HTTP.sendAsync(
+            HttpRequest.newBuilder(mcp(guard))
+                .header("Accept", "text/event-stream")
+                .header("Mcp-Session-Id", s)
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    await().until(() -> guard.requests().total() == 1);
+    clock.advance(Duration.ofMinutes(5));
+    reap();
+
+    awaitDeleted(s);
+    await().atMost(Duration.ofSeconds(10)).until(stream::isDone);
+    await().atMost(Duration.ofSeconds(10)).until(() -> guard.requests().total() == 0);
+    assertThat(guard.sessions().active()).isZero();
+  }
+
+  @Test
+  void lifetime_ends_a_busy_session_when_its_post_finishes_or_at_the_hard_bound() {
+    guard("sessions: {idleTimeout: 5m, maxLifetime: 1h}\ntimeouts: {drain: 20s}\n");
+    String s = open();
+    CompletableFuture<HttpResponse<String>> slow =
+        TestGuards.HTTP.sendAsync(call(s, "tools/call"), HttpResponse.BodyHandlers.ofString());
+    await().until(() -> upstream.seen.stream().anyMatch(r -> r.body().contains("tools/call")));
+    clock.advance(Duration.ofMinutes(60));
+    reap();
+    assertThat(guard.sessions().active()).isEqualTo(1); // busy: it may finish its POST
+    clock.advance(Duration.ofSeconds(20));
+    reap();
+
+    awaitDeleted(s);
+    assertThat(metric(guard, "sessionguard_sessions_ended_total{reason=\"lifetime\"}"))
+        .isEqualTo(1);
+    slowRelease.countDown();
+    slow.join();
+  }
+
+  @Test
+  void evict_idlest_ends_the_clients_own_idlest_session_and_never_another_clients() {
+    guard(
+        "identity: {source: Header, header: {name: X-User}}\n"
+            + "sessions: {max: 10, perClient: 2, onClientCap: EvictIdlest}\n");
+    String bobs = open("X-User", "bob");
+    clock.advance(Duration.ofSeconds(1));
+    String first = open("X-User", "alice");
+    clock.advance(Duration.ofSeconds(1));
+    String second = open("X-User", "alice");
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(send(call(first, "ping", "X-User", "alice")).statusCode()).isEqualTo(200);
+
+    String third = open("X-User", "alice"); // at her cap: her idlest (second) makes room
+
+    awaitDeleted(second);
+    assertThat(deletesOf(first)).isZero();
+    assertThat(deletesOf(bobs)).isZero();
+    assertThat(send(call(second, "ping", "X-User", "alice")).statusCode()).isEqualTo(404);
+    assertThat(send(call(third, "ping", "X-User", "alice")).statusCode()).isEqualTo(200);
+    assertThat(guard.sessions().active()).isEqualTo(3);
+    assertThat(metric(guard, "sessionguard_sessions_ended_total{reason=\"evicted\"}")).isEqualTo(1);
+  }
+}

@@ -6,6 +6,7 @@ import dev.sessionguard.guard.admission.MemorySessionRegistry;
 import dev.sessionguard.guard.admission.SessionRegistry;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.guard.identity.Identities;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.guard.proxy.JettyGuards;
@@ -47,8 +48,11 @@ public final class Guard implements AutoCloseable {
     this.policy = new ActivePolicy(config);
     this.sessions = new MemorySessionRegistry(clock);
     this.metrics = new GuardMetrics(sessions, requests, streams, policy);
+    Identities identities = new Identities(policy, clock);
+    metrics.watchSigningKeys(identities::available);
     Forwarder forwarder = new Forwarder(config.connectTimeout());
-    McpEndpoint mcp = new McpEndpoint(policy, sessions, requests, forwarder, metrics);
+    McpEndpoint mcp =
+        new McpEndpoint(policy, sessions, requests, streams, identities, forwarder, metrics);
     OtherPaths other = new OtherPaths(policy, forwarder, metrics);
     this.proxy =
         Javalin.create(
@@ -98,7 +102,7 @@ public final class Guard implements AutoCloseable {
               c.startup.showOldJavalinVersionWarning = false;
               c.jetty.host = config.listen().host();
               c.jetty.port = config.listen().adminPort();
-              AdminEndpoints.install(c, policy, sessions, metrics, forwarder);
+              AdminEndpoints.install(c, policy, sessions, metrics, forwarder, identities);
             });
   }
 
@@ -142,6 +146,10 @@ public final class Guard implements AutoCloseable {
 
   public InFlightLimits requests() {
     return requests;
+  }
+
+  public InFlightLimits streams() {
+    return streams;
   }
 
   public GuardMetrics metrics() {

@@ -16,6 +16,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * The guard's metrics; their names and labels are a contract (see DESIGN.md). Gauges read the live
@@ -113,6 +114,16 @@ public final class GuardMetrics {
     return Counter.builder("sessionguard.admissions")
         .tag("kind", kind)
         .description("Sessions admitted")
+        .register(registry);
+  }
+
+  /**
+   * {@code sessionguard_jwks_available}: 1 while bearer tokens can be verified (always, unless
+   * identity is Jwt and its signing keys cannot be had), else 0.
+   */
+  public void watchSigningKeys(BooleanSupplier available) {
+    Gauge.builder("sessionguard.jwks.available", available, a -> a.getAsBoolean() ? 1 : 0)
+        .description("Whether the JWT signing keys can be had")
         .register(registry);
   }
 

@@ -9,6 +9,7 @@ import dev.sessionguard.guard.admission.SessionRegistry;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.guard.config.PolicyWatcher;
+import dev.sessionguard.guard.identity.Identities;
 import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.lifecycle.IdleReaper;
 import dev.sessionguard.guard.lifecycle.SessionEnder;
@@ -81,6 +82,8 @@ public final class Guard implements AutoCloseable {
     this.policy = new ActivePolicy(config);
     this.sessions = new MemorySessionRegistry(clock);
     this.metrics = new GuardMetrics(sessions, requests, streams, policy);
+    Identities identities = new Identities(policy, clock);
+    metrics.watchSigningKeys(identities::available);
     Forwarder forwarder = new Forwarder(config.connectTimeout());
     this.lifecycle =
         Executors.newSingleThreadScheduledExecutor(
@@ -122,7 +125,9 @@ public final class Guard implements AutoCloseable {
             },
             ender,
             lifecycle);
-    McpEndpoint mcp = new McpEndpoint(policy, sessions, requests, forwarder, metrics, ender, drain);
+    McpEndpoint mcp =
+        new McpEndpoint(
+            policy, sessions, requests, streams, identities, forwarder, metrics, ender, drain);
     OtherPaths other = new OtherPaths(policy, forwarder, metrics);
     this.proxy =
         Javalin.create(
@@ -172,7 +177,7 @@ public final class Guard implements AutoCloseable {
               c.startup.showOldJavalinVersionWarning = false;
               c.jetty.host = config.listen().host();
               c.jetty.port = config.listen().adminPort();
-              AdminEndpoints.install(c, policy, sessions, metrics, forwarder, drain);
+              AdminEndpoints.install(c, policy, sessions, metrics, forwarder, drain, identities);
             });
   }
 
@@ -327,6 +332,10 @@ public final class Guard implements AutoCloseable {
 
   public InFlightLimits requests() {
     return requests;
+  }
+
+  public InFlightLimits streams() {
+    return streams;
   }
 
   public GuardMetrics metrics() {

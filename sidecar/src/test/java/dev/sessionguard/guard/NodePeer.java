@@ -92,6 +92,12 @@ public final class NodePeer implements AutoCloseable {
     return l -> name.equals(l.path("event").asText());
   }
 
+  /** Writes one line to the peer's stdin (a step for a holding client). */
+  public void tell(String line) throws IOException {
+    process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+    process.getOutputStream().flush();
+  }
+
   public int waitFor(long seconds) throws InterruptedException {
     if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
       throw new AssertionError("peer still running after " + seconds + "s; lines: " + lines);

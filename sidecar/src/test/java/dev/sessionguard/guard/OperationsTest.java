@@ -195,7 +195,14 @@ class OperationsTest {
     assertThat(send(initialize(guard, 3, "X-User", "alice")).statusCode()).isEqualTo(429);
     send(initialize(guard, 4, "X-User", "bob"));
     assertThat(send(initialize(guard, 5, "X-User", "carol")).statusCode()).isEqualTo(503);
-    assertThat(TestGuards.delete(guard, a1).statusCode()).isEqualTo(200);
+    assertThat(
+            send(HttpRequest.newBuilder(TestGuards.mcp(guard))
+                    .header("X-User", "alice") // a session belongs to its client
+                    .header("Mcp-Session-Id", a1)
+                    .DELETE()
+                    .build())
+                .statusCode())
+        .isEqualTo(200);
     String adopted = upstream.preexisting();
     assertThat(
             send(HttpRequest.newBuilder(TestGuards.mcp(guard))

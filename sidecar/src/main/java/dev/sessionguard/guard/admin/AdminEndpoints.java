@@ -6,12 +6,14 @@ import dev.sessionguard.guard.admission.SessionIds;
 import dev.sessionguard.guard.admission.SessionRegistry;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.guard.identity.Identities;
 import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.policy.PolicyJson;
 import io.javalin.config.JavalinConfig;
 import java.time.Duration;
+import java.util.Optional;
 
 /** The admin port: health, readiness, metrics, the policy in force and session totals. */
 public final class AdminEndpoints {
@@ -23,7 +25,8 @@ public final class AdminEndpoints {
       SessionRegistry sessions,
       GuardMetrics metrics,
       Forwarder forwarder,
-      Drain drain) {
+      Drain drain,
+      Identities identities) {
     c.routes.get("/healthz", ctx -> ctx.contentType("text/plain").result("ok"));
     c.routes.get(
         "/readyz",
@@ -34,9 +37,11 @@ public final class AdminEndpoints {
           }
           GuardConfig cfg = policy.get();
           boolean up = forwarder.reachable(cfg, min(cfg.connectTimeout(), Duration.ofSeconds(1)));
-          ctx.status(up ? 200 : 503)
+          Optional<String> identity = identities.problem(); // e.g. no signing keys
+          String problem = !up ? "upstream unreachable" : identity.orElse(null);
+          ctx.status(problem == null ? 200 : 503)
               .contentType("text/plain")
-              .result(up ? "ready" : "upstream unreachable");
+              .result(problem == null ? "ready" : problem);
         });
     c.routes.get(
         "/metrics",

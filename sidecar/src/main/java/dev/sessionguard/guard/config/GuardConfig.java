@@ -12,6 +12,7 @@ import dev.sessionguard.policy.SessionPolicySpec.Anonymous;
 import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
 import dev.sessionguard.policy.SessionPolicySpec.Mode;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -52,9 +53,51 @@ public record GuardConfig(
   /** In-flight caps on requests and per-request-era listen streams. */
   public record InFlight(int max, int perClient, int maxStreams, int perClientStreams) {}
 
-  /** How clients are named. */
+  /** How clients are named; {@code jwt} is set only when the source is Jwt. */
   public record IdentityRules(
-      IdentitySource source, String header, List<Cidr> trustedProxies, Anonymous anonymous) {}
+      IdentitySource source,
+      String header,
+      List<Cidr> trustedProxies,
+      Anonymous anonymous,
+      JwtRules jwt) {}
+
+  /**
+   * How bearer tokens are verified.
+   *
+   * @param jwksUri keys from this URL, or null
+   * @param jwksFile keys from this file, or null
+   * @param resourceMetadata the RFC 9728 metadata URL for 401 challenges, or null
+   * @param refreshInterval the least time between two JWKS fetches (two are allowed per interval)
+   */
+  public record JwtRules(
+      String issuer,
+      List<String> audiences,
+      URI jwksUri,
+      Path jwksFile,
+      List<String> algorithms,
+      String claim,
+      String resourceMetadata,
+      Duration refreshInterval) {
+
+    /** Fetching keys more often than this would let unknown-kid tokens hammer the issuer. */
+    public static final Duration REFRESH_INTERVAL = Duration.ofSeconds(30);
+
+    static JwtRules of(SessionPolicySpec.Jwt j) {
+      return new JwtRules(
+          j.issuer,
+          List.copyOf(j.audiences),
+          blank(j.jwksUri) ? null : URI.create(j.jwksUri),
+          blank(j.jwksFile) ? null : Path.of(j.jwksFile),
+          List.copyOf(j.algorithms),
+          j.claim,
+          blank(j.resourceMetadata) ? null : j.resourceMetadata,
+          REFRESH_INTERVAL);
+    }
+
+    private static boolean blank(String s) {
+      return s == null || s.isBlank();
+    }
+  }
 
   /** Command-line values that win over the file; null means "as the file says". */
   public record Overrides(URI upstream, Integer port, Integer adminPort, String host) {
@@ -72,9 +115,6 @@ public record GuardConfig(
       throws InvalidPolicyException {
     SessionPolicySpec s = file.spec();
     List<String> problems = new ArrayList<>();
-    if (s.identity.source == IdentitySource.Jwt) {
-      problems.add("identity.source Jwt is not supported by this guard yet: use Header or Address");
-    }
     if (s.store.type == SessionPolicySpec.StoreType.Redis) {
       problems.add("store.type Redis is not supported by this guard yet: use Memory");
     }
@@ -123,7 +163,8 @@ public record GuardConfig(
             s.identity.source,
             header,
             s.identity.trustedProxies.stream().map(Cidr::parse).toList(),
-            s.identity.anonymous),
+            s.identity.anonymous,
+            s.identity.source == IdentitySource.Jwt ? JwtRules.of(s.identity.jwt) : null),
         Set.copyOf(s.origins.allowed),
         ByteSizes.parse(s.limits.maxBodyBytes),
         (int) Math.min(Integer.MAX_VALUE, ByteSizes.parse(s.limits.maxHeaderBytes)),

@@ -3,22 +3,34 @@ package dev.sessionguard.guard.identity;
 import dev.sessionguard.guard.admission.Refusal;
 import dev.sessionguard.guard.config.GuardConfig.IdentityRules;
 import dev.sessionguard.policy.SessionPolicySpec.Anonymous;
+import java.time.Clock;
+import java.util.Optional;
+import java.util.function.Supplier;
 
-/**
- * Names the client of a request. One implementation per {@code identity.source}; a verified-JWT one
- * slots in beside them.
- */
+/** Names the client of a request. One implementation per {@code identity.source}. */
 public interface ClientIdentity {
 
   Identification identify(RequestFacts request);
 
-  /** The identity step a policy asks for. */
-  static ClientIdentity of(IdentityRules rules) {
+  /** Why clients cannot be named right now (e.g. no signing keys), for readiness. */
+  default Optional<String> problem() {
+    return Optional.empty();
+  }
+
+  /**
+   * The identity step a policy asks for.
+   *
+   * @param upstreamResourceMetadata the {@code resource_metadata} of the upstream's latest 401
+   *     challenge, or null; used when the policy names none
+   */
+  static ClientIdentity of(
+      IdentityRules rules, Clock clock, Supplier<String> upstreamResourceMetadata) {
     ClientAddress address = new ClientAddress(rules.trustedProxies());
     return switch (rules.source()) {
       case Header -> new TrustedHeaderIdentity(rules.header(), address, rules.anonymous());
       case Address -> request -> named("addr:" + address.of(request), false);
-      case Jwt -> throw new IllegalArgumentException("Jwt identity is not available yet");
+      case Jwt ->
+          new JwtIdentity(rules.jwt(), address, rules.anonymous(), upstreamResourceMetadata, clock);
     };
   }
 

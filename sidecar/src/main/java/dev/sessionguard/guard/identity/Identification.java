@@ -9,6 +9,14 @@ public sealed interface Identification {
 
   /**
    * Refused before admission: {@code status} with a JSON-RPC error, counted under {@code reason}.
+   *
+   * @param message why, for logs only (never a token)
+   * @param challenge the {@code WWW-Authenticate} value to answer with, or null
    */
-  record Refused(int status, Refusal reason, String message) implements Identification {}
+  record Refused(int status, Refusal reason, String message, String challenge)
+      implements Identification {
+    public Refused(int status, Refusal reason, String message) {
+      this(status, reason, message, null);
+    }
+  }
 }

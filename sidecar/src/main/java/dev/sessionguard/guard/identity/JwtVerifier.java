@@ -8,6 +8,7 @@ import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.source.ImmutableJWKSet;
 import com.nimbusds.jose.jwk.source.JWKSource;
 import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
+import com.nimbusds.jose.jwk.source.RateLimitReachedException;
 import com.nimbusds.jose.proc.JWSVerificationKeySelector;
 import com.nimbusds.jose.proc.SecurityContext;
 import com.nimbusds.jose.util.DefaultResourceRetriever;
@@ -148,6 +149,9 @@ public final class JwtVerifier {
     }
     try {
       keys.get(new JWKSelector(new JWKMatcher.Builder().build()), null);
+      keyProblem.set(null); // fetched, or still cached: keys can be had
+    } catch (RateLimitReachedException e) {
+      // checked too soon after the last fetch: its outcome stands
     } catch (KeySourceException e) {
       keyProblem.set("JWKS " + settings.jwksUri() + " unavailable: " + describe(e));
     }

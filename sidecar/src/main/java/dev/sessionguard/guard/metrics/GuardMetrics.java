@@ -126,6 +126,16 @@ public final class GuardMetrics {
         .register(registry);
   }
 
+  /**
+   * {@code sessionguard_jwks_available}: 1 while bearer tokens can be verified (always, unless
+   * identity is Jwt and its signing keys cannot be had), else 0.
+   */
+  public void watchSigningKeys(BooleanSupplier available) {
+    Gauge.builder("sessionguard.jwks.available", available, a -> a.getAsBoolean() ? 1 : 0)
+        .description("Whether the JWT signing keys can be had")
+        .register(registry);
+  }
+
   /** Points {@code sessionguard_policy_info} at the policy now in force. */
   public synchronized void policyApplied(GuardConfig config) {
     if (policyInfo != null) {

@@ -23,6 +23,11 @@ record Classification(Era era, String rpcMethod, JsonNode id, String sessionId) 
         : Era.SESSION;
   }
 
+  /** A 2026-07-28 {@code subscriptions/listen}: a long-lived stream, held to the stream caps. */
+  boolean isListen() {
+    return era == Era.PER_REQUEST && "subscriptions/listen".equals(rpcMethod);
+  }
+
   boolean isInitialize() {
     return era == Era.SESSION && "initialize".equals(rpcMethod);
   }

@@ -27,6 +27,10 @@ public enum GuardError {
   INVALID_SESSION_ID(400, -31009, "Mcp-Session-Id must be visible ASCII (0x21-0x7E)"),
   UPSTREAM_FAILED(502, -31010, "The MCP server could not be reached or answered badly"),
   UPSTREAM_TIMEOUT(504, -31011, "The MCP server did not answer in time"),
+  INVALID_TOKEN(401, -31012, "The bearer token is not valid"),
+  STREAM_CAP(503, -31013, "The server has no room for another listen stream; retry later"),
+  CLIENT_STREAM_CAP(429, -31014, "This client holds as many listen streams as it may"),
+  HEADER_MISMATCH(400, -32020, "Bad Request: the request headers and body disagree"),
   DRAINING(503, -31020, "This server is shutting down; retry to reach another"),
   PARSE_ERROR(400, -32700, "Parse error");
 
@@ -53,8 +57,13 @@ public enum GuardError {
     return switch (refusal) {
       case GLOBAL_SESSIONS -> SESSION_CAP;
       case CLIENT_SESSIONS -> CLIENT_SESSION_CAP;
-      case GLOBAL_INFLIGHT, GLOBAL_STREAMS -> INFLIGHT_CAP;
-      case CLIENT_INFLIGHT, CLIENT_STREAMS -> CLIENT_INFLIGHT_CAP;
+      case GLOBAL_INFLIGHT -> INFLIGHT_CAP;
+      case CLIENT_INFLIGHT -> CLIENT_INFLIGHT_CAP;
+      case GLOBAL_STREAMS -> STREAM_CAP;
+      case CLIENT_STREAMS -> CLIENT_STREAM_CAP;
+      case INVALID_TOKEN -> INVALID_TOKEN;
+      case NOT_OWNER -> SESSION_NOT_FOUND; // a session's existence is not revealed
+      case HEADER_MISMATCH -> HEADER_MISMATCH;
       case ORIGIN -> ORIGIN_NOT_ALLOWED;
       case TOO_LARGE -> BODY_TOO_LARGE;
       case PARSE_ERROR -> PARSE_ERROR;
@@ -71,14 +80,25 @@ public enum GuardError {
    * @param reason the refusal reason for {@code error.data.reason}, or null
    */
   public byte[] body(JsonNode id, Refusal reason) {
+    return body(id, reason, null);
+  }
+
+  /** The JSON-RPC error body; {@code mismatch} (or null) goes to {@code error.data.mismatch}. */
+  byte[] body(JsonNode id, Refusal reason, String mismatch) {
     ObjectNode root = PolicyJson.json().createObjectNode();
     root.put("jsonrpc", "2.0");
     root.set("id", id == null ? root.nullNode() : id);
     ObjectNode error = root.putObject("error");
     error.put("code", code);
     error.put("message", message);
-    if (reason != null) {
-      error.putObject("data").put("reason", reason.label());
+    if (reason != null || mismatch != null) {
+      ObjectNode data = error.putObject("data");
+      if (reason != null) {
+        data.put("reason", reason.label());
+      }
+      if (mismatch != null) {
+        data.put("mismatch", mismatch);
+      }
     }
     return root.toString().getBytes(StandardCharsets.UTF_8);
   }
@@ -86,7 +106,13 @@ public enum GuardError {
   /** Writes this answer; {@code retryAfter} is set for refusals a client may retry. */
   void write(HttpServletResponse res, JsonNode id, Refusal reason, Duration retryAfter)
       throws IOException {
-    byte[] bytes = body(id, reason);
+    write(res, id, reason, retryAfter, null);
+  }
+
+  void write(
+      HttpServletResponse res, JsonNode id, Refusal reason, Duration retryAfter, String mismatch)
+      throws IOException {
+    byte[] bytes = body(id, reason, mismatch);
     res.setStatus(status);
     res.setContentType("application/json");
     if (retryAfter != null) {

@@ -15,8 +15,8 @@ import dev.sessionguard.guard.admission.SessionRegistry;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.guard.identity.Client;
-import dev.sessionguard.guard.identity.ClientIdentity;
 import dev.sessionguard.guard.identity.Identification;
+import dev.sessionguard.guard.identity.Identities;
 import dev.sessionguard.guard.identity.RequestFacts;
 import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.lifecycle.SessionEnder;
@@ -26,6 +26,7 @@ import dev.sessionguard.guard.proxy.Forwarder.Answer;
 import dev.sessionguard.guard.proxy.Forwarder.Outcome;
 import dev.sessionguard.policy.PolicyJson;
 import dev.sessionguard.policy.SessionPolicySpec.Activity;
+import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
 import dev.sessionguard.policy.SessionPolicySpec.Mode;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
@@ -36,8 +37,7 @@ import java.io.InputStream;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Collections;
-import java.util.Map;
-import java.util.WeakHashMap;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,17 +53,19 @@ public final class McpEndpoint implements Handler {
   private final ActivePolicy policy;
   private final SessionRegistry sessions;
   private final InFlightLimits requests;
+  private final InFlightLimits streams;
+  private final Identities identities;
   private final Forwarder forwarder;
   private final GuardMetrics metrics;
   private final SessionEnder ender;
   private final Drain drain;
-  private final Map<GuardConfig, ClientIdentity> identities =
-      Collections.synchronizedMap(new WeakHashMap<>());
 
   public McpEndpoint(
       ActivePolicy policy,
       SessionRegistry sessions,
       InFlightLimits requests,
+      InFlightLimits streams,
+      Identities identities,
       Forwarder forwarder,
       GuardMetrics metrics,
       SessionEnder ender,
@@ -71,6 +73,8 @@ public final class McpEndpoint implements Handler {
     this.policy = policy;
     this.sessions = sessions;
     this.requests = requests;
+    this.streams = streams;
+    this.identities = identities;
     this.forwarder = forwarder;
     this.metrics = metrics;
     this.ender = ender;
@@ -113,8 +117,8 @@ public final class McpEndpoint implements Handler {
     Era era = Classification.eraOf(req.getHeader("MCP-Protocol-Version"));
     String rpcMethod = null;
     JsonNode id = null;
+    JsonNode message = null;
     if ("POST".equals(req.getMethod()) && body.length > 0) {
-      JsonNode message;
       try {
         message = PolicyJson.json().readTree(body);
       } catch (JsonProcessingException e) {
@@ -131,24 +135,40 @@ public final class McpEndpoint implements Handler {
       refuse(res, Refusal.DRAINING, request.id(), DRAIN_RETRY);
       return;
     }
+    if (era == Era.PER_REQUEST && "POST".equals(req.getMethod())) {
+      // 2026-07-28: Mcp-Method / Mcp-Name must say what the body says, or routing lies.
+      Optional<String> mismatch = HeaderCheck.mismatch(message, req::getHeader);
+      if (mismatch.isPresent()) {
+        metrics.refused(Refusal.HEADER_MISMATCH);
+        GuardError.HEADER_MISMATCH.write(
+            res, request.id(), Refusal.HEADER_MISMATCH, null, mismatch.get());
+        return;
+      }
+    }
 
     // Identify.
-    Identification who =
-        identities.computeIfAbsent(cfg, c -> ClientIdentity.of(c.identity())).identify(facts(req));
+    Identification who = identities.current(cfg.identity()).identify(facts(req));
     if (who instanceof Identification.Refused r) {
       metrics.refused(r.reason());
+      if (r.challenge() != null) {
+        res.setHeader("WWW-Authenticate", r.challenge());
+      }
       GuardError.forRefusal(r.reason()).write(res, request.id(), r.reason(), null);
+      log.info("refused identity reason={} why={}", r.reason().label(), r.message());
       return;
     }
     Client client = ((Identification.Named) who).client();
 
-    // Admit: every request holds an in-flight permit until its answer (or stream) ends.
+    // Admit: every request holds an in-flight permit until its answer ends; a listen stream
+    // holds a stream permit instead, for the life of the stream.
+    boolean listen = request.isListen();
     InFlightLimits.Grant grant =
-        requests.acquire(
-            client.exempt() ? null : client.name(),
-            cfg.inFlight().max(),
-            cfg.inFlight().perClient(),
-            dryRun(cfg));
+        (listen ? streams : requests)
+            .acquire(
+                client.exempt() ? null : client.name(),
+                listen ? cfg.inFlight().maxStreams() : cfg.inFlight().max(),
+                listen ? cfg.inFlight().perClientStreams() : cfg.inFlight().perClient(),
+                dryRun(cfg));
     if (!grant.granted()) {
       refuse(res, grant.refusal(), request.id(), cfg.retryAfter());
       return;
@@ -158,7 +178,7 @@ public final class McpEndpoint implements Handler {
     }
     try {
       if (request.era() == Era.PER_REQUEST) {
-        passThrough(ctx, cfg, request, body); // listen streams and header checks: issue 4
+        passThrough(ctx, cfg, request, body); // no sessions: GET, DELETE, Mcp-Session-Id untouched
       } else if (request.isInitialize()) {
         initialize(ctx, cfg, request, body, client);
       } else if (request.sessionId() == null) {
@@ -226,6 +246,15 @@ public final class McpEndpoint implements Handler {
       return;
     }
     if (lookup instanceof Lookup.Known known) {
+      if (boundToClients(cfg) && !known.session().client().equals(client.name())) {
+        metrics.refused(Refusal.NOT_OWNER);
+        GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null); // as if unknown
+        log.info(
+            "refused session={} client={} reason=not_owner",
+            SessionIds.shortHash(request.sessionId()),
+            hash(client));
+        return;
+      }
       exchange(ctx, cfg, request, body, known.session());
       return;
     }
@@ -362,6 +391,8 @@ public final class McpEndpoint implements Handler {
     }
     Answer.Response r = (Answer.Response) answer;
     metrics.upstreamAnswered(request.era(), r.took());
+    identities.upstreamAnswered(
+        r.response().statusCode(), r.response().headers().allValues("WWW-Authenticate"));
     return r.response();
   }
 
@@ -403,6 +434,12 @@ public final class McpEndpoint implements Handler {
         "dryrun would-refuse reason={} client={}",
         reason.label(),
         client == null ? "-" : hash(client));
+  }
+
+  /** A session belongs to the client that opened it when clients are named by credentials. */
+  private static boolean boundToClients(GuardConfig cfg) {
+    IdentitySource source = cfg.identity().source();
+    return source == IdentitySource.Jwt || source == IdentitySource.Header;
   }
 
   private static boolean activity(GuardConfig cfg, Classification request) {

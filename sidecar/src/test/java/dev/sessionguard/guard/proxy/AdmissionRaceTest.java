@@ -61,13 +61,13 @@ class AdmissionRaceTest {
 
       Map<Integer, Integer> byStatus = new ConcurrentHashMap<>();
       Map<String, Integer> byClient = new ConcurrentHashMap<>();
-      List<String> ids = new ArrayList<>();
+      Map<String, String> owners = new ConcurrentHashMap<>(); // session id -> its client
       for (int i = 0; i < answers.size(); i++) {
         HttpResponse<String> r = answers.get(i).join();
         byStatus.merge(r.statusCode(), 1, Integer::sum);
         if (r.statusCode() == 200) {
           byClient.merge("client-" + (i % 50), 1, Integer::sum);
-          ids.add(r.headers().firstValue("Mcp-Session-Id").orElseThrow());
+          owners.put(r.headers().firstValue("Mcp-Session-Id").orElseThrow(), "client-" + (i % 50));
         }
       }
       System.out.println("race statuses: " + byStatus + ", most held at once: " + mostHeld);
@@ -81,12 +81,13 @@ class AdmissionRaceTest {
       assertThat(sessions.active()).isEqualTo(100);
 
       List<CompletableFuture<HttpResponse<Void>>> deletes = new ArrayList<>();
-      for (String id : ids) {
+      for (Map.Entry<String, String> owned : owners.entrySet()) {
         deletes.add(
             client.sendAsync(
                 HttpRequest.newBuilder(TestGuards.mcp(guard))
                     .DELETE()
-                    .header("Mcp-Session-Id", id)
+                    .header("Mcp-Session-Id", owned.getKey())
+                    .header("X-User", owned.getValue()) // a session belongs to its client
                     .build(),
                 BodyHandlers.discarding()));
       }

@@ -1,0 +1,127 @@
+package dev.sessionguard.guard.identity;
+
+import dev.sessionguard.guard.admission.Refusal;
+import dev.sessionguard.guard.config.GuardConfig.JwtRules;
+import dev.sessionguard.policy.SessionPolicySpec.Anonymous;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * The client is named by a claim of a verified bearer token ({@code jwt:<claim>}). A request
+ * without a bearer token is anonymous; one whose token fails is refused with 401 and a challenge
+ * that points at the resource metadata (RFC 9728), so a client can find its authorization server.
+ */
+final class JwtIdentity implements ClientIdentity {
+  private static final String BEARER = "bearer ";
+
+  private final JwtRules rules;
+  private final JwtVerifier verifier; // null when the JWKS file could not be read
+  private final String loadProblem;
+  private final ClientAddress address;
+  private final Anonymous anonymous;
+  private final Supplier<String> upstreamResourceMetadata;
+  private final Clock clock;
+  private volatile Instant lastKeyCheck;
+
+  JwtIdentity(
+      JwtRules rules,
+      ClientAddress address,
+      Anonymous anonymous,
+      Supplier<String> upstreamResourceMetadata,
+      Clock clock) {
+    this.rules = rules;
+    this.address = address;
+    this.anonymous = anonymous;
+    this.upstreamResourceMetadata = upstreamResourceMetadata;
+    this.clock = clock;
+    JwtVerifier v = null;
+    String problem = null;
+    try {
+      v =
+          new JwtVerifier(
+              new JwtVerifier.Settings(
+                  rules.issuer(),
+                  rules.audiences(),
+                  rules.jwksUri(),
+                  rules.jwksFile(),
+                  rules.algorithms(),
+                  rules.claim(),
+                  rules.refreshInterval()),
+              clock);
+      v.checkKeys(); // so readiness knows before the first token
+    } catch (IOException e) {
+      problem = e.getMessage();
+    }
+    this.verifier = v;
+    this.loadProblem = problem;
+    this.lastKeyCheck = clock.instant();
+  }
+
+  @Override
+  public Identification identify(RequestFacts request) {
+    String authorization = request.header().apply("Authorization");
+    if (authorization == null || !authorization.toLowerCase(Locale.ROOT).startsWith(BEARER)) {
+      Identification anon = ClientIdentity.anonymous(anonymous, address, request);
+      if (anon instanceof Identification.Refused r) {
+        return new Identification.Refused(r.status(), r.reason(), r.message(), challenge(null));
+      }
+      return anon;
+    }
+    String token = authorization.substring(BEARER.length()).trim();
+    if (verifier == null) {
+      return invalid(loadProblem);
+    }
+    JwtVerifier.Result result = verifier.verify(token);
+    if (result instanceof JwtVerifier.Result.Verified v) {
+      return new Identification.Named(new Client("jwt:" + v.client(), true, false));
+    }
+    return invalid(((JwtVerifier.Result.Rejected) result).why());
+  }
+
+  private Identification invalid(String why) {
+    return new Identification.Refused(
+        401, Refusal.INVALID_TOKEN, why, challenge("error=\"invalid_token\""));
+  }
+
+  /** {@code Bearer [error], resource_metadata="…"}: the policy's URL, else the upstream's. */
+  private String challenge(String error) {
+    String metadata =
+        rules.resourceMetadata() != null
+            ? rules.resourceMetadata()
+            : upstreamResourceMetadata.get();
+    StringBuilder c = new StringBuilder("Bearer");
+    if (error != null) {
+      c.append(' ').append(error);
+    }
+    if (metadata != null) {
+      c.append(error != null ? ", " : " ")
+          .append("resource_metadata=\"")
+          .append(metadata)
+          .append('"');
+    }
+    return c.toString();
+  }
+
+  /**
+   * Why keys cannot be had. While there is a problem, the keys are fetched again at most once per
+   * refresh interval, so readiness comes back once the JWKS does, even without traffic.
+   */
+  @Override
+  public Optional<String> problem() {
+    if (verifier == null) {
+      return Optional.of(loadProblem);
+    }
+    Optional<String> problem = verifier.keyProblem();
+    Instant now = clock.instant();
+    if (problem.isPresent() && !now.isBefore(lastKeyCheck.plus(rules.refreshInterval()))) {
+      lastKeyCheck = now;
+      verifier.checkKeys();
+      problem = verifier.keyProblem();
+    }
+    return problem;
+  }
+}

@@ -22,7 +22,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,9 +43,6 @@ class DrainTest {
     }
   }
 
-  @Disabled(
-      "open: in a child started from the test classpath no drain step is logged after SIGTERM;"
-          + " the shaded jar drains and stops by hand (see the ops branch report)")
   @Test
   void sigterm_lets_work_in_progress_finish_serves_known_sessions_refuses_new_and_exits_0()
       throws Exception {
@@ -117,7 +113,9 @@ class DrainTest {
         TestGuards.HTTP.sendAsync(post(mcp, session, "slow"), HttpResponse.BodyHandlers.ofString());
     await().until(() -> upstream.seen.stream().anyMatch(r -> r.body().contains("slow")));
     long termAt = System.nanoTime();
-    guard.destroy(); // SIGTERM
+    // SIGTERM as the kubelet sends it (Process.destroy() from this forked test JVM was not seen
+    // by the child's shutdown hook here; kill(1) is what a pod gets).
+    new ProcessBuilder("kill", "-TERM", Long.toString(guard.pid())).start().waitFor();
 
     await()
         .atMost(Duration.ofSeconds(30)) // generous: a loaded machine starts hooks slowly

@@ -4,8 +4,10 @@ import dev.sessionguard.guard.admin.AdminEndpoints;
 import dev.sessionguard.guard.admission.Ended;
 import dev.sessionguard.guard.admission.InFlightLimits;
 import dev.sessionguard.guard.admission.MemorySessionRegistry;
+import dev.sessionguard.guard.admission.RedisSessionRegistry;
 import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionRegistry;
+import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.guard.config.PolicyWatcher;
@@ -24,6 +26,7 @@ import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.HandlerType;
 import java.io.IOException;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,6 +34,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -66,6 +70,7 @@ public final class Guard implements AutoCloseable {
 
   private final ActivePolicy policy;
   private final SessionRegistry sessions;
+  private final RedisSessionRegistry redis; // null with the Memory store
   private final InFlightLimits requests = InFlightLimits.requests();
   private final InFlightLimits streams = InFlightLimits.streams();
   private final GuardMetrics metrics;
@@ -76,12 +81,16 @@ public final class Guard implements AutoCloseable {
   private final Javalin proxy;
   private final Javalin admin;
   private PolicyWatcher watcher;
+  private boolean storeClosed;
 
-  private Guard(GuardConfig config, Clock clock) {
+  private Guard(GuardConfig config, Clock clock, Map<String, String> env) {
     this.clock = clock;
     this.policy = new ActivePolicy(config);
-    this.sessions = new MemorySessionRegistry(clock);
+    this.redis = redisRegistry(config, clock, env);
+    this.sessions = redis != null ? redis : new MemorySessionRegistry(clock);
     this.metrics = new GuardMetrics(sessions, requests, streams, policy);
+    RedisSessionRegistry shared = redis;
+    metrics.storeAvailable(shared == null ? () -> true : shared::storeAvailable);
     Identities identities = new Identities(policy, clock);
     metrics.watchSigningKeys(identities::available);
     Forwarder forwarder = new Forwarder(config.connectTimeout());
@@ -195,11 +204,82 @@ public final class Guard implements AutoCloseable {
     return pool;
   }
 
+  /** Env: the Redis password; namespace and pod name for the Redis key scope and guard id. */
+  public static final String REDIS_PASSWORD_ENV = "SESSIONGUARD_REDIS_PASSWORD";
+
+  /**
+   * The Redis registry of a policy with {@code store.type: Redis}, not yet started; null for
+   * Memory. Keys are scoped by {@code POD_NAMESPACE/<policy name>} (or the policy name alone), the
+   * guard id is the pod name ({@code POD_NAME}, else {@code HOSTNAME}) plus a random suffix.
+   */
+  private static RedisSessionRegistry redisRegistry(
+      GuardConfig config, Clock clock, Map<String, String> env) {
+    GuardConfig.Store store = config.store();
+    if (!store.redis()) {
+      return null;
+    }
+    String name = config.policy().name();
+    String namespace = env.get("POD_NAMESPACE");
+    String scope = namespace == null || namespace.isBlank() ? name : namespace.strip() + "/" + name;
+    String password = env.get(REDIS_PASSWORD_ENV);
+    if (password != null && password.isEmpty()) {
+      password = null;
+    }
+    String pod = firstNonBlank(env.get("POD_NAME"), env.get("HOSTNAME"), "guard");
+    RedisStore settings =
+        new RedisStore(
+            store.url(),
+            password,
+            store.leaseTtl(),
+            store.failureMode(),
+            RedisStore.keyPrefix(scope),
+            RedisStore.DEFAULT_COMMAND_TIMEOUT);
+    RedisSessionRegistry registry =
+        new RedisSessionRegistry(settings, RedisSessionRegistry.guardId(pod), clock);
+    URI url = URI.create(store.url());
+    LOG.info( // host and port only: a password in the URL must not reach the log
+        "session store: Redis {}:{} scope={} guard={} leaseTtl={} failureMode={} password={}",
+        url.getHost(),
+        url.getPort() == -1 ? 6379 : url.getPort(),
+        scope,
+        registry.guard(),
+        store.leaseTtl(),
+        store.failureMode(),
+        password == null ? "none" : "set");
+    return registry;
+  }
+
+  private static String firstNonBlank(String... values) {
+    for (String v : values) {
+      if (v != null && !v.isBlank()) {
+        return v.strip().replace(' ', '-');
+      }
+    }
+    throw new IllegalArgumentException("no value");
+  }
+
   /** Starts both ports and the reaper (one pass a second). */
   public static Guard start(GuardConfig config, Clock clock) {
-    Guard guard = new Guard(config, clock);
-    guard.proxy.start();
-    guard.admin.start();
+    return start(config, clock, System.getenv());
+  }
+
+  /**
+   * {@link #start(GuardConfig, Clock)} reading the store's environment ({@value
+   * #REDIS_PASSWORD_ENV}, {@code POD_NAMESPACE}, {@code POD_NAME}, {@code HOSTNAME}) from {@code
+   * env}. With Redis, the registry connects first; Redis being down does not stop the start.
+   */
+  public static Guard start(GuardConfig config, Clock clock, Map<String, String> env) {
+    Guard guard = new Guard(config, clock, env);
+    if (guard.redis != null) {
+      guard.redis.start();
+    }
+    try {
+      guard.proxy.start();
+      guard.admin.start();
+    } catch (RuntimeException e) {
+      guard.close(); // e.g. a port in use: give the Redis lease back too
+      throw e;
+    }
     guard.reaper.start(REAP_TICK);
     return guard;
   }
@@ -289,6 +369,9 @@ public final class Guard implements AutoCloseable {
     if (before.maxHeaderBytes() != after.maxHeaderBytes()) {
       changed.add("limits.maxHeaderBytes");
     }
+    if (!before.store().equals(after.store())) {
+      changed.add("store (the session registry is chosen at start; the running one stays)");
+    }
     if (before.inFlight().max() != after.inFlight().max()) {
       changed.add(
           "requests.maxInFlight (the thread pool is sized from it; the cap itself applies)");
@@ -351,5 +434,9 @@ public final class Guard implements AutoCloseable {
     proxy.stop();
     admin.stop();
     lifecycle.shutdown(); // DELETEs already queued may finish; nothing new is reaped
+    if (redis != null && !storeClosed) {
+      storeClosed = true;
+      redis.close(); // gives up the lease: the other guards free this guard's records now
+    }
   }
 }

@@ -2,6 +2,7 @@ package dev.sessionguard.guard.admin;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sessionguard.guard.admission.RedisSessionRegistry;
 import dev.sessionguard.guard.admission.SessionIds;
 import dev.sessionguard.guard.admission.SessionRegistry;
 import dev.sessionguard.guard.config.ActivePolicy;
@@ -11,6 +12,7 @@ import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.policy.PolicyJson;
+import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
 import io.javalin.config.JavalinConfig;
 import java.time.Duration;
 import java.util.Optional;
@@ -39,9 +41,12 @@ public final class AdminEndpoints {
           boolean up = forwarder.reachable(cfg, min(cfg.connectTimeout(), Duration.ofSeconds(1)));
           Optional<String> identity = identities.problem(); // e.g. no signing keys
           String problem = !up ? "upstream unreachable" : identity.orElse(null);
+          // Redis down does not fail readiness: every replica shares it, so failing would take
+          // them all out of the Service at once. It is reported here, in /sessions and the gauge.
+          String store = storeProblem(sessions);
           ctx.status(problem == null ? 200 : 503)
               .contentType("text/plain")
-              .result(problem == null ? "ready" : problem);
+              .result((problem == null ? "ready" : problem) + (store == null ? "" : "; " + store));
         });
     c.routes.get(
         "/metrics",
@@ -76,6 +81,16 @@ public final class AdminEndpoints {
           out.put("perClientLimit", cfg.sessionCaps().perClient());
           out.put("mode", cfg.policy().mode().name());
           out.put("draining", !drain.ready());
+          ObjectNode store = out.putObject("store");
+          if (sessions instanceof RedisSessionRegistry redis) {
+            store
+                .put("type", "Redis")
+                .put("available", redis.storeAvailable())
+                .put("failureMode", redis.failureMode().name())
+                .put("localSessions", redis.localSessions());
+          } else {
+            store.put("type", "Memory").put("available", true);
+          }
           ArrayNode top = out.putArray("topHolders");
           for (SessionRegistry.Holder h : sessions.topHolders(10)) {
             top.addObject()
@@ -84,6 +99,16 @@ public final class AdminEndpoints {
           }
           ctx.contentType("application/json").result(out.toString());
         });
+  }
+
+  /** What {@code /readyz} adds while the shared store is unreachable, else null. */
+  private static String storeProblem(SessionRegistry sessions) {
+    if (sessions instanceof RedisSessionRegistry redis && !redis.storeAvailable()) {
+      return redis.failureMode() == FailureMode.Closed
+          ? "store unavailable: Redis unreachable, new sessions refused (failureMode Closed)"
+          : "store unavailable: Redis unreachable, limits hold per pod (failureMode Open)";
+    }
+    return null;
   }
 
   private static Duration min(Duration a, Duration b) {

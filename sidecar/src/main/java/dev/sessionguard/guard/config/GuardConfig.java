@@ -9,8 +9,10 @@ import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.SessionPolicySpec;
 import dev.sessionguard.policy.SessionPolicySpec.Activity;
 import dev.sessionguard.policy.SessionPolicySpec.Anonymous;
+import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
 import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
 import dev.sessionguard.policy.SessionPolicySpec.Mode;
+import dev.sessionguard.policy.SessionPolicySpec.StoreType;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,7 +44,28 @@ public record GuardConfig(
     Duration drainDelay,
     Duration drain,
     Duration retryAfter,
-    boolean showClientNames) {
+    boolean showClientNames,
+    Store store) {
+
+  /**
+   * Where the session registry lives; read once at start (a reload that changes it needs a
+   * restart). {@code url}, {@code leaseTtl} and {@code failureMode} are null for Memory.
+   */
+  public record Store(StoreType type, String url, Duration leaseTtl, FailureMode failureMode) {
+    public static final Store MEMORY = new Store(StoreType.Memory, null, null, null);
+
+    public boolean redis() {
+      return type == StoreType.Redis;
+    }
+
+    static Store of(SessionPolicySpec.Store s) {
+      if (s == null || s.type != StoreType.Redis || s.redis == null) {
+        return MEMORY;
+      }
+      return new Store(
+          StoreType.Redis, s.redis.url, Durations.parse(s.redis.leaseTtl), s.redis.failureMode);
+    }
+  }
 
   /** What {@code /policy} and {@code sessionguard_policy_info} report. */
   public record Policy(String name, Long generation, String hash, Mode mode, Instant loadedAt) {}
@@ -115,9 +138,6 @@ public record GuardConfig(
       throws InvalidPolicyException {
     SessionPolicySpec s = file.spec();
     List<String> problems = new ArrayList<>();
-    if (s.store.type == SessionPolicySpec.StoreType.Redis) {
-      problems.add("store.type Redis is not supported by this guard yet: use Memory");
-    }
     URI upstream = URI.create("http://" + hostForUri(s.upstream.host) + ":" + s.upstream.port);
     String path = s.upstream.path;
     if (overrides.upstream() != null) {
@@ -173,7 +193,8 @@ public record GuardConfig(
         Durations.parse(s.timeouts.drainDelay),
         Durations.parse(s.timeouts.drain),
         Durations.parse(s.retryAfter),
-        Boolean.TRUE.equals(s.admin.showClientNames));
+        Boolean.TRUE.equals(s.admin.showClientNames),
+        Store.of(s.store));
   }
 
   private static String hostForUri(String host) {

@@ -133,6 +133,7 @@ public final class GuardMetrics {
   public void watchSigningKeys(BooleanSupplier available) {
     Gauge.builder("sessionguard.jwks.available", available, a -> a.getAsBoolean() ? 1 : 0)
         .description("Whether the JWT signing keys can be had")
+        .strongReference(true)
         .register(registry);
   }
 
@@ -172,6 +173,8 @@ public final class GuardMetrics {
   public void storeAvailable(BooleanSupplier available) {
     Gauge.builder("sessionguard.store.available", available, a -> a.getAsBoolean() ? 1 : 0)
         .description("1 while the session store answers, else 0")
+        .strongReference(
+            true) // a gauge holds its supplier weakly: a method reference would be GCed
         .register(registry);
   }
 

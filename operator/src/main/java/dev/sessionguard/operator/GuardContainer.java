@@ -114,15 +114,19 @@ final class GuardContainer {
 
   /** A reference to the policy's Redis password Secret, never its value (no Secret read needed). */
   private static List<EnvVar> env(SessionPolicySpec spec) {
+    // The guard names itself and scopes shared (Redis) keys by its pod and namespace.
+    var env = new java.util.ArrayList<EnvVar>();
+    env.add(fromField("POD_NAME", "metadata.name"));
+    env.add(fromField("POD_NAMESPACE", "metadata.namespace"));
     var store = spec.store;
     if (store == null
         || store.type != SessionPolicySpec.StoreType.Redis
         || store.redis == null
         || store.redis.passwordSecretRef == null) {
-      return List.of();
+      return env;
     }
     var ref = store.redis.passwordSecretRef;
-    return List.of(
+    env.add(
         new EnvVarBuilder()
             .withName(REDIS_PASSWORD_ENV)
             .withNewValueFrom()
@@ -132,6 +136,20 @@ final class GuardContainer {
             .endSecretKeyRef()
             .endValueFrom()
             .build());
+    return env;
+  }
+
+  private static EnvVar fromField(String name, String path) {
+    // apiVersion written out as the API server would default it, so it is not seen as drift.
+    return new EnvVarBuilder()
+        .withName(name)
+        .withNewValueFrom()
+        .withNewFieldRef()
+        .withApiVersion("v1")
+        .withFieldPath(path)
+        .endFieldRef()
+        .endValueFrom()
+        .build();
   }
 
   static List<Volume> volumes(SessionPolicy policy) {

@@ -291,6 +291,12 @@ class ExposureTest {
     create(p);
     await().atMost(WAIT).until(() -> guard("vmcp") != null);
     assertThat(guard("vmcp").getEnv())
+        .extracting(e -> e.getName())
+        .containsExactly("POD_NAME", "POD_NAMESPACE", "SESSIONGUARD_REDIS_PASSWORD");
+    assertThat(guard("vmcp").getEnv().get(0).getValueFrom().getFieldRef().getFieldPath())
+        .isEqualTo("metadata.name");
+    assertThat(guard("vmcp").getEnv())
+        .filteredOn(e -> e.getName().equals("SESSIONGUARD_REDIS_PASSWORD"))
         .singleElement()
         .satisfies(
             env -> {

@@ -12,9 +12,6 @@ record ApiCall(String verb, String group, String resource) {
   /** Recorded by the operator's tests against the mock API server. */
   static final Path RECORDED = Path.of("..", "operator", "target", "api-calls.txt");
 
-  /** A stand-in until the operator's tests record calls (see the file's header). */
-  static final Path FIXTURE = Path.of("src", "test", "resources", "expected-api-calls.txt");
-
   /** Objects that are not namespaced: only cluster-wide rules can allow calls on them. */
   boolean clusterScoped() {
     return resource.equals("customresourcedefinitions")

@@ -4,8 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.sessionguard.guard.Guard;
+import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.policy.PolicyFile;
+import dev.sessionguard.policy.PolicyValidator;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -17,19 +25,11 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The Grafana dashboard parses and queries only metrics the guard serves. */
+/** The Grafana dashboard parses and queries only metrics a running guard serves. */
 class DashboardTest {
 
   private static final Pattern METRIC = Pattern.compile("\\bsessionguard_[a-z_]+\\b");
   private static final Pattern HISTOGRAM_SERIES = Pattern.compile("(.+)_(bucket|sum|count)");
-
-  /**
-   * The guard's metric names and types. TODO(lead): once the guard lands, take them from its
-   * /metrics output in a real run (start the guard on port 0, scrape /metrics) instead of this
-   * committed copy of the contract.
-   */
-  private static final Path GUARD_METRICS =
-      Path.of("src", "test", "resources", "guard-metrics.txt");
 
   private static JsonNode dashboard;
   private static Map<String, String> guardMetrics;
@@ -38,12 +38,37 @@ class DashboardTest {
   static void read() throws Exception {
     dashboard =
         new ObjectMapper().readTree(Chart.DIR.resolve("dashboards/session-guard.json").toFile());
-    guardMetrics = new HashMap<>();
-    for (String line : Files.readAllLines(GUARD_METRICS)) {
-      if (!line.isBlank() && !line.startsWith("#")) {
-        String[] nameAndType = line.trim().split("\\s+");
-        guardMetrics.put(nameAndType[0], nameAndType[1]);
+    guardMetrics = scrapeRealGuard();
+  }
+
+  /** Every sample name a real guard serves on /metrics (started on port 0), as name -> type. */
+  private static Map<String, String> scrapeRealGuard() throws Exception {
+    PolicyFile file = PolicyFile.parse("name: dashboard\n", PolicyValidator.Mode.STANDALONE);
+    GuardConfig config =
+        GuardConfig.of(
+            file,
+            new GuardConfig.Overrides(URI.create("http://127.0.0.1:9/mcp"), 0, 0, "127.0.0.1"),
+            Instant.now());
+    try (Guard guard = Guard.start(config, Clock.systemUTC())) {
+      String text =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(
+                          URI.create("http://127.0.0.1:" + guard.adminPort() + "/metrics"))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      Map<String, String> metrics = new HashMap<>();
+      for (String line : text.split("\n")) {
+        if (line.startsWith("# TYPE ")) {
+          String[] parts = line.substring(7).trim().split("\\s+");
+          metrics.putIfAbsent(parts[0], parts[1]);
+        } else if (!line.isBlank() && !line.startsWith("#")) {
+          metrics.putIfAbsent(line.split("[{ ]", 2)[0], "sample");
+        }
       }
+      assertThat(metrics).containsKey("sessionguard_sessions_active");
+      return metrics;
     }
   }
 

@@ -1,10 +1,8 @@
 package dev.sessionguard.helm;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,28 +18,13 @@ class RbacTest {
   @BeforeAll
   static void readOperatorApiCalls() {
     Path source = ApiCall.RECORDED;
-    if (!Files.exists(source)) {
-      // TODO(lead): once the operator's tests write operator/target/api-calls.txt, fail here
-      // instead ("run the operator's tests first: ./mvnw -pl operator,helm verify") and
-      // delete the fixture.
-      System.out.println(
-          "NOTE RbacTest: "
-              + source
-              + " is missing (the operator's tests record it); checking the contract's list "
-              + ApiCall.FIXTURE
-              + " instead.");
-      source = ApiCall.FIXTURE;
-    }
+    assertThat(source)
+        .as(
+            "the operator's tests record its API calls there: run them first"
+                + " (./mvnw -pl operator,helm -am verify)")
+        .exists();
     calls = ApiCall.read(source);
     assertThat(calls).as("API calls in %s", source).isNotEmpty();
-  }
-
-  /** Skipped (visibly, in the test summary) while RBAC is checked against the stand-in list. */
-  @Test
-  void checks_the_api_calls_recorded_by_the_operator_tests() {
-    assumeTrue(
-        Files.exists(ApiCall.RECORDED),
-        ApiCall.RECORDED + " missing: RBAC was checked against " + ApiCall.FIXTURE);
   }
 
   @Test

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Proxy overhead, same run, same upstream: POST tools/call on an established session, direct to an
+# nginx upstream that answers a fixed JSON-RPC result, through nginx as a plain keep-alive reverse
+# proxy, and through the guard. The proxy under test always runs on core 1; wrk, the fixed-rate
+# generator and the upstream on core 0. Throughput at saturation (wrk), then latency percentiles
+# at a fixed rate below saturation (OpenLoad, open model), runs alternated, warm-up discarded.
+#
+# Usage: bench/proxy.sh            (env: ROUNDS=5 SECONDS_PER_RUN=10 CONNECTIONS=32 RATE=<rps>
+#                                        RATE_SECONDS=20 MODES="direct nginx guard" GUARD_JAVA=..)
+source "$(dirname "$0")/lib.sh"
+need nginx:nginx wrk:wrk taskset:util-linux curl:curl
+need_jvms
+build_bench
+build_guard
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${SECONDS_PER_RUN:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+RATE_SECONDS=${RATE_SECONDS:-20}
+MODES=${MODES:-direct nginx guard}
+GUARD_JAVA=${GUARD_JAVA:-$JAVA25}
+GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts)}
+UP=18081 NGX=18082 GRD=18083 ADM=18093
+out="$RESULTS/proxy.txt"
+PROTOCOL=2025-11-25
+CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
+
+declare -A URL=(
+  [direct]="http://127.0.0.1:$UP/mcp"
+  [nginx]="http://127.0.0.1:$NGX/mcp"
+  [guard]="http://127.0.0.1:$GRD/mcp"
+)
+
+# The upstream: a fixed result, and a session id so that initialize through the guard records one.
+nginx_start upstream 0 "  server {
+    listen 127.0.0.1:$UP backlog=4096;
+    location / {
+      default_type application/json;
+      add_header Mcp-Session-Id bench-1 always;
+      return 200 '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"isError\":false}}';
+    }
+  }"
+# nginx as a plain keep-alive reverse proxy.
+nginx_start proxy 1 "  upstream mcp { server 127.0.0.1:$UP; keepalive 64; keepalive_requests 100000000; }
+  server {
+    listen 127.0.0.1:$NGX backlog=4096;
+    location / {
+      proxy_pass http://mcp;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }
+  }"
+
+cat >"$WORK/proxy-policy.yaml" <<YAML
+name: bench-proxy
+upstream: {host: 127.0.0.1, port: $UP, path: /mcp}
+guard: {port: $GRD, adminPort: $ADM}
+identity: {source: Address, anonymous: PerAddress}
+sessions: {max: 100000, perClient: 100000, idleTimeout: 1h, maxLifetime: 24h}
+requests: {maxInFlight: 10000, perClientInFlight: 10000}
+YAML
+# shellcheck disable=SC2086
+taskset -c 1 "$GUARD_JAVA" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/proxy-policy.yaml" \
+  >"$WORK/proxy-guard.log" 2>&1 &
+GUARD_PID=$!
+started "$GUARD_PID"
+wait_status "http://127.0.0.1:$UP/mcp" 200
+wait_status "http://127.0.0.1:$NGX/mcp" 200
+wait_status "http://127.0.0.1:$ADM/readyz" 200 60
+
+# Establish session bench-1 through the guard.
+curl -s -D "$WORK/init.headers" -o /dev/null -H 'Content-Type: application/json' \
+  -H 'Accept: application/json, text/event-stream' -d "$INIT" "${URL[guard]}"
+grep -qi '^mcp-session-id: bench-1' "$WORK/init.headers" || { echo "initialize through the guard failed:"; cat "$WORK/init.headers"; exit 1; }
+
+cat >"$WORK/call.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$CALL'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Mcp-Session-Id"] = "bench-1"
+wrk.headers["MCP-Protocol-Version"] = "$PROTOCOL"
+LUA
+for m in $MODES; do # every way answers the call with 200 before anything is measured
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H 'Mcp-Session-Id: bench-1' -H "MCP-Protocol-Version: $PROTOCOL" -d "$CALL" "${URL[$m]}")
+  [ "$code" = 200 ] || { echo "$m answered $code"; exit 1; }
+done
+
+wrk_run() { # mode seconds -> "rps=… non2xx=… sat_p99_ms=…"
+  taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency -s "$WORK/call.lua" "${URL[$1]}" >"$WORK/wrk.out" 2>&1
+  awk '/Requests\/sec/{rps=$2} /Non-2xx/{bad=$NF} /^ +99%/{p99=$2}
+       /Socket errors/{err=$0}
+       END{printf "rps=%s non2xx=%d sat_p99=%s%s\n", rps, bad, p99, (err?" errors=yes":"")}' "$WORK/wrk.out"
+}
+
+openload() { # mode rate
+  taskset -c 0 "$JAVA25" -XX:+UseSerialGC -Xmx512m -cp "$JAR" dev.sessionguard.bench.OpenLoad \
+    --url "${URL[$1]}" --rate "$2" --seconds "$RATE_SECONDS" --warmup 3 --body "$CALL" \
+    --header 'Content-Type: application/json' --header 'Accept: application/json, text/event-stream' \
+    --header 'Mcp-Session-Id: bench-1' --header "MCP-Protocol-Version: $PROTOCOL"
+}
+
+{
+  echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
+  echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$GUARD_OPTS'; proxies on core 1, wrk/OpenLoad/upstream on core 0"
+  echo "# wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds alternated; OpenLoad ${RATE_SECONDS}s per run"
+  for m in $MODES; do echo "warmup mode=$m $(wrk_run "$m" "$DURATION")"; done
+  for r in $(seq "$ROUNDS"); do
+    for m in $MODES; do echo "throughput round=$r mode=$m $(wrk_run "$m" "$DURATION")"; done
+  done
+} | tee "$out"
+
+nginx_rps=$(grep '^throughput .*mode=nginx ' "$out" | field rps | stats | cut -d' ' -f1)
+RATE=${RATE:-$(awk -v r="$nginx_rps" 'BEGIN{printf "%d", int(r / 2 / 100) * 100}')}
+{
+  echo "# fixed rate $RATE req/s (half of nginx's median saturation throughput unless RATE is set)"
+  for m in $MODES; do echo "warmup-rate mode=$m $(openload "$m" "$RATE")"; done
+  for r in $(seq "$ROUNDS"); do
+    for m in $MODES; do echo "latency round=$r mode=$m $(openload "$m" "$RATE")"; done
+  done
+} | tee -a "$out"
+
+# Summary: median and spread, and the targets.
+{
+  for m in $MODES; do
+    echo "summary-throughput mode=$m $(grep "^throughput .*mode=$m " "$out" | field rps | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')"
+  done
+  for m in $MODES; do
+    for p in p50_us p90_us p99_us p999_us; do
+      echo "summary-latency mode=$m pct=$p $(grep "^latency .*mode=$m " "$out" | field "$p" | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')"
+    done
+  done
+} | tee -a "$out"
+med() { grep "^$1 mode=$2 ${3:-}" "$out" | field median; }
+if [[ " $MODES " == *" guard "* && " $MODES " == *" nginx "* ]]; then
+  awk -v g="$(med summary-throughput guard)" -v n="$(med summary-throughput nginx)" \
+    -v gl="$(med summary-latency guard pct=p99_us)" -v nl="$(med summary-latency nginx pct=p99_us)" 'BEGIN{
+      t = g / n; l = gl / nl
+      printf "target throughput guard/nginx=%.2f (>= 0.70) %s\n", t, (t >= 0.7 ? "PASS" : "FAIL")
+      printf "target p99 guard/nginx=%.2f (<= 2.00) %s\n", l, (l <= 2 ? "PASS" : "FAIL")
+    }' | tee -a "$out"
+fi
+echo "guard RSS after the run: $(rss_mb "$GUARD_PID") MB, threads $(threads_of "$GUARD_PID")" | tee -a "$out"

@@ -60,6 +60,15 @@ cleanup() {
   STARTED=()
 }
 trap cleanup EXIT
+stop() { # stop PID...: ends processes this benchmark started, and forgets them
+  local pid keep=()
+  kill "$@" 2>/dev/null || true
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED[@]}"; do [[ " $* " == *" $pid "* ]] || keep+=("$pid"); done
+  STARTED=("${keep[@]}")
+}
+# log_to FILE: from here on, everything printed also goes to FILE (no subshell: cleanup still runs)
+log_to() { exec > >(tee "$1") 2>&1; }
 
 # nginx NAME CPU CONF_BODY: one nginx (one worker, pinned to CPU) in $WORK/NAME; sets NGINX_PID.
 nginx_start() {

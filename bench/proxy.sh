@@ -143,3 +143,4 @@ if [[ " $MODES " == *" guard "* && " $MODES " == *" nginx "* ]]; then
     }' | tee -a "$out"
 fi
 echo "guard RSS after the run: $(rss_mb "$GUARD_PID") MB, threads $(threads_of "$GUARD_PID")" | tee -a "$out"
+"$ROOT/bench/report.sh"

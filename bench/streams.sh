@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Open streams: many concurrent standalone SSE streams (GET with Mcp-Session-Id on sessions admitted
+# through the guard) held through the guard, on Java 25 and on Java 17. After each step of streams:
+# the guard's RSS, threads and file descriptors; with all of them open: does the guard still admit
+# an initialize and forward a call, and do all streams still get the upstream's events?
+#
+# Each stream costs the guard two file descriptors (client side and upstream side), so the number
+# of streams is capped by the open-files limit: min(STREAMS, (ulimit -Hn - 200) / 2).
+#
+# Usage: bench/streams.sh       (env: STREAMS=10000 STEP=1000 JVMS="25 17" STEP_TIMEOUT=60)
+source "$(dirname "$0")/lib.sh"
+need taskset:util-linux curl:curl
+need_jvms
+build_bench
+build_guard
+
+WANT=${STREAMS:-10000}
+STEP=${STEP:-1000}
+JVMS=${JVMS:-25 17}
+UP=18181 GRD=18183 ADM=18193
+out="$RESULTS/streams.txt"
+ulimit -n "$(ulimit -Hn)"
+LIMIT=$(ulimit -n)
+N=$(( WANT < (LIMIT - 200) / 2 ? WANT : (LIMIT - 200) / 2 ))
+GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts)}
+
+cat >"$WORK/streams-policy.yaml" <<YAML
+name: bench-streams
+upstream: {host: 127.0.0.1, port: $UP, path: /mcp}
+guard: {port: $GRD, adminPort: $ADM}
+identity: {source: Address, anonymous: PerAddress}
+sessions: {max: 50000, perClient: 50000, idleTimeout: 1h, maxLifetime: 24h}
+requests: {maxInFlight: 50000, perClientInFlight: 50000}
+YAML
+
+log_to "$out"
+echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
+echo "# streams=$N (wanted $WANT; open-files limit $LIMIT, two per stream in the guard); guard opts='$GUARD_OPTS'"
+for v in $JVMS; do
+  java_bin=JAVA$v
+  taskset -c 0 "$JAVA25" -XX:+UseSerialGC -cp "$JAR" dev.sessionguard.bench.SseUpstream "$UP" 5 \
+    >"$WORK/streams-upstream-$v.log" 2>&1 &
+  up=$!
+  started "$up"
+  # shellcheck disable=SC2086
+  "${!java_bin}" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/streams-policy.yaml" \
+    >"$WORK/streams-guard-$v.log" 2>&1 &
+  guard=$!
+  started "$guard"
+  wait_status "http://127.0.0.1:$ADM/readyz" 200 60
+  "$JAVA25" -cp "$JAR" dev.sessionguard.bench.OpenStreams --url "http://127.0.0.1:$GRD/mcp" \
+    --pid "$guard" --streams "$N" --step "$STEP" --step-timeout "${STEP_TIMEOUT:-60}" --tick 5 \
+    2>&1 | sed "s/^/jvm=$v /"
+  stop "$guard" "$up"
+done
+"$ROOT/bench/report.sh"

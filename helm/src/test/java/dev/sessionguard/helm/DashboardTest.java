@@ -1,0 +1,136 @@
+package dev.sessionguard.helm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The Grafana dashboard parses and queries only metrics the guard serves. */
+class DashboardTest {
+
+  private static final Pattern METRIC = Pattern.compile("\\bsessionguard_[a-z_]+\\b");
+  private static final Pattern HISTOGRAM_SERIES = Pattern.compile("(.+)_(bucket|sum|count)");
+
+  /**
+   * The guard's metric names and types. TODO(lead): once the guard lands, take them from its
+   * /metrics output in a real run (start the guard on port 0, scrape /metrics) instead of this
+   * committed copy of the contract.
+   */
+  private static final Path GUARD_METRICS =
+      Path.of("src", "test", "resources", "guard-metrics.txt");
+
+  private static JsonNode dashboard;
+  private static Map<String, String> guardMetrics;
+
+  @BeforeAll
+  static void read() throws Exception {
+    dashboard =
+        new ObjectMapper().readTree(Chart.DIR.resolve("dashboards/session-guard.json").toFile());
+    guardMetrics = new HashMap<>();
+    for (String line : Files.readAllLines(GUARD_METRICS)) {
+      if (!line.isBlank() && !line.startsWith("#")) {
+        String[] nameAndType = line.trim().split("\\s+");
+        guardMetrics.put(nameAndType[0], nameAndType[1]);
+      }
+    }
+  }
+
+  @Test
+  void every_metric_it_queries_is_one_the_guard_serves() {
+    List<String> unknown = new ArrayList<>();
+    for (String expr : queries()) {
+      Matcher metric = METRIC.matcher(expr);
+      while (metric.find()) {
+        if (!served(metric.group())) {
+          unknown.add(metric.group() + " in " + expr);
+        }
+      }
+    }
+
+    assertThat(queries()).isNotEmpty();
+    assertThat(unknown).isEmpty();
+  }
+
+  @Test
+  void shows_what_on_call_needs_instead_of_logs() {
+    Set<String> queried = new TreeSet<>();
+    queries().forEach(expr -> METRIC.matcher(expr).results().forEach(m -> queried.add(m.group())));
+
+    assertThat(queried)
+        .contains(
+            "sessionguard_sessions_active",
+            "sessionguard_sessions_limit",
+            "sessionguard_refusals_total",
+            "sessionguard_dryrun_refusals_total",
+            "sessionguard_sessions_ended_total",
+            "sessionguard_inflight_requests",
+            "sessionguard_streams_active",
+            "sessionguard_upstream_request_duration_seconds_bucket",
+            "sessionguard_policy_reloads_total",
+            "sessionguard_policy_info");
+    assertThat(queries())
+        .as("latency percentiles")
+        .anyMatch(q -> q.startsWith("histogram_quantile(0.99"))
+        .anyMatch(q -> q.startsWith("histogram_quantile(0.5"));
+  }
+
+  @Test
+  void every_panel_reads_the_chosen_data_source_and_has_a_title_and_description() {
+    for (JsonNode panel : dashboard.path("panels")) {
+      if (panel.path("type").asText().equals("row")) {
+        continue;
+      }
+      assertThat(panel.path("title").asText()).isNotBlank();
+      assertThat(panel.path("description").asText()).as(panel.path("title").asText()).isNotBlank();
+      assertThat(panel.at("/datasource/uid").asText()).isEqualTo("${datasource}");
+      assertThat(panel.path("targets")).isNotEmpty();
+    }
+  }
+
+  @Test
+  void counters_are_read_as_rates_never_as_raw_totals() {
+    for (String expr : queries()) {
+      Matcher metric = METRIC.matcher(expr);
+      while (metric.find()) {
+        String name = metric.group();
+        if (name.endsWith("_total") || name.endsWith("_bucket")) {
+          assertThat(expr).as(name).containsAnyOf("rate(" + name, "increase(" + name);
+        }
+      }
+    }
+  }
+
+  private static boolean served(String name) {
+    if (guardMetrics.containsKey(name)) {
+      return true;
+    }
+    Matcher series = HISTOGRAM_SERIES.matcher(name);
+    return series.matches() && "histogram".equals(guardMetrics.get(series.group(1)));
+  }
+
+  /** Every PromQL query: panel targets and template variables. */
+  private static List<String> queries() {
+    List<String> queries = new ArrayList<>();
+    for (JsonNode panel : dashboard.path("panels")) {
+      panel.path("targets").forEach(target -> queries.add(target.path("expr").asText()));
+    }
+    for (JsonNode variable : dashboard.at("/templating/list")) {
+      if (variable.path("type").asText().equals("query")) {
+        queries.add(variable.at("/query/query").asText());
+      }
+    }
+    return queries;
+  }
+}

@@ -1,0 +1,157 @@
+package dev.sessionguard.operator;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Edits a pod template held as plain maps (the JSON the API server sent), touching only the guard's
+ * own container, volumes and label: everything else, fields this operator does not know included,
+ * goes back exactly as it came.
+ */
+final class PodTemplates {
+  static final String GUARDED_BY = "sessionguard.dev/guarded-by";
+  private static final Set<String> GUARD_VOLUMES =
+      Set.of(GuardContainer.POLICY_VOLUME, GuardContainer.TMP_VOLUME);
+
+  private PodTemplates() {}
+
+  /**
+   * Puts the guard into {@code template}: its container and volumes replaced or appended, the pod
+   * label set, the grace period raised to {@code minGraceSeconds} if lower.
+   *
+   * @return whether anything changed
+   */
+  static boolean inject(
+      Map<String, Object> template,
+      String policy,
+      Map<String, Object> container,
+      List<Map<String, Object>> volumes,
+      long minGraceSeconds) {
+    boolean changed = false;
+    var labels = child(child(template, "metadata"), "labels");
+    if (!policy.equals(labels.get(GUARDED_BY))) {
+      labels.put(GUARDED_BY, policy);
+      changed = true;
+    }
+    var spec = child(template, "spec");
+    changed |= upsert(list(spec, "containers"), container);
+    var volumeList = list(spec, "volumes");
+    for (var volume : volumes) {
+      changed |= upsert(volumeList, volume);
+    }
+    var grace = spec.get("terminationGracePeriodSeconds");
+    // the API server's default is 30
+    long current = grace instanceof Number n ? n.longValue() : 30;
+    if (current < minGraceSeconds) {
+      spec.put("terminationGracePeriodSeconds", minGraceSeconds);
+      changed = true;
+    }
+    return changed;
+  }
+
+  /**
+   * Takes the guard's container, volumes and label out, unless another policy's guard is there (a
+   * conflict's loser must not remove the winner's guard); whether anything changed.
+   */
+  static boolean remove(Map<String, Object> template, String policy) {
+    boolean changed = false;
+    var metadata = asMap(template.get("metadata"));
+    var labels = metadata == null ? null : asMap(metadata.get("labels"));
+    var holder = labels == null ? null : labels.get(GUARDED_BY);
+    if (holder != null && !holder.equals(policy)) {
+      return false;
+    }
+    if (holder != null) {
+      labels.remove(GUARDED_BY);
+      changed = true;
+    }
+    var spec = asMap(template.get("spec"));
+    if (spec == null) {
+      return changed;
+    }
+    if (spec.get("containers") instanceof List<?> containers) {
+      changed |= containers.removeIf(c -> GuardContainer.NAME.equals(name(c)));
+    }
+    if (spec.get("volumes") instanceof List<?> list) {
+      changed |= list.removeIf(v -> GUARD_VOLUMES.contains(name(v)));
+      if (list.isEmpty()) {
+        spec.remove("volumes");
+      }
+    }
+    return changed;
+  }
+
+  static boolean hasGuard(Map<String, Object> template) {
+    var spec = asMap(template.get("spec"));
+    return spec != null
+        && spec.get("containers") instanceof List<?> containers
+        && containers.stream().anyMatch(c -> GuardContainer.NAME.equals(name(c)));
+  }
+
+  /** Replaces the entry with the same name unless it already says all {@code wanted} says. */
+  private static boolean upsert(List<Object> entries, Map<String, Object> wanted) {
+    for (int i = 0; i < entries.size(); i++) {
+      if (Objects.equals(name(entries.get(i)), wanted.get("name"))) {
+        // the API server adds defaults (imagePullPolicy, terminationMessagePath, ...): an entry
+        // that holds everything wanted is current
+        if (covers(entries.get(i), wanted)) {
+          return false;
+        }
+        entries.set(i, wanted);
+        return true;
+      }
+    }
+    entries.add(wanted);
+    return true;
+  }
+
+  /** Whether {@code actual} holds every field of {@code wanted}, recursively. */
+  static boolean covers(Object actual, Object wanted) {
+    if (wanted instanceof Map<?, ?> w) {
+      if (!(actual instanceof Map<?, ?> a)) {
+        return false;
+      }
+      return w.entrySet().stream().allMatch(e -> covers(a.get(e.getKey()), e.getValue()));
+    }
+    if (wanted instanceof List<?> w) {
+      if (!(actual instanceof List<?> a) || a.size() != w.size()) {
+        return false;
+      }
+      for (int i = 0; i < w.size(); i++) {
+        if (!covers(a.get(i), w.get(i))) {
+          return false;
+        }
+      }
+      return true;
+    }
+    if (wanted instanceof Number w && actual instanceof Number a) {
+      return w.longValue() == a.longValue() && w.doubleValue() == a.doubleValue();
+    }
+    return Objects.equals(actual, wanted);
+  }
+
+  private static Object name(Object entry) {
+    var map = asMap(entry);
+    return map == null ? null : map.get("name");
+  }
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> asMap(Object o) {
+    return o instanceof Map<?, ?> ? (Map<String, Object>) o : null;
+  }
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> child(Map<String, Object> parent, String key) {
+    return (Map<String, Object>)
+        parent.compute(key, (k, v) -> v instanceof Map ? v : new LinkedHashMap<>());
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Object> list(Map<String, Object> parent, String key) {
+    return (List<Object>) parent.compute(key, (k, v) -> v instanceof List ? v : new ArrayList<>());
+  }
+}

@@ -1,0 +1,47 @@
+package dev.sessionguard.operator;
+
+import dev.sessionguard.policy.PolicyFile;
+import dev.sessionguard.policy.SessionPolicy;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.javaoperatorsdk.operator.api.config.informer.Informer;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
+
+/**
+ * The ConfigMap {@code <policy>-session-guard} holding {@code policy.json}, which the guard mounts
+ * and reloads live. Owned by the policy (so deleted with it); restored when edited or deleted.
+ */
+@KubernetesDependent(informer = @Informer(labelSelector = PolicyConfigMap.SELECTOR))
+public class PolicyConfigMap extends CRUDKubernetesDependentResource<ConfigMap, SessionPolicy> {
+  static final String KEY = "policy.json";
+  static final String MANAGED_BY = "app.kubernetes.io/managed-by";
+  static final String OPERATOR = "session-guard-operator";
+  // only the ConfigMaps this operator writes are cached, not every ConfigMap of the cluster
+  static final String SELECTOR = MANAGED_BY + "=" + OPERATOR;
+
+  public PolicyConfigMap() {
+    super(ConfigMap.class);
+  }
+
+  public static String nameFor(SessionPolicy policy) {
+    return policy.getMetadata().getName() + "-session-guard";
+  }
+
+  @Override
+  protected ConfigMap desired(SessionPolicy policy, Context<SessionPolicy> context) {
+    var meta = policy.getMetadata();
+    return new ConfigMapBuilder()
+        .withNewMetadata()
+        .withName(nameFor(policy))
+        .withNamespace(meta.getNamespace())
+        .addToLabels(MANAGED_BY, OPERATOR)
+        .addToLabels("app.kubernetes.io/part-of", "session-guard")
+        .addToLabels("sessionguard.dev/policy", meta.getName())
+        .endMetadata()
+        .addToData(
+            KEY, PolicyFile.of(meta.getName(), meta.getGeneration(), policy.getSpec()).toJson())
+        .build();
+  }
+}

@@ -1,0 +1,26 @@
+package dev.sessionguard.operator;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+
+/** ToolHive's VirtualMCPServer, known only by group, version and kind (no Java model). */
+final class ToolHive {
+  static final String GROUP = "toolhive.stacklok.dev";
+  static final String KIND = "VirtualMCPServer";
+  static final String CRD_NAME = "virtualmcpservers." + GROUP;
+
+  private ToolHive() {}
+
+  /** The served version to watch (v1beta1 preferred, v1alpha1 accepted); null when absent. */
+  static String servedVersion(KubernetesClient client) {
+    var crd = client.apiextensions().v1().customResourceDefinitions().withName(CRD_NAME).get();
+    if (crd == null) {
+      return null;
+    }
+    var served =
+        crd.getSpec().getVersions().stream()
+            .filter(v -> Boolean.TRUE.equals(v.getServed()))
+            .map(v -> v.getName())
+            .toList();
+    return served.contains("v1beta1") ? "v1beta1" : served.contains("v1alpha1") ? "v1alpha1" : null;
+  }
+}

@@ -1,0 +1,106 @@
+package dev.sessionguard.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sessionguard.policy.SessionPolicy;
+import dev.sessionguard.policy.SessionPolicyStatus.Condition;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ConflictTest {
+  static final String NS = "tools";
+  static final Duration WAIT = Duration.ofSeconds(20);
+
+  MockCluster cluster;
+  RunningOperator running;
+
+  @BeforeEach
+  void start() {
+    cluster = new MockCluster();
+    running = new RunningOperator(cluster, Map.of(), null).start();
+  }
+
+  @AfterEach
+  void stop() {
+    running.close();
+    cluster.close();
+  }
+
+  Condition accepted(String name) {
+    var p = cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName(name).get();
+    return p.getStatus() == null ? null : Conditions.find(p.getStatus().conditions, "Accepted");
+  }
+
+  boolean hasConfigMap(String policy) {
+    return cluster.client.configMaps().inNamespace(NS).withName(policy + "-session-guard").get()
+        != null;
+  }
+
+  @Test
+  void the_older_policy_keeps_the_target_and_the_newer_recovers_when_it_is_deleted() {
+    // "zeta" is older but sorts last: the winner is chosen by age, not by name
+    var older = cluster.client.resource(MockCluster.policy(NS, "zeta", "vmcp")).create();
+    await().atMost(WAIT).until(() -> accepted("zeta") != null && hasConfigMap("zeta"));
+    var created = Instant.parse(older.getMetadata().getCreationTimestamp());
+    // creation timestamps have one-second resolution: let the clock move past it
+    await().atMost(WAIT).until(() -> Instant.now().isAfter(created.plusSeconds(1)));
+    cluster.client.resource(MockCluster.policy(NS, "alpha", "vmcp")).create();
+
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var refused = accepted("alpha");
+              assertThat(refused).isNotNull();
+              assertThat(refused.status).isEqualTo("False");
+              assertThat(refused.reason).isEqualTo("Conflict");
+              assertThat(refused.message).contains("SessionPolicy zeta", "Deployment vmcp");
+            });
+    assertThat(hasConfigMap("alpha")).isFalse();
+    assertThat(accepted("zeta").status).isEqualTo("True");
+    assertThat(hasConfigMap("zeta")).isTrue();
+    assertThat(cluster.client.v1().events().inNamespace(NS).list().getItems())
+        .filteredOn(e -> e.getInvolvedObject().getName().equals("alpha"))
+        .filteredOn(e -> e.getType().equals("Warning"))
+        .singleElement()
+        .satisfies(e -> assertThat(e.getReason()).isEqualTo("Conflict"));
+
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("zeta").delete();
+
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(accepted("alpha").status).isEqualTo("True");
+              assertThat(hasConfigMap("alpha")).isTrue();
+            });
+  }
+
+  @Test
+  void policies_on_different_targets_or_namespaces_do_not_conflict() {
+    cluster.client.resource(MockCluster.policy(NS, "one", "vmcp-a")).create();
+    cluster.client.resource(MockCluster.policy(NS, "two", "vmcp-b")).create();
+    cluster.client.resource(MockCluster.policy("other", "three", "vmcp-a")).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(accepted("one")).extracting(c -> c.status).isEqualTo("True");
+              assertThat(accepted("two")).extracting(c -> c.status).isEqualTo("True");
+              var three =
+                  cluster
+                      .client
+                      .resources(SessionPolicy.class)
+                      .inNamespace("other")
+                      .withName("three")
+                      .get();
+              assertThat(Conditions.find(three.getStatus().conditions, "Accepted").status)
+                  .isEqualTo("True");
+            });
+  }
+}

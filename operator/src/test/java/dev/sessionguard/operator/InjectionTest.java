@@ -1,0 +1,469 @@
+package dev.sessionguard.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sessionguard.policy.SessionPolicy;
+import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
+import dev.sessionguard.policy.SessionPolicyStatus.Condition;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.time.Duration;
+import java.util.Map;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class InjectionTest {
+  static final String NS = "tools";
+  static final Duration WAIT = Duration.ofSeconds(20);
+
+  MockCluster cluster;
+  RunningOperator running;
+
+  @BeforeEach
+  void start() {
+    // a status or template not written yet reads as null: keep waiting, do not fail
+    Awaitility.ignoreExceptionsByDefault();
+    cluster = new MockCluster();
+  }
+
+  void startOperator() {
+    running = new RunningOperator(cluster, Map.of(), null).start();
+  }
+
+  @AfterEach
+  void stop() {
+    if (running != null) {
+      running.close();
+    }
+    cluster.close();
+    Awaitility.reset();
+  }
+
+  Deployment deployment(String name) {
+    return cluster.client.apps().deployments().inNamespace(NS).withName(name).get();
+  }
+
+  SessionPolicy policy(String name) {
+    return cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName(name).get();
+  }
+
+  Condition condition(String policy, String type) {
+    var p = policy(policy);
+    return p == null || p.getStatus() == null
+        ? null
+        : Conditions.find(p.getStatus().conditions, type);
+  }
+
+  static Container guard(PodTemplateSpec template) {
+    return template.getSpec().getContainers().stream()
+        .filter(c -> c.getName().equals("session-guard"))
+        .findFirst()
+        .orElse(null);
+  }
+
+  void awaitInjected(String deployment) {
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> assertThat(guard(deployment(deployment).getSpec().getTemplate())).isNotNull());
+  }
+
+  long deploymentWrites(String name) {
+    return cluster.count(MockCluster.writesTo("/deployments/" + name));
+  }
+
+  @Test
+  void the_guard_joins_a_deployment_once_and_leaves_its_containers_alone() {
+    startOperator();
+    var before = cluster.deployment(NS, "vmcp", 2);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(condition("p", "Injected")).extracting(c -> c.status).isEqualTo("True"));
+
+    var template = deployment("vmcp").getSpec().getTemplate();
+    assertThat(template.getSpec().getContainers()).hasSize(2);
+    assertThat(template.getSpec().getContainers().get(0))
+        .isEqualTo(before.getSpec().getTemplate().getSpec().getContainers().get(0));
+    var guard = guard(template);
+    assertThat(guard.getImage()).isEqualTo(OperatorSettings.DEFAULT_GUARD_IMAGE);
+    assertThat(guard.getArgs()).containsExactly("--policy", "/etc/session-guard/policy.json");
+    assertThat(guard.getPorts())
+        .extracting(p -> p.getName() + ":" + p.getContainerPort())
+        .containsExactly("guard:4484", "admin:9484");
+    assertThat(guard.getVolumeMounts())
+        .filteredOn(m -> m.getName().equals("session-guard-policy"))
+        .singleElement()
+        .satisfies(
+            m -> {
+              assertThat(m.getMountPath()).isEqualTo("/etc/session-guard");
+              assertThat(m.getReadOnly()).isTrue();
+              assertThat(m.getSubPath()).isNull();
+            });
+    assertThat(guard.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/readyz");
+    assertThat(guard.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/healthz");
+    assertThat(guard.getLifecycle().getPreStop().getSleep().getSeconds()).isEqualTo(5L);
+    assertThat(guard.getResources().getLimits().get("memory").toString()).isEqualTo("256Mi");
+    var security = guard.getSecurityContext();
+    assertThat(security.getRunAsNonRoot()).isTrue();
+    assertThat(security.getRunAsUser()).isEqualTo(65532L);
+    assertThat(security.getReadOnlyRootFilesystem()).isTrue();
+    assertThat(security.getAllowPrivilegeEscalation()).isFalse();
+    assertThat(security.getCapabilities().getDrop()).containsExactly("ALL");
+    assertThat(security.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+    assertThat(template.getSpec().getVolumes())
+        .extracting(v -> v.getName())
+        .containsExactly("session-guard-policy", "session-guard-tmp");
+    assertThat(template.getSpec().getVolumes().get(0).getConfigMap().getName())
+        .isEqualTo("p-session-guard");
+    // preStop 5s + drainDelay 5s + drain 20s + 5s margin
+    assertThat(template.getSpec().getTerminationGracePeriodSeconds()).isEqualTo(35L);
+    assertThat(template.getMetadata().getLabels())
+        .containsEntry("sessionguard.dev/guarded-by", "p");
+    assertThat(deployment("vmcp").getMetadata().getOwnerReferences()).isEmpty();
+
+    // reconciles keep coming (not Ready: no pods); none writes the Deployment again
+    long writes = deploymentWrites("vmcp");
+    double reconciles = running.reconciles();
+    await().atMost(WAIT).until(() -> running.reconciles() > reconciles + 2);
+    assertThat(deploymentWrites("vmcp")).isEqualTo(writes).isEqualTo(1);
+  }
+
+  @Test
+  void a_statefulset_gets_the_guard_too() {
+    startOperator();
+    cluster
+        .client
+        .apps()
+        .statefulSets()
+        .inNamespace(NS)
+        .resource(
+            new StatefulSetBuilder()
+                .withNewMetadata()
+                .withName("db")
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(1)
+                .withNewTemplate()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("mcp")
+                .withImage("mcp")
+                .endContainer()
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
+    var p = MockCluster.policy(NS, "s", "db");
+    p.getSpec().targetRef = new TargetRef("apps/v1", "StatefulSet", "db");
+    cluster.client.resource(p).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        guard(
+                            cluster
+                                .client
+                                .apps()
+                                .statefulSets()
+                                .inNamespace(NS)
+                                .withName("db")
+                                .get()
+                                .getSpec()
+                                .getTemplate()))
+                    .isNotNull());
+  }
+
+  @Test
+  void a_limit_change_leaves_the_pod_template_alone_and_a_port_change_updates_it() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    var template = deployment("vmcp").getSpec().getTemplate();
+
+    edit("p", s -> s.getSpec().sessions.max = 50);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(() -> assertThat(policy("p").getStatus().observedGeneration).isEqualTo(2L));
+    assertThat(deployment("vmcp").getSpec().getTemplate()).isEqualTo(template);
+    assertThat(deploymentWrites("vmcp")).isEqualTo(1);
+
+    edit("p", s -> s.getSpec().guard.port = 5000);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        guard(deployment("vmcp").getSpec().getTemplate())
+                            .getPorts()
+                            .get(0)
+                            .getContainerPort())
+                    .isEqualTo(5000));
+    assertThat(guard(deployment("vmcp").getSpec().getTemplate()).getPorts()).hasSize(2);
+  }
+
+  @Test
+  void a_conflicting_write_to_the_target_is_retried_from_a_fresh_read() {
+    cluster
+        .server
+        .expect()
+        .put()
+        .withPath("/apis/apps/v1/namespaces/tools/deployments/vmcp")
+        .andReturn(
+            409,
+            Map.of(
+                "kind",
+                "Status",
+                "apiVersion",
+                "v1",
+                "status",
+                "Failure",
+                "reason",
+                "Conflict",
+                "code",
+                409))
+        .once();
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    assertThat(cluster.count(s -> s.operator() && s.method().equals("PUT") && s.status() == 409))
+        .isEqualTo(1);
+    assertThat(deployment("vmcp").getSpec().getTemplate().getSpec().getContainers())
+        .extracting(Container::getName)
+        .containsExactly("mcp", "session-guard");
+  }
+
+  @Test
+  void a_guard_removed_by_hand_comes_back() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    cluster
+        .client
+        .apps()
+        .deployments()
+        .inNamespace(NS)
+        .withName("vmcp")
+        .edit(
+            d -> {
+              d.getSpec()
+                  .getTemplate()
+                  .getSpec()
+                  .getContainers()
+                  .removeIf(c -> c.getName().equals("session-guard"));
+              return d;
+            });
+    awaitInjected("vmcp");
+    assertThat(deployment("vmcp").getSpec().getTemplate().getSpec().getContainers()).hasSize(2);
+  }
+
+  @Test
+  void deleting_the_policy_takes_the_guard_out() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
+    await().atMost(WAIT).until(() -> policy("p") == null);
+    var template = deployment("vmcp").getSpec().getTemplate();
+    assertThat(template.getSpec().getContainers())
+        .extracting(Container::getName)
+        .containsExactly("mcp");
+    assertThat(template.getSpec().getVolumes()).isEmpty();
+    assertThat(template.getMetadata().getLabels()).doesNotContainKey("sessionguard.dev/guarded-by");
+  }
+
+  @Test
+  void a_missing_target_is_reported_and_injected_once_created() {
+    startOperator();
+    cluster.client.resource(MockCluster.policy(NS, "p", "later")).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var injected = condition("p", "Injected");
+              assertThat(injected).isNotNull();
+              assertThat(injected.status).isEqualTo("False");
+              assertThat(injected.reason).isEqualTo("TargetNotFound");
+            });
+    cluster.deployment(NS, "later", 1);
+    awaitInjected("later");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(() -> assertThat(condition("p", "Injected").status).isEqualTo("True"));
+
+    // a target deleted first does not block the policy's deletion
+    cluster.client.apps().deployments().inNamespace(NS).withName("later").delete();
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
+    await().atMost(WAIT).until(() -> policy("p") == null);
+  }
+
+  @Test
+  void ready_follows_the_pods_whose_guard_reports_the_current_hash() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 2);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    pod("vmcp-1", "10.0.0.1");
+    pod("vmcp-2", "10.0.0.2");
+    await().atMost(WAIT).until(() -> policy("p").getStatus().policyHash != null);
+    var hash = policy("p").getStatus().policyHash;
+
+    running.guards.put("10.0.0.1", hash);
+    running.guards.put("10.0.0.2", "stale");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var status = policy("p").getStatus();
+              assertThat(status.pods.desired).isEqualTo(2);
+              assertThat(status.pods.enforcing).isEqualTo(1);
+              var ready = Conditions.find(status.conditions, "Ready");
+              assertThat(ready.status).isEqualTo("False");
+              assertThat(ready.reason).isEqualTo("RollingOut");
+            });
+
+    running.guards.put("10.0.0.2", hash);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var status = policy("p").getStatus();
+              assertThat(status.pods.enforcing).isEqualTo(2);
+              var ready = Conditions.find(status.conditions, "Ready");
+              assertThat(ready.status).isEqualTo("True");
+              assertThat(ready.message).contains("limits", "Memory");
+            });
+  }
+
+  @Test
+  void a_virtualmcpserver_gets_the_guard_through_its_pod_template_spec() {
+    cluster
+        .client
+        .apiextensions()
+        .v1()
+        .customResourceDefinitions()
+        .resource(
+            new CustomResourceDefinitionBuilder()
+                .withNewMetadata()
+                .withName(ToolHive.CRD_NAME)
+                .endMetadata()
+                .withNewSpec()
+                .withGroup(ToolHive.GROUP)
+                .withScope("Namespaced")
+                .withNewNames()
+                .withKind(ToolHive.KIND)
+                .withPlural("virtualmcpservers")
+                .withSingular("virtualmcpserver")
+                .withListKind("VirtualMCPServerList")
+                .endNames()
+                .addNewVersion()
+                .withName("v1beta1")
+                .withServed(true)
+                .withStorage(true)
+                .withNewSchema()
+                .withNewOpenAPIV3Schema()
+                .withType("object")
+                .withXKubernetesPreserveUnknownFields(true)
+                .endOpenAPIV3Schema()
+                .endSchema()
+                .withNewSubresources()
+                .withNewStatus()
+                .endStatus()
+                .endSubresources()
+                .endVersion()
+                .endSpec()
+                .build())
+        .create();
+    startOperator();
+    var vmcps =
+        cluster
+            .client
+            .genericKubernetesResources("toolhive.stacklok.dev/v1beta1", "VirtualMCPServer")
+            .inNamespace(NS);
+    vmcps
+        .resource(
+            new GenericKubernetesResourceBuilder()
+                .withApiVersion("toolhive.stacklok.dev/v1beta1")
+                .withKind("VirtualMCPServer")
+                .withNewMetadata()
+                .withName("vmcp")
+                .withNamespace(NS)
+                .endMetadata()
+                .withAdditionalProperties(Map.of("spec", Map.of("groupRef", "tools")))
+                .build())
+        .create();
+    var p = MockCluster.policy(NS, "v", "vmcp");
+    p.getSpec().targetRef =
+        new TargetRef("toolhive.stacklok.dev/v1beta1", "VirtualMCPServer", "vmcp");
+    cluster.client.resource(p).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var vmcp = vmcps.withName("vmcp").get();
+              var template =
+                  Serialization.jsonMapper()
+                      .convertValue(
+                          vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
+              assertThat(guard(template)).isNotNull();
+              assertThat(vmcp.<String>get("spec", "groupRef")).isEqualTo("tools");
+            });
+    assertThat(running.operator.getRuntimeInfo().allEventSourcesAreHealthy()).isTrue();
+  }
+
+  void pod(String name, String ip) {
+    cluster
+        .client
+        .pods()
+        .inNamespace(NS)
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .addToLabels("sessionguard.dev/guarded-by", "p")
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("mcp")
+                .withImage("mcp")
+                .endContainer()
+                .endSpec()
+                .withNewStatus()
+                .withPhase("Running")
+                .withPodIP(ip)
+                .endStatus()
+                .build())
+        .create();
+  }
+
+  void edit(String name, java.util.function.Consumer<SessionPolicy> change) {
+    cluster
+        .client
+        .resources(SessionPolicy.class)
+        .inNamespace(NS)
+        .withName(name)
+        .edit(
+            p -> {
+              change.accept(p);
+              return p;
+            });
+  }
+}

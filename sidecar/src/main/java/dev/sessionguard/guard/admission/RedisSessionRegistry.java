@@ -1,0 +1,769 @@
+package dev.sessionguard.guard.admission;
+
+import dev.sessionguard.guard.admission.redis.RedisStore;
+import dev.sessionguard.guard.admission.redis.Script;
+import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The session registry shared by every guard of a policy, in Redis: the caps hold for the whole
+ * server, not per pod. Each decision is one Lua script (see the scripts next to {@link Script}), so
+ * guards racing each other admit exactly the allowed number, and every count is the size of a set
+ * of live records.
+ *
+ * <p>Each guard holds a lease it renews; its reservations, the sessions it last served and its
+ * POSTs in flight are indexed under it, and are purged (by any guard) once the lease expires, so a
+ * crashed guard's slots come back within the lease TTL. A session whose owner's lease is gone is
+ * taken over by the next guard that looks it up; once purged, its id is unknown (not ended), so the
+ * client's next request adopts it again under the caps.
+ *
+ * <p>While Redis is unreachable, {@link FailureMode#Open} admits into a local {@link
+ * MemorySessionRegistry} under the same caps (limits then hold per pod) and {@link
+ * FailureMode#Closed} refuses new sessions with {@link Refusal#GLOBAL_SESSIONS}; in both, sessions
+ * this guard has seen keep working. When Redis answers again, the renewer replays what was missed
+ * (ends, cancels), copies the locally admitted sessions into Redis (over a cap if need be: they are
+ * live upstream; new admissions wait until the count falls below it), and re-sends this guard's
+ * POSTs in flight.
+ *
+ * <p>In-flight request and stream caps stay per pod ({@link InFlightLimits}): they protect the
+ * pod's own threads and sockets, and must not cost a Redis round trip per request.
+ */
+public final class RedisSessionRegistry implements SessionRegistry, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RedisSessionRegistry.class);
+
+  /** How long an ended session's id answers 404. */
+  static final Duration TOMBSTONE_TTL = Duration.ofHours(1);
+
+  /** A reservation this old is a lost reply, not an initialize still in progress. */
+  static final Duration RESERVATION_MAX_AGE = Duration.ofMinutes(10);
+
+  private static final int EXPIRE_BATCH = 1_000;
+  private static final int ALIVE_BATCH = 1_000;
+  private static final int REPLAY_MAX = 100_000;
+
+  private static final Script ADMIT = Script.named("admit");
+  private static final Script CONFIRM = Script.named("confirm");
+  private static final Script CANCEL = Script.named("cancel");
+  private static final Script LOOKUP = Script.named("lookup");
+  private static final Script END = Script.named("end");
+  private static final Script STARTED = Script.named("started");
+  private static final Script FINISHED = Script.named("finished");
+  private static final Script EXPIRE = Script.named("expire");
+  private static final Script RENEW = Script.named("renew");
+  private static final Script RELEASE = Script.named("release");
+  private static final Script IMPORT = Script.named("import");
+  private static final Script RESYNC = Script.named("resync");
+  private static final Script ALIVE = Script.named("alive");
+  private static final Script HOLDERS = Script.named("holders");
+  private static final List<Script> SCRIPTS =
+      List.of(
+          ADMIT, CONFIRM, CANCEL, LOOKUP, END, STARTED, FINISHED, EXPIRE, RENEW, RELEASE, IMPORT,
+          RESYNC, ALIVE, HOLDERS);
+
+  private final RedisStore store;
+  private final String guardId;
+  private final Clock clock;
+  private final String[] keys;
+  private final String tombstoneMs;
+  private final MemorySessionRegistry.Tombstones localTombstones;
+  private final MemorySessionRegistry local;
+  private final RedisClient client;
+  private final ScheduledExecutorService renewer;
+
+  private volatile StatefulRedisConnection<String, String> connection;
+  private volatile boolean available;
+  private volatile boolean leased;
+
+  /** Reservations recorded in Redis, by their id there. */
+  private final Map<Reservation, String> reserved = new ConcurrentHashMap<>();
+
+  /** Redis sessions handed out, so a stream closer registered on one is found again. */
+  private final Map<String, Session> seen = new ConcurrentHashMap<>();
+
+  /** Sessions admitted locally while Redis was unreachable, not yet copied into it. */
+  private final Map<String, Session> held = new ConcurrentHashMap<>();
+
+  /** Writes Redis missed while unreachable: {"end", id, reason} or {"cancel", rid}. */
+  private final Queue<String[]> replay = new ConcurrentLinkedQueue<>();
+
+  private final AtomicInteger replaySize = new AtomicInteger();
+
+  /**
+   * This guard's POSTs in flight per session: the truth Redis is re-synced to. Updated, and its
+   * update sent to Redis, under one lock, so Redis sees them in order.
+   */
+  private final Map<String, Integer> inFlight = new HashMap<>();
+
+  private final ReentrantLock inFlightLock = new ReentrantLock();
+  private volatile boolean inFlightLost;
+
+  /**
+   * @param store the policy's Redis settings
+   * @param guardId this guard among all that share the store (for example the pod name); unique
+   * @param clock session times (creation, activity) come from it; leases use Redis time
+   */
+  public RedisSessionRegistry(RedisStore store, String guardId, Clock clock) {
+    if (guardId.isEmpty() || guardId.contains(" ")) {
+      throw new IllegalArgumentException("guard id must be non-empty, without spaces");
+    }
+    this.store = store;
+    this.guardId = guardId;
+    this.clock = clock;
+    this.keys = new String[] {store.keyPrefix() + "sessions"};
+    this.tombstoneMs = Long.toString(TOMBSTONE_TTL.toMillis());
+    this.localTombstones = new MemorySessionRegistry.Tombstones(clock, 100_000, TOMBSTONE_TTL);
+    this.local = new MemorySessionRegistry(clock, localTombstones);
+    RedisURI uri = RedisURI.create(store.url());
+    if (store.password() != null) {
+      uri.setAuthentication(store.password().toCharArray());
+    }
+    uri.setTimeout(store.commandTimeout());
+    this.client = RedisClient.create(uri);
+    client.setOptions(
+        ClientOptions.builder()
+            .autoReconnect(true)
+            // Fail at once while disconnected: admission falls back instead of queueing.
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+            .socketOptions(SocketOptions.builder().connectTimeout(store.commandTimeout()).build())
+            .timeoutOptions(TimeoutOptions.enabled(store.commandTimeout()))
+            .build());
+    this.renewer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "sessionguard-redis-lease");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** A new guard id: the given name (the pod's) plus a random suffix, so a restart is new. */
+  public static String guardId(String name) {
+    return name + "-" + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  /**
+   * Connects, takes the lease and starts renewing it. Does not fail when Redis is down: the store
+   * is then unavailable until a renewal succeeds.
+   */
+  public void start() {
+    tick();
+    long period = Math.min(store.leaseTtl().toMillis() / 3, 1_000);
+    renewer.scheduleWithFixedDelay(this::tick, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  /** Stops renewing and gives up the lease, so the other guards free this guard's slots now. */
+  @Override
+  public void close() {
+    renewer.shutdownNow();
+    if (available) {
+      try {
+        call(RELEASE, ScriptOutputType.INTEGER);
+      } catch (RedisException e) {
+        LOG.debug("could not release the lease; it expires on its own", e);
+      }
+    }
+    shutdownClient();
+  }
+
+  /** Stops without a word to Redis, as a crash would (tests). */
+  void halt() {
+    renewer.shutdownNow();
+    shutdownClient();
+  }
+
+  private void shutdownClient() {
+    available = false;
+    var c = connection;
+    if (c != null) {
+      c.close();
+    }
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+  }
+
+  /** False while Redis is unreachable: the failure mode decides admissions (health, metrics). */
+  public boolean storeAvailable() {
+    return available;
+  }
+
+  public FailureMode failureMode() {
+    return store.failureMode();
+  }
+
+  /** Sessions admitted locally while Redis was unreachable and not yet copied into it. */
+  public int localSessions() {
+    return held.size();
+  }
+
+  public String guard() {
+    return guardId;
+  }
+
+  // ---- Admission
+
+  @Override
+  public Admission admit(String client, SessionCaps caps, boolean exempt, boolean force) {
+    if (available) {
+      String rid = UUID.randomUUID().toString();
+      try {
+        List<Object> reply =
+            call(
+                ADMIT,
+                ScriptOutputType.MULTI,
+                now(),
+                client,
+                flag(exempt),
+                flag(force),
+                Integer.toString(caps.max()),
+                Integer.toString(caps.perClient()),
+                flag(caps.evictIdlest()),
+                rid,
+                tombstoneMs);
+        if ("refused".equals(reply.get(0))) {
+          return new Admission.Refused(Refusal.valueOf((String) reply.get(1)));
+        }
+        String would = (String) reply.get(1);
+        List<Session> evicted =
+            reply.size() > 2 ? List.of(endedSession(reply, 2)) : List.<Session>of();
+        Reservation reservation = new Reservation(client, exempt);
+        reserved.put(reservation, rid);
+        return new Admission.Admitted(
+            reservation,
+            would.isEmpty() ? Optional.empty() : Optional.of(Refusal.valueOf(would)),
+            evicted);
+      } catch (RedisException e) {
+        unavailable(e);
+      }
+    }
+    return admitLocally(client, caps, exempt, force);
+  }
+
+  private Admission admitLocally(String client, SessionCaps caps, boolean exempt, boolean force) {
+    boolean closed = store.failureMode() == FailureMode.Closed;
+    if (closed && !force) {
+      return new Admission.Refused(Refusal.GLOBAL_SESSIONS);
+    }
+    Admission admission = local.admit(client, caps, exempt, force);
+    if (admission instanceof Admission.Admitted admitted) {
+      admitted.evicted().forEach(s -> held.remove(s.id()));
+      if (closed) {
+        return new Admission.Admitted(
+            admitted.reservation(),
+            Optional.of(admitted.wouldRefuse().orElse(Refusal.GLOBAL_SESSIONS)),
+            admitted.evicted());
+      }
+    }
+    return admission;
+  }
+
+  @Override
+  public Session confirm(Reservation reservation, String sessionId) {
+    String rid = reserved.remove(reservation);
+    if (rid == null) {
+      Session session = local.confirm(reservation, sessionId);
+      held.putIfAbsent(session.id(), session);
+      return session;
+    }
+    reservation.open = false;
+    if (available) {
+      try {
+        List<Object> reply =
+            call(CONFIRM, ScriptOutputType.MULTI, now(), rid, sessionId, reservation.client);
+        return sessionOf(sessionId, (String) reply.get(1), (String) reply.get(2));
+      } catch (RedisException e) {
+        unavailable(e);
+      }
+    }
+    // The upstream issued the session: hold it here until Redis can record it.
+    replay("cancel", rid);
+    Session session = local.confirm(new Reservation(reservation.client, false), sessionId);
+    held.putIfAbsent(session.id(), session);
+    return session;
+  }
+
+  @Override
+  public void cancel(Reservation reservation) {
+    String rid = reserved.remove(reservation);
+    if (rid == null) {
+      local.cancel(reservation);
+      return;
+    }
+    reservation.open = false;
+    if (available) {
+      try {
+        call(CANCEL, ScriptOutputType.INTEGER, rid);
+        return;
+      } catch (RedisException e) {
+        unavailable(e);
+      }
+    }
+    replay("cancel", rid);
+  }
+
+  // ---- Sessions
+
+  @Override
+  public Lookup lookup(String sessionId) {
+    Session mine = held.get(sessionId);
+    if (mine != null) {
+      return new Lookup.Known(mine);
+    }
+    if (available) {
+      try {
+        List<Object> reply = call(LOOKUP, ScriptOutputType.MULTI, sessionId);
+        return switch ((String) reply.get(0)) {
+          case "known" ->
+              new Lookup.Known(sessionOf(sessionId, (String) reply.get(1), (String) reply.get(2)));
+          case "ended" -> new Lookup.Ended();
+          default -> new Lookup.Unknown();
+        };
+      } catch (RedisException e) {
+        unavailable(e);
+      }
+    }
+    // Unreachable: what this guard has seen keeps working.
+    Session seenHere = seen.get(sessionId);
+    if (seenHere != null) {
+      return new Lookup.Known(seenHere);
+    }
+    return local.lookup(sessionId) instanceof Lookup.Ended
+        ? new Lookup.Ended()
+        : new Lookup.Unknown();
+  }
+
+  @Override
+  public Optional<Session> end(String sessionId, EndReason reason) {
+    Optional<Session> ended = Optional.empty();
+    Session mine = held.remove(sessionId);
+    if (mine != null) {
+      local.end(sessionId, reason);
+      ended = Optional.of(mine);
+    }
+    if (available) {
+      try {
+        List<Object> reply = call(END, ScriptOutputType.MULTI, sessionId, tombstoneMs);
+        if (!reply.isEmpty()) {
+          Session session = endedSession(sessionId, reply.get(0), reply.get(1));
+          return ended.isPresent() ? ended : Optional.of(session);
+        }
+        return ended;
+      } catch (RedisException e) {
+        unavailable(e);
+      }
+    }
+    replay("end", sessionId, reason.name());
+    localTombstones.add(sessionId);
+    Session seenHere = seen.remove(sessionId);
+    return ended.isPresent() ? ended : Optional.ofNullable(seenHere);
+  }
+
+  @Override
+  public void requestStarted(Session session, boolean activity) {
+    local.requestStarted(session, activity);
+    inFlightLock.lock();
+    try {
+      inFlight.merge(session.id(), 1, Integer::sum);
+      send(STARTED, session.id(), activity);
+    } finally {
+      inFlightLock.unlock();
+    }
+  }
+
+  @Override
+  public void requestFinished(Session session, boolean activity) {
+    local.requestFinished(session, activity);
+    inFlightLock.lock();
+    try {
+      Integer n = inFlight.get(session.id());
+      if (n == null) {
+        return;
+      }
+      if (n == 1) {
+        inFlight.remove(session.id());
+      } else {
+        inFlight.put(session.id(), n - 1);
+      }
+      send(FINISHED, session.id(), activity);
+    } finally {
+      inFlightLock.unlock();
+    }
+  }
+
+  /** Sends a busy-count update without waiting; a lost one is repaired by the next re-sync. */
+  private void send(Script script, String sessionId, boolean activity) {
+    var c = connection;
+    if (!available || c == null) {
+      inFlightLost = true;
+      return;
+    }
+    try {
+      RedisFuture<Long> sent =
+          script.send(
+              c.async(), ScriptOutputType.INTEGER, keys, args(now(), sessionId, flag(activity)));
+      sent.whenComplete(
+          (r, e) -> {
+            if (e != null) {
+              inFlightLost = true;
+            }
+          });
+    } catch (RedisException e) {
+      inFlightLost = true;
+    }
+  }
+
+  @Override
+  public List<Ended> expire(Duration idle, Duration lifetime, Duration hardBound) {
+    List<Ended> ended = new ArrayList<>();
+    for (Ended e : local.expire(idle, lifetime, hardBound)) {
+      held.remove(e.session().id());
+      ended.add(e);
+    }
+    if (!available) {
+      return ended;
+    }
+    try {
+      Instant now = clock.instant();
+      Instant bornBefore = now.minus(lifetime);
+      while (true) {
+        List<Object> reply =
+            call(
+                EXPIRE,
+                ScriptOutputType.MULTI,
+                ms(now.minus(idle)),
+                ms(bornBefore),
+                ms(bornBefore.minus(hardBound)),
+                tombstoneMs,
+                Integer.toString(EXPIRE_BATCH));
+        int idleClaimed = 0;
+        for (int i = 0; i < reply.size(); i += 4) {
+          EndReason reason = EndReason.valueOf((String) reply.get(i + 3));
+          ended.add(new Ended(endedSession(reply, i), reason));
+          if (reason == EndReason.IDLE) {
+            idleClaimed++;
+          }
+        }
+        if (idleClaimed < EXPIRE_BATCH) {
+          break;
+        }
+      }
+      closeStreamsEndedElsewhere();
+    } catch (RedisException e) {
+      unavailable(e);
+    }
+    return ended;
+  }
+
+  /**
+   * Another guard may have ended a session whose GET stream this guard carries: close those streams
+   * (the other guard sent the upstream DELETE).
+   */
+  private void closeStreamsEndedElsewhere() {
+    List<Map.Entry<String, Session>> handedOut = new ArrayList<>(seen.entrySet());
+    for (int from = 0; from < handedOut.size(); from += ALIVE_BATCH) {
+      var batch = handedOut.subList(from, Math.min(from + ALIVE_BATCH, handedOut.size()));
+      List<Object> alive =
+          call(ALIVE, ScriptOutputType.MULTI, batch.stream().map(Map.Entry::getKey).toList());
+      for (int i = 0; i < batch.size(); i++) {
+        var entry = batch.get(i);
+        if (((Long) alive.get(i)) == 0 && seen.remove(entry.getKey(), entry.getValue())) {
+          entry.getValue().closeStream();
+        }
+      }
+    }
+  }
+
+  // ---- Counts
+
+  @Override
+  public int active() {
+    return local.active() + (int) count(() -> redis().zcard(key("sessions")));
+  }
+
+  @Override
+  public int pending() {
+    return local.pending() + (int) count(() -> redis().hlen(key("reservations")));
+  }
+
+  /** Clients holding something in Redis, plus those holding something locally. */
+  @Override
+  public int clients() {
+    return local.clients() + (int) count(() -> redis().scard(key("clients")));
+  }
+
+  @Override
+  public List<Holder> topHolders(int limit) {
+    Map<String, Integer> sessions = new HashMap<>();
+    local.topHolders(Integer.MAX_VALUE).forEach(h -> sessions.put(h.client(), h.sessions()));
+    if (available) {
+      try {
+        List<Object> reply = call(HOLDERS, ScriptOutputType.MULTI);
+        for (int i = 0; i < reply.size(); i += 2) {
+          sessions.merge(
+              (String) reply.get(i), Integer.parseInt((String) reply.get(i + 1)), Integer::sum);
+        }
+      } catch (RedisException e) {
+        unavailable(e);
+      }
+    }
+    return sessions.entrySet().stream()
+        .map(e -> new Holder(e.getKey(), e.getValue()))
+        .sorted(Comparator.comparingInt(Holder::sessions).reversed().thenComparing(Holder::client))
+        .limit(limit)
+        .toList();
+  }
+
+  private interface Count {
+    long get();
+  }
+
+  private long count(Count count) {
+    if (!available) {
+      return 0;
+    }
+    try {
+      return count.get();
+    } catch (RedisException e) {
+      unavailable(e);
+      return 0;
+    }
+  }
+
+  // ---- Lease, recovery
+
+  /** Renews the lease; after an outage, reconciles before admitting through Redis again. */
+  private void tick() {
+    try {
+      if (!connected()) {
+        return;
+      }
+      boolean recovering = !available;
+      if (recovering || inFlightLost) {
+        SCRIPTS.forEach(s -> s.load(redis()));
+      }
+      long held =
+          call(RENEW, ScriptOutputType.INTEGER, ms(clock.instant().minus(RESERVATION_MAX_AGE)));
+      if (held == 0 && leased) {
+        LOG.warn(
+            "guard {} lost its Redis lease; other guards purged its sessions, which clients"
+                + " re-adopt",
+            guardId);
+        inFlightLost = true;
+      }
+      boolean first = !leased;
+      leased = true;
+      reconcile();
+      if (recovering) {
+        LOG.info(
+            first
+                ? "guard {} joined the Redis session store"
+                : "Redis session store available again",
+            guardId);
+      }
+      available = true;
+    } catch (RedisException e) {
+      unavailable(e);
+    } catch (RuntimeException e) {
+      LOG.error("lease renewal failed", e);
+    }
+  }
+
+  private boolean connected() {
+    var c = connection;
+    if (c != null && !available && !c.isOpen()) {
+      // Reconnect now rather than after the client's growing back-off.
+      c.closeAsync();
+      connection = null;
+      c = null;
+    }
+    if (c == null) {
+      try {
+        connection = client.connect(StringCodec.UTF8);
+      } catch (RedisException e) {
+        unavailable(e);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void reconcile() {
+    for (String[] op = replay.peek(); op != null; op = replay.peek()) {
+      if (op[0].equals("end")) {
+        call(END, ScriptOutputType.MULTI, op[1], tombstoneMs);
+      } else {
+        call(CANCEL, ScriptOutputType.INTEGER, op[1]);
+      }
+      replay.poll();
+      replaySize.decrementAndGet();
+    }
+    for (Session session : List.copyOf(held.values())) {
+      call(
+          IMPORT,
+          ScriptOutputType.INTEGER,
+          now(),
+          session.id(),
+          session.client(),
+          ms(session.created()));
+      seen.put(session.id(), session);
+      if (held.remove(session.id(), session)) {
+        // Redis holds it now; the local copy goes without a tombstone.
+        local.end(session.id(), EndReason.CLIENT);
+        localTombstones.forget(session.id());
+      } else {
+        // It ended while being copied: end the copy too.
+        call(END, ScriptOutputType.MULTI, session.id(), tombstoneMs);
+        seen.remove(session.id(), session);
+      }
+      inFlightLost = true;
+    }
+    if (inFlightLost) {
+      resyncInFlight();
+    }
+  }
+
+  private void resyncInFlight() {
+    RedisFuture<Long> sent;
+    inFlightLock.lock();
+    try {
+      inFlightLost = false;
+      List<String> pairs = new ArrayList<>();
+      inFlight.forEach(
+          (id, n) -> {
+            pairs.add(id);
+            pairs.add(Integer.toString(n));
+          });
+      sent = RESYNC.send(connection.async(), ScriptOutputType.INTEGER, keys, args(pairs));
+    } finally {
+      inFlightLock.unlock();
+    }
+    try {
+      sent.get(store.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      inFlightLost = true;
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      inFlightLost = true;
+      throw new RedisException("re-sync of requests in flight failed", e);
+    }
+  }
+
+  private void unavailable(RuntimeException e) {
+    inFlightLost = true;
+    if (available) {
+      available = false;
+      LOG.warn(
+          "Redis session store unavailable ({}); failureMode {}",
+          e.getMessage(),
+          store.failureMode());
+    }
+  }
+
+  private void replay(String... op) {
+    if (replaySize.incrementAndGet() > REPLAY_MAX) {
+      replaySize.decrementAndGet();
+      LOG.warn("too many writes waiting for Redis; dropping one");
+      return;
+    }
+    replay.add(op);
+  }
+
+  // ---- Helpers
+
+  private RedisCommands<String, String> redis() {
+    var c = connection;
+    if (c == null) {
+      throw new RedisException("not connected");
+    }
+    return c.sync();
+  }
+
+  private <T> T call(Script script, ScriptOutputType type, String... args) {
+    return script.run(redis(), type, keys, args(List.of(args)));
+  }
+
+  private <T> T call(Script script, ScriptOutputType type, List<String> args) {
+    return script.run(redis(), type, keys, args(args));
+  }
+
+  private String[] args(String... own) {
+    return args(List.of(own));
+  }
+
+  private String[] args(List<String> own) {
+    String[] all = new String[3 + own.size()];
+    all[0] = store.keyPrefix();
+    all[1] = guardId;
+    all[2] = Long.toString(store.leaseTtl().toMillis());
+    for (int i = 0; i < own.size(); i++) {
+      all[3 + i] = own.get(i);
+    }
+    return all;
+  }
+
+  private String key(String name) {
+    return store.keyPrefix() + name;
+  }
+
+  /** The session object for a live Redis session: the one handed out before, if any. */
+  private Session sessionOf(String id, String client, String created) {
+    long createdMs = Long.parseLong(created);
+    return seen.compute(
+        id,
+        (k, s) ->
+            s != null && s.createdMillis() == createdMs && s.client().equals(client)
+                ? s
+                : new Session(id, client, createdMs));
+  }
+
+  private Session endedSession(List<Object> reply, int at) {
+    return endedSession((String) reply.get(at), reply.get(at + 1), reply.get(at + 2));
+  }
+
+  private Session endedSession(String id, Object client, Object created) {
+    Session s = seen.remove(id);
+    return s != null ? s : new Session(id, (String) client, Long.parseLong((String) created));
+  }
+
+  private String now() {
+    return ms(clock.instant());
+  }
+
+  private static String ms(Instant instant) {
+    return Long.toString(instant.toEpochMilli());
+  }
+
+  private static String flag(boolean b) {
+    return b ? "1" : "0";
+  }
+}

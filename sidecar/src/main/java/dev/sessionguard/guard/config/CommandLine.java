@@ -1,0 +1,76 @@
+package dev.sessionguard.guard.config;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** {@code --policy FILE [--upstream URL] [--port N] [--admin-port N] [--host H]}. */
+public record CommandLine(Path policy, GuardConfig.Overrides overrides) {
+
+  public static final String USAGE =
+      "usage: java -jar session-guard-sidecar.jar --policy FILE [--upstream URL] [--port N]"
+          + " [--admin-port N] [--host ADDRESS]";
+
+  /** Thrown for arguments that cannot be read; the message lists every problem. */
+  public static final class BadArguments extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    BadArguments(List<String> problems) {
+      super(String.join("\n", problems));
+    }
+  }
+
+  public static CommandLine parse(String... args) throws BadArguments {
+    List<String> problems = new ArrayList<>();
+    Path policy = null;
+    URI upstream = null;
+    Integer port = null;
+    Integer adminPort = null;
+    String host = null;
+    for (int i = 0; i < args.length; i++) {
+      String flag = args[i];
+      String value = i + 1 < args.length ? args[i + 1] : null;
+      if (value == null || value.startsWith("--")) {
+        problems.add(flag + " needs a value");
+        continue;
+      }
+      i++;
+      switch (flag) {
+        case "--policy" -> policy = Path.of(value);
+        case "--upstream" -> {
+          try {
+            upstream = URI.create(value);
+          } catch (IllegalArgumentException e) {
+            problems.add("--upstream '" + value + "' is not a URL");
+          }
+        }
+        case "--port" -> port = port(flag, value, problems);
+        case "--admin-port" -> adminPort = port(flag, value, problems);
+        case "--host" -> host = value;
+        default -> problems.add("unknown option " + flag);
+      }
+    }
+    if (policy == null) {
+      problems.add("--policy FILE is required");
+    }
+    if (!problems.isEmpty()) {
+      problems.add(USAGE);
+      throw new BadArguments(problems);
+    }
+    return new CommandLine(policy, new GuardConfig.Overrides(upstream, port, adminPort, host));
+  }
+
+  private static Integer port(String flag, String value, List<String> problems) {
+    try {
+      int n = Integer.parseInt(value);
+      if (n >= 0 && n <= 65535) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    problems.add(flag + " '" + value + "' is not a port (0-65535; 0 picks a free one)");
+    return null;
+  }
+}

@@ -1,0 +1,67 @@
+package dev.sessionguard.guard.identity;
+
+import dev.sessionguard.policy.Cidr;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The client's address: the TCP peer, unless that peer is a trusted proxy, in which case the last
+ * untrusted hop of {@code X-Forwarded-For} (read right to left; a hop that is not an address ends
+ * the walk, so a forged list cannot name someone else).
+ */
+public final class ClientAddress {
+  private final List<Cidr> trusted;
+
+  public ClientAddress(List<Cidr> trusted) {
+    this.trusted = List.copyOf(trusted);
+  }
+
+  public String of(RequestFacts request) {
+    String peer = request.remoteAddress();
+    if (trusted.isEmpty() || !isTrusted(peer)) {
+      return peer;
+    }
+    List<String> hops = new ArrayList<>();
+    for (String value : request.forwardedFor()) {
+      for (String hop : value.split(",")) {
+        if (!hop.isBlank()) {
+          hops.add(hop.trim());
+        }
+      }
+    }
+    String client = peer;
+    for (int i = hops.size() - 1; i >= 0; i--) {
+      String hop = hops.get(i);
+      if (!isLiteralAddress(hop)) {
+        break;
+      }
+      client = hop;
+      if (!isTrusted(hop)) {
+        break;
+      }
+    }
+    return client;
+  }
+
+  private boolean isTrusted(String address) {
+    InetAddress a = literal(address);
+    return a != null && trusted.stream().anyMatch(c -> c.contains(a));
+  }
+
+  private static boolean isLiteralAddress(String text) {
+    return literal(text) != null;
+  }
+
+  private static InetAddress literal(String text) {
+    if (text == null || !text.matches("^[0-9a-fA-F:.]+$")) {
+      return null; // never a DNS lookup
+    }
+    try {
+      return InetAddress.getByName(text);
+    } catch (UnknownHostException e) {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,173 @@
+package dev.sessionguard.guard.identity;
+
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.KeySourceException;
+import com.nimbusds.jose.jwk.JWKMatcher;
+import com.nimbusds.jose.jwk.JWKSelector;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.source.ImmutableJWKSet;
+import com.nimbusds.jose.jwk.source.JWKSource;
+import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
+import com.nimbusds.jose.proc.JWSVerificationKeySelector;
+import com.nimbusds.jose.proc.SecurityContext;
+import com.nimbusds.jose.util.DefaultResourceRetriever;
+import com.nimbusds.jose.util.health.HealthStatus;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
+import com.nimbusds.jwt.proc.DefaultJWTProcessor;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Path;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Date;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+
+/**
+ * Verifies bearer tokens and names their client by a claim (nimbus-jose-jwt does the verifying).
+ *
+ * <p>Only the policy's asymmetric algorithms are accepted, so unsigned ({@code alg: none}) tokens
+ * and HMAC tokens keyed with a public key are refused. Issuer, audience (when the policy lists
+ * any), expiry and not-before are checked with {@link #CLOCK_SKEW} of tolerance. Keys come from a
+ * JWKS file, or a JWKS URL that is cached and fetched again when a token names an unknown {@code
+ * kid} (at most once per rate-limit interval); fetch failures are reported by {@link
+ * #keyProblem()}.
+ */
+public final class JwtVerifier {
+  /** Tolerance for clocks that disagree a little. */
+  public static final Duration CLOCK_SKEW = Duration.ofSeconds(30);
+
+  /**
+   * What to verify.
+   *
+   * @param audiences accepted {@code aud} values; empty: the audience is not checked
+   * @param jwksUri keys from this URL, or
+   * @param jwksFile keys from this file
+   * @param refreshInterval the least time between two fetches of the JWKS URL
+   */
+  public record Settings(
+      String issuer,
+      List<String> audiences,
+      URI jwksUri,
+      Path jwksFile,
+      List<String> algorithms,
+      String claim,
+      Duration refreshInterval) {}
+
+  /** The outcome of verifying one token. */
+  public sealed interface Result {
+    /** A good token; {@code client} is its naming claim. */
+    record Verified(String client) implements Result {}
+
+    /** A token that must not name anyone; {@code why} is for logs, never for the client. */
+    record Rejected(String why) implements Result {}
+  }
+
+  private final Settings settings;
+  private final JWKSource<SecurityContext> keys;
+  private final DefaultJWTProcessor<SecurityContext> processor = new DefaultJWTProcessor<>();
+  private final AtomicReference<String> keyProblem = new AtomicReference<>();
+
+  /**
+   * @throws IOException when a JWKS file cannot be read or parsed
+   */
+  public JwtVerifier(Settings settings, Clock clock) throws IOException {
+    this.settings = settings;
+    this.keys = keySource(settings);
+    Set<JWSAlgorithm> algorithms =
+        settings.algorithms().stream().map(JWSAlgorithm::parse).collect(Collectors.toSet());
+    processor.setJWSKeySelector(new JWSVerificationKeySelector<>(algorithms, keys));
+    Set<String> audiences =
+        settings.audiences().isEmpty() ? null : new HashSet<>(settings.audiences());
+    var claims =
+        new DefaultJWTClaimsVerifier<SecurityContext>(
+            audiences,
+            new JWTClaimsSet.Builder().issuer(settings.issuer()).build(),
+            Set.of(settings.claim(), "exp"),
+            null) {
+          @Override
+          protected Date currentTime() {
+            return Date.from(clock.instant());
+          }
+        };
+    claims.setMaxClockSkew((int) CLOCK_SKEW.toSeconds());
+    processor.setJWTClaimsSetVerifier(claims);
+  }
+
+  private JWKSource<SecurityContext> keySource(Settings s) throws IOException {
+    if (s.jwksFile() != null) {
+      try {
+        return new ImmutableJWKSet<>(JWKSet.load(s.jwksFile().toFile()));
+      } catch (ParseException e) {
+        throw new IOException(
+            "JWKS file " + s.jwksFile() + " is not a JWK set: " + e.getMessage(), e);
+      }
+    }
+    long interval = s.refreshInterval().toMillis();
+    return JWKSourceBuilder.<SecurityContext>create(
+            s.jwksUri().toURL(), new DefaultResourceRetriever(2_000, 5_000, 512 * 1024))
+        .cache(Duration.ofMinutes(15).toMillis(), 5_000)
+        .rateLimited(interval)
+        .retrying(true)
+        .healthReporting(
+            report ->
+                keyProblem.set(
+                    report.getHealthStatus() == HealthStatus.HEALTHY
+                        ? null
+                        : "JWKS "
+                            + s.jwksUri()
+                            + " unavailable: "
+                            + describe(report.getException())))
+        .build();
+  }
+
+  /** Verifies {@code token}; never throws. */
+  public Result verify(String token) {
+    try {
+      JWTClaimsSet claims = processor.process(token, null);
+      Object name = claims.getClaim(settings.claim());
+      if (!(name instanceof String client) || client.isBlank()) {
+        return new Result.Rejected("claim " + settings.claim() + " is not a non-empty string");
+      }
+      return new Result.Verified(client);
+    } catch (Exception e) {
+      return new Result.Rejected(describe(e));
+    }
+  }
+
+  /** Fetches the keys now (if they come from a URL) so their health is known before a token. */
+  public void checkKeys() {
+    if (settings.jwksUri() == null) {
+      return;
+    }
+    try {
+      keys.get(new JWKSelector(new JWKMatcher.Builder().build()), null);
+    } catch (KeySourceException e) {
+      keyProblem.set("JWKS " + settings.jwksUri() + " unavailable: " + describe(e));
+    }
+  }
+
+  /** Why keys cannot be had right now, or empty when they can. */
+  public Optional<String> keyProblem() {
+    return Optional.ofNullable(keyProblem.get());
+  }
+
+  private static String describe(Throwable e) {
+    if (e == null) {
+      return "unknown";
+    }
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message =
+        root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
+    return e == root ? message : e.getMessage() + " (" + message + ")";
+  }
+}

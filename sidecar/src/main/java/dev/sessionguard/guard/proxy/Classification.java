@@ -1,0 +1,29 @@
+package dev.sessionguard.guard.proxy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sessionguard.guard.metrics.GuardMetrics.Era;
+
+/**
+ * What the guard needs to know about one request on the MCP endpoint before deciding.
+ *
+ * @param era session era (protocol absent or up to 2025-11-25) or per-request era (2026-07-28+)
+ * @param rpcMethod the JSON-RPC method of a POST body (null for GET, DELETE, responses, batches)
+ * @param id the JSON-RPC id to echo in guard-made errors (null when absent)
+ * @param sessionId the {@code Mcp-Session-Id} header, or null
+ */
+record Classification(Era era, String rpcMethod, JsonNode id, String sessionId) {
+
+  /** The first protocol version of the per-request era. */
+  static final String PER_REQUEST_ERA = "2026-07-28";
+
+  /** Versions are dates (YYYY-MM-DD), so they order as strings. */
+  static Era eraOf(String protocolVersion) {
+    return protocolVersion != null && protocolVersion.trim().compareTo(PER_REQUEST_ERA) >= 0
+        ? Era.PER_REQUEST
+        : Era.SESSION;
+  }
+
+  boolean isInitialize() {
+    return era == Era.SESSION && "initialize".equals(rpcMethod);
+  }
+}

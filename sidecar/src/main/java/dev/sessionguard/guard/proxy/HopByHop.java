@@ -1,0 +1,43 @@
+package dev.sessionguard.guard.proxy;
+
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus those the JDK HttpClient sets itself. */
+final class HopByHop {
+  private static final Set<String> ALWAYS =
+      Set.of(
+          "connection",
+          "keep-alive",
+          "proxy-connection",
+          "proxy-authenticate",
+          "proxy-authorization",
+          "te",
+          "trailer",
+          "transfer-encoding",
+          "upgrade");
+
+  /** java.net.http refuses these ("restricted header name"); it writes its own. */
+  private static final Set<String> JDK_RESTRICTED =
+      Set.of("connection", "content-length", "expect", "host", "upgrade");
+
+  private HopByHop() {}
+
+  /** Lower-cased names to drop: the fixed list plus every token named in Connection. */
+  static Set<String> namesToStrip(Iterable<String> connectionValues, boolean towardsUpstream) {
+    Set<String> names = new TreeSet<>(ALWAYS);
+    if (towardsUpstream) {
+      names.addAll(JDK_RESTRICTED);
+    }
+    for (String value : connectionValues) {
+      for (String token : value.split(",")) {
+        String t = token.trim().toLowerCase(Locale.ROOT);
+        if (!t.isEmpty()) {
+          names.add(t);
+        }
+      }
+    }
+    return names;
+  }
+}

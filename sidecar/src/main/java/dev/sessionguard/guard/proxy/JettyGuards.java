@@ -1,0 +1,77 @@
+package dev.sessionguard.guard.proxy;
+
+import dev.sessionguard.guard.admission.Refusal;
+import dev.sessionguard.guard.metrics.GuardMetrics;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
+
+/** What the guard installs into Jetty itself, below Javalin's routing. */
+public final class JettyGuards {
+  private JettyGuards() {}
+
+  /**
+   * Javalin routes on {@code X-HTTP-Method-Override}, so a POST could reach the DELETE route. The
+   * guard drops the header before routing; the proxy reads the real method.
+   */
+  public static final class StripMethodOverride extends Handler.Wrapper {
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+      if (!request.getHeaders().contains("X-HTTP-Method-Override")) {
+        return super.handle(request, response, callback);
+      }
+      HttpFields without =
+          HttpFields.build(request.getHeaders()).remove("X-HTTP-Method-Override").asImmutable();
+      return super.handle(
+          new Request.Wrapper(request) {
+            @Override
+            public HttpFields getHeaders() {
+              return without;
+            }
+          },
+          response,
+          callback);
+    }
+  }
+
+  /**
+   * Jetty's own errors (431 for headers over the limit, 400 for a bad request line) as JSON-RPC.
+   */
+  public static final class JsonRpcErrorHandler extends ErrorHandler {
+    private final GuardMetrics metrics;
+
+    public JsonRpcErrorHandler(GuardMetrics metrics) {
+      this.metrics = metrics;
+    }
+
+    @Override
+    protected void generateResponse(
+        Request request,
+        Response response,
+        int code,
+        String message,
+        Throwable cause,
+        Callback callback)
+        throws IOException {
+      byte[] body;
+      if (code == 431) {
+        metrics.refused(Refusal.TOO_LARGE);
+        body = GuardError.HEADERS_TOO_LARGE.body(null, Refusal.TOO_LARGE);
+      } else {
+        body =
+            ("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"HTTP "
+                    + code
+                    + "\"}}")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      }
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+      response.write(true, ByteBuffer.wrap(body), callback);
+    }
+  }
+}

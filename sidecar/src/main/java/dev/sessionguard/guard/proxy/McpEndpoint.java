@@ -1,0 +1,393 @@
+package dev.sessionguard.guard.proxy;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sessionguard.guard.admission.Admission;
+import dev.sessionguard.guard.admission.EndReason;
+import dev.sessionguard.guard.admission.InFlightLimits;
+import dev.sessionguard.guard.admission.Lookup;
+import dev.sessionguard.guard.admission.Refusal;
+import dev.sessionguard.guard.admission.Reservation;
+import dev.sessionguard.guard.admission.Session;
+import dev.sessionguard.guard.admission.SessionIds;
+import dev.sessionguard.guard.admission.SessionRegistry;
+import dev.sessionguard.guard.config.ActivePolicy;
+import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.guard.identity.Client;
+import dev.sessionguard.guard.identity.ClientIdentity;
+import dev.sessionguard.guard.identity.Identification;
+import dev.sessionguard.guard.identity.RequestFacts;
+import dev.sessionguard.guard.metrics.GuardMetrics;
+import dev.sessionguard.guard.metrics.GuardMetrics.Era;
+import dev.sessionguard.guard.proxy.Forwarder.Answer;
+import dev.sessionguard.guard.proxy.Forwarder.Outcome;
+import dev.sessionguard.policy.PolicyJson;
+import dev.sessionguard.policy.SessionPolicySpec.Activity;
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpResponse;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The MCP endpoint, one request top to bottom: accept (bad input) → classify → identify → admit
+ * (in-flight caps, then sessions) → forward → stream back → record.
+ */
+public final class McpEndpoint implements Handler {
+  private static final Logger log = LoggerFactory.getLogger(McpEndpoint.class);
+
+  private final ActivePolicy policy;
+  private final SessionRegistry sessions;
+  private final InFlightLimits requests;
+  private final Forwarder forwarder;
+  private final GuardMetrics metrics;
+  private final Map<GuardConfig, ClientIdentity> identities =
+      Collections.synchronizedMap(new WeakHashMap<>());
+
+  public McpEndpoint(
+      ActivePolicy policy,
+      SessionRegistry sessions,
+      InFlightLimits requests,
+      Forwarder forwarder,
+      GuardMetrics metrics) {
+    this.policy = policy;
+    this.sessions = sessions;
+    this.requests = requests;
+    this.forwarder = forwarder;
+    this.metrics = metrics;
+  }
+
+  @Override
+  public void handle(Context ctx) throws IOException {
+    GuardConfig cfg = policy.get(); // one policy for the whole request
+    HttpServletRequest req = ctx.req();
+    HttpServletResponse res = ctx.res();
+
+    // Accept: bad input is answered here; nothing is forwarded and no cap moves.
+    String origin = req.getHeader("Origin");
+    if (origin != null && !cfg.allowedOrigins().contains(origin)) {
+      refuse(res, Refusal.ORIGIN, null, null);
+      return;
+    }
+    String sessionId = req.getHeader("Mcp-Session-Id");
+    if (sessionId != null && !SessionIds.isValid(sessionId)) {
+      GuardError.INVALID_SESSION_ID.write(res, null, null, null);
+      return;
+    }
+    if (req.getContentLengthLong() > cfg.maxBodyBytes()) {
+      refuse(res, Refusal.TOO_LARGE, null, null);
+      return;
+    }
+    byte[] body;
+    try {
+      body = BoundedBody.readAll(req.getInputStream(), cfg.maxBodyBytes());
+    } catch (BoundedBody.TooLarge e) {
+      refuse(res, Refusal.TOO_LARGE, null, null);
+      return;
+    }
+
+    // Classify.
+    Era era = Classification.eraOf(req.getHeader("MCP-Protocol-Version"));
+    String rpcMethod = null;
+    JsonNode id = null;
+    if ("POST".equals(req.getMethod()) && body.length > 0) {
+      JsonNode message;
+      try {
+        message = PolicyJson.json().readTree(body);
+      } catch (JsonProcessingException e) {
+        refuse(res, Refusal.PARSE_ERROR, null, null);
+        return;
+      }
+      if (message != null && message.isObject()) {
+        rpcMethod = message.path("method").isTextual() ? message.get("method").asText() : null;
+        id = message.get("id");
+      }
+    }
+    Classification request = new Classification(era, rpcMethod, id, sessionId);
+
+    // Identify.
+    Identification who =
+        identities.computeIfAbsent(cfg, c -> ClientIdentity.of(c.identity())).identify(facts(req));
+    if (who instanceof Identification.Refused r) {
+      metrics.refused(r.reason());
+      GuardError.forRefusal(r.reason()).write(res, request.id(), r.reason(), null);
+      return;
+    }
+    Client client = ((Identification.Named) who).client();
+
+    // Admit: every request holds an in-flight permit until its answer (or stream) ends.
+    InFlightLimits.Grant grant =
+        requests.acquire(
+            client.exempt() ? null : client.name(),
+            cfg.inFlight().max(),
+            cfg.inFlight().perClient(),
+            false);
+    if (!grant.granted()) {
+      refuse(res, grant.refusal(), request.id(), cfg.retryAfter());
+      return;
+    }
+    try {
+      if (request.era() == Era.PER_REQUEST) {
+        passThrough(ctx, cfg, request, body); // listen streams and header checks: issue 4
+      } else if (request.isInitialize()) {
+        initialize(ctx, cfg, request, body, client);
+      } else if (request.sessionId() == null) {
+        passThrough(ctx, cfg, request, body); // not a session (yet): the upstream decides
+      } else {
+        onSession(ctx, cfg, request, body, client);
+      }
+    } finally {
+      grant.permit().close(); // the answer, or its stream, has ended
+    }
+  }
+
+  /** An {@code initialize}: the only request that creates a session. */
+  private void initialize(
+      Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
+      throws IOException {
+    Admission admission = sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), false);
+    if (admission instanceof Admission.Refused refused) {
+      refuse(ctx.res(), refused.reason(), request.id(), cfg.retryAfter());
+      log.info("refused initialize client={} reason={}", hash(client), refused.reason().label());
+      return;
+    }
+    Admission.Admitted admitted = (Admission.Admitted) admission;
+    admitted.evicted().forEach(s -> endedHere(cfg, s, EndReason.EVICTED));
+    Reservation reservation = admitted.reservation();
+    try {
+      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+      if (response == null) {
+        return; // answered with 502/504; the reservation is released below
+      }
+      String issued = response.headers().firstValue("Mcp-Session-Id").orElse(null);
+      if (!is2xx(response) || issued == null) {
+        sessions.cancel(reservation); // an error, or a stateless server: nothing to record
+        forwarder.relay(ctx.req(), ctx.res(), response);
+        return;
+      }
+      if (!SessionIds.isValid(issued)) {
+        response.body().close();
+        GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
+        log.warn("upstream issued a session id outside visible ASCII; answered 502");
+        return;
+      }
+      Session session = sessions.confirm(reservation, issued);
+      metrics.admitted(false);
+      log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
+      Outcome outcome = forwarder.relay(ctx.req(), ctx.res(), response);
+      if (outcome != Outcome.COMPLETE) {
+        // The client may never have seen the id: nobody else can use or end this session.
+        endedHere(cfg, session, EndReason.UPSTREAM);
+      }
+    } finally {
+      sessions.cancel(reservation); // released on every path that did not confirm it
+    }
+  }
+
+  /** A request that names a session. */
+  private void onSession(
+      Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
+      throws IOException {
+    Lookup lookup = sessions.lookup(request.sessionId());
+    if (lookup instanceof Lookup.Ended) {
+      GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
+      return;
+    }
+    if (lookup instanceof Lookup.Known known) {
+      exchange(ctx, cfg, request, body, known.session());
+      return;
+    }
+    if ("DELETE".equals(ctx.req().getMethod())) {
+      passThrough(ctx, cfg, request, body); // ending a session nobody holds records nothing
+      return;
+    }
+    adopt(ctx, cfg, request, body, client);
+  }
+
+  /** A session-era request on an id the guard never saw: adoption is admission. */
+  private void adopt(
+      Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
+      throws IOException {
+    Admission admission = sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), false);
+    if (admission instanceof Admission.Refused refused) {
+      metrics.refused(refused.reason());
+      GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
+      log.info("refused adoption client={} reason={}", hash(client), refused.reason().label());
+      return;
+    }
+    Admission.Admitted admitted = (Admission.Admitted) admission;
+    admitted.evicted().forEach(s -> endedHere(cfg, s, EndReason.EVICTED));
+    Reservation reservation = admitted.reservation();
+    try {
+      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+      if (response == null) {
+        return;
+      }
+      if (!is2xx(response)) {
+        sessions.cancel(reservation);
+        forwarder.relay(ctx.req(), ctx.res(), response);
+        return;
+      }
+      Session session = sessions.confirm(reservation, request.sessionId());
+      metrics.admitted(true);
+      log.info(
+          "adopted session={} client={}", SessionIds.shortHash(request.sessionId()), hash(client));
+      stream(ctx, cfg, request, session, response);
+    } finally {
+      sessions.cancel(reservation);
+    }
+  }
+
+  /** A request on a session the guard holds. */
+  private void exchange(
+      Context ctx, GuardConfig cfg, Classification request, byte[] body, Session session)
+      throws IOException {
+    boolean post = "POST".equals(ctx.req().getMethod());
+    boolean activity = activity(cfg, request);
+    if (post) {
+      sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
+    }
+    try {
+      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+      if (response == null) {
+        return;
+      }
+      if (response.statusCode() == 404) {
+        ended(session.id(), EndReason.UPSTREAM);
+      } else if ("DELETE".equals(ctx.req().getMethod()) && is2xx(response)) {
+        ended(session.id(), EndReason.CLIENT);
+      }
+      relayOnSession(ctx, session, response);
+    } finally {
+      if (post) {
+        sessions.requestFinished(session, activity);
+      }
+    }
+  }
+
+  /** The answer on a just-adopted session: busy while it streams, like any POST. */
+  private void stream(
+      Context ctx,
+      GuardConfig cfg,
+      Classification request,
+      Session session,
+      HttpResponse<InputStream> response)
+      throws IOException {
+    boolean post = "POST".equals(ctx.req().getMethod());
+    boolean activity = activity(cfg, request);
+    if (post) {
+      sessions.requestStarted(session, activity);
+    }
+    try {
+      relayOnSession(ctx, session, response);
+    } finally {
+      if (post) {
+        sessions.requestFinished(session, activity);
+      }
+    }
+  }
+
+  /** Streams back; a standalone GET stream can be closed by whoever ends the session. */
+  private void relayOnSession(Context ctx, Session session, HttpResponse<InputStream> response)
+      throws IOException {
+    Runnable unregister = null;
+    if ("GET".equals(ctx.req().getMethod()) && is2xx(response)) {
+      InputStream in = response.body();
+      unregister = session.onEnd(() -> closeQuietly(in));
+    }
+    try {
+      forwarder.relay(ctx.req(), ctx.res(), response);
+    } finally {
+      if (unregister != null) {
+        unregister.run();
+      }
+    }
+  }
+
+  /** Forwards one request that needs no session decision. */
+  private void passThrough(Context ctx, GuardConfig cfg, Classification request, byte[] body)
+      throws IOException {
+    HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+    if (response != null) {
+      forwarder.relay(ctx.req(), ctx.res(), response);
+    }
+  }
+
+  /** Sends upstream; on failure answers 502/504 itself and returns null. */
+  private HttpResponse<InputStream> forward(
+      Context ctx, GuardConfig cfg, Classification request, byte[] body) throws IOException {
+    Answer answer =
+        forwarder.send(
+            forwarder.request(cfg, ctx.req(), Forwarder.body(body)), cfg.firstByteTimeout());
+    if (answer instanceof Answer.Failed failed) {
+      failed.error().write(ctx.res(), request.id(), null, null);
+      log.warn("upstream {}: {}", failed.error().status(), failed.why());
+      return null;
+    }
+    Answer.Response r = (Answer.Response) answer;
+    metrics.upstreamAnswered(request.era(), r.took());
+    return r.response();
+  }
+
+  /** The client-side end of a session that the registry still holds (DELETE, upstream 404). */
+  private void ended(String sessionId, EndReason reason) {
+    sessions
+        .end(sessionId, reason)
+        .ifPresent(
+            s -> {
+              metrics.ended(reason);
+              s.closeStream();
+              log.info("ended session={} reason={}", SessionIds.shortHash(s.id()), reason.label());
+            });
+  }
+
+  /** A session the guard ends itself: the upstream is told with a DELETE. */
+  private void endedHere(GuardConfig cfg, Session session, EndReason reason) {
+    if (reason != EndReason.EVICTED) {
+      sessions.end(session.id(), reason); // eviction already removed it
+    }
+    metrics.ended(reason);
+    session.closeStream();
+    log.info("ended session={} reason={}", SessionIds.shortHash(session.id()), reason.label());
+    forwarder.deleteSession(cfg, session.id(), reason.label());
+  }
+
+  private static boolean activity(GuardConfig cfg, Classification request) {
+    return cfg.activity() == Activity.AnyRequest || "tools/call".equals(request.rpcMethod());
+  }
+
+  private void refuse(
+      HttpServletResponse res, Refusal reason, JsonNode id, java.time.Duration retry)
+      throws IOException {
+    metrics.refused(reason);
+    GuardError.forRefusal(reason).write(res, id, reason, retry);
+  }
+
+  static RequestFacts facts(HttpServletRequest req) {
+    return new RequestFacts(
+        req.getRemoteAddr(), req::getHeader, Collections.list(req.getHeaders("X-Forwarded-For")));
+  }
+
+  private static boolean is2xx(HttpResponse<?> response) {
+    return response.statusCode() / 100 == 2;
+  }
+
+  private static String hash(Client client) {
+    return SessionIds.shortHash(client.name());
+  }
+
+  private static void closeQuietly(InputStream in) {
+    try {
+      in.close();
+    } catch (IOException ignored) {
+      // closing is all that is wanted
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package dev.sessionguard.guard.proxy;
+
+import dev.sessionguard.guard.config.ActivePolicy;
+import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.guard.metrics.GuardMetrics;
+import dev.sessionguard.guard.metrics.GuardMetrics.Era;
+import dev.sessionguard.guard.proxy.Forwarder.Answer;
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpRequest.BodyPublisher;
+import java.net.http.HttpRequest.BodyPublishers;
+
+/**
+ * Everything that is not the MCP endpoint (OAuth metadata under {@code /.well-known/}, other
+ * methods): forwarded untouched, without admission; the body is streamed under the size limit.
+ */
+public final class OtherPaths implements Handler {
+  private final ActivePolicy policy;
+  private final Forwarder forwarder;
+  private final GuardMetrics metrics;
+
+  public OtherPaths(ActivePolicy policy, Forwarder forwarder, GuardMetrics metrics) {
+    this.policy = policy;
+    this.forwarder = forwarder;
+    this.metrics = metrics;
+  }
+
+  @Override
+  public void handle(Context ctx) throws IOException {
+    GuardConfig cfg = policy.get();
+    long declared = ctx.req().getContentLengthLong();
+    if (declared > cfg.maxBodyBytes()) {
+      GuardError.BODY_TOO_LARGE.write(ctx.res(), null, null, null);
+      return;
+    }
+    BodyPublisher body;
+    if (declared == 0 || (declared < 0 && ctx.req().getHeader("Transfer-Encoding") == null)) {
+      body = BodyPublishers.noBody();
+    } else {
+      InputStream in = BoundedBody.limited(ctx.req().getInputStream(), cfg.maxBodyBytes());
+      BodyPublisher streamed = BodyPublishers.ofInputStream(() -> in);
+      body = declared >= 0 ? BodyPublishers.fromPublisher(streamed, declared) : streamed;
+    }
+    Answer answer = forwarder.send(forwarder.request(cfg, ctx.req(), body), cfg.firstByteTimeout());
+    if (answer instanceof Answer.Failed failed) {
+      failed.error().write(ctx.res(), null, null, null);
+      return;
+    }
+    Answer.Response r = (Answer.Response) answer;
+    metrics.upstreamAnswered(Era.OTHER, r.took());
+    forwarder.relay(ctx.req(), ctx.res(), r.response());
+  }
+}

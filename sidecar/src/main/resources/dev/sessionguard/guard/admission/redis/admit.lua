@@ -1,0 +1,57 @@
+-- Decides one new or adopted session against both caps and records the reservation.
+-- ARGV[4] now, [5] client, [6] exempt, [7] force, [8] max, [9] perClient, [10] evictIdlest,
+-- [11] reservation id, [12] tombstone ms.
+-- Returns {'refused', reason} or {'admitted', wouldRefuse or '', evicted id, client, created}.
+local now, client = ARGV[4], ARGV[5]
+local exempt, force, evict = ARGV[6] == '1', ARGV[7] == '1', ARGV[10] == '1'
+local max, per_client = tonumber(ARGV[8]), tonumber(ARGV[9])
+local rid, tomb_ms = ARGV[11], tonumber(ARGV[12])
+
+purge_dead_guards()
+touch_lease()
+
+-- The client's least recently active session with no POST in flight, or nil.
+local function idlest_session()
+  local best, best_act
+  for _, m in ipairs(redis.call('SMEMBERS', client_key(client))) do
+    if string.sub(m, 1, 2) == 's:' then
+      local id = string.sub(m, 3)
+      local f = redis.call('HMGET', session_key(id), 'act', 'busy')
+      local act = tonumber(f[1])
+      if tonumber(f[2]) == 0 and (best == nil or act < best_act or (act == best_act and id < best)) then
+        best, best_act = id, act
+      end
+    end
+  end
+  return best
+end
+
+local total = redis.call('ZCARD', K_SESSIONS) + redis.call('HLEN', K_RES)
+local held = redis.call('SCARD', client_key(client))
+local would = ''
+local evicted = {}
+if total >= max then
+  would = 'GLOBAL_SESSIONS'
+elseif not exempt and held >= per_client then
+  local idlest = nil
+  if evict and not force then
+    idlest = idlest_session()
+  end
+  if idlest then
+    local gone = remove_session(idlest, tomb_ms)
+    evicted = {idlest, gone[1], gone[2]}
+  else
+    would = 'CLIENT_SESSIONS'
+  end
+end
+if would ~= '' and not force then
+  return {'refused', would}
+end
+redis.call('HSET', K_RES, rid, GUARD .. ' ' .. client)
+redis.call('ZADD', guard_res(GUARD), now, rid)
+add_client_member(client, 'r:' .. rid)
+local reply = {'admitted', would}
+for _, v in ipairs(evicted) do
+  table.insert(reply, v)
+end
+return reply

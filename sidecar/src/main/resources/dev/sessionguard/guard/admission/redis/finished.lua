@@ -1,0 +1,17 @@
+-- A POST this guard started on the session finished. ARGV[4] now, [5] session id, [6] activity.
+local now, id = ARGV[4], ARGV[5]
+local gb = guard_busy(GUARD)
+local mine = tonumber(redis.call('HGET', gb, id) or '0')
+if mine == 0 then
+  return 0
+end
+if mine == 1 then
+  redis.call('HDEL', gb, id)
+else
+  redis.call('HINCRBY', gb, id, -1)
+end
+if ARGV[6] == '1' and redis.call('EXISTS', session_key(id)) == 1 then
+  redis.call('HSET', session_key(id), 'act', now)
+end
+release_busy(id, 1)
+return 1

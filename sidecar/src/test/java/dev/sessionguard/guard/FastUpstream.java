@@ -1,0 +1,102 @@
+package dev.sessionguard.guard;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A quick, well-behaved session-era MCP server: {@code initialize} gets a fresh session id, other
+ * POSTs on a live session get a JSON result, DELETE ends a session, unknown sessions get 404.
+ * Records every request it sees.
+ */
+public final class FastUpstream implements AutoCloseable {
+  /** One request as the upstream saw it. */
+  public record Seen(String method, String path, String sessionId, String body) {}
+
+  public final List<Seen> seen = new CopyOnWriteArrayList<>();
+  public final Set<String> live = ConcurrentHashMap.newKeySet();
+  public final AtomicInteger initializes = new AtomicInteger();
+  private final HttpServer server;
+  private final ExecutorService pool = Executors.newFixedThreadPool(32);
+
+  public FastUpstream() throws IOException {
+    server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 4096);
+    server.createContext("/", this::handle);
+    server.setExecutor(pool);
+    server.start();
+  }
+
+  public URI mcpUrl() {
+    return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/mcp");
+  }
+
+  /** Sessions the upstream holds as if another guard had admitted them (a restart). */
+  public String preexisting() {
+    String id = UUID.randomUUID().toString();
+    live.add(id);
+    return id;
+  }
+
+  private void handle(HttpExchange ex) throws IOException {
+    String body;
+    try (InputStream in = ex.getRequestBody()) {
+      body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    String sid = ex.getRequestHeaders().getFirst("Mcp-Session-Id");
+    seen.add(new Seen(ex.getRequestMethod(), ex.getRequestURI().getPath(), sid, body));
+    String method = ex.getRequestMethod();
+    if (!ex.getRequestURI().getPath().equals("/mcp")) {
+      json(ex, 200, "{}");
+    } else if (method.equals("POST") && body.contains("\"initialize\"")) {
+      initializes.incrementAndGet();
+      String id = UUID.randomUUID().toString();
+      live.add(id);
+      ex.getResponseHeaders().add("Mcp-Session-Id", id);
+      json(
+          ex,
+          200,
+          "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"2025-11-25\"}}");
+    } else if (sid != null && !live.contains(sid)) {
+      json(
+          ex,
+          404,
+          "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32001,\"message\":\"x\"}}");
+    } else if (method.equals("DELETE")) {
+      live.remove(sid);
+      ex.sendResponseHeaders(200, -1);
+      ex.close();
+    } else if (method.equals("GET")) {
+      json(ex, 405, "");
+    } else {
+      json(ex, 200, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}");
+    }
+  }
+
+  private static void json(HttpExchange ex, int status, String text) throws IOException {
+    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().add("Content-Type", "application/json");
+    ex.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    pool.shutdownNow();
+  }
+}

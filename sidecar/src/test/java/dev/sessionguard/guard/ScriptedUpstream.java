@@ -1,0 +1,147 @@
+package dev.sessionguard.guard;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * An HTTP/1.1 upstream on a raw socket, for faults a real server would not produce: each request is
+ * handed to a script that writes whatever bytes it likes (or resets the connection).
+ */
+public final class ScriptedUpstream implements AutoCloseable {
+
+  /** One request: method, path, lower-cased headers, body. */
+  public record Request(String method, String path, Map<String, String> headers, String body) {
+    public boolean isInitialize() {
+      return body.contains("\"initialize\"");
+    }
+  }
+
+  /** What the upstream does with a request. */
+  @FunctionalInterface
+  public interface Script {
+    void answer(Request request, Socket socket) throws Exception;
+  }
+
+  public final List<Request> seen = new CopyOnWriteArrayList<>();
+  private final ServerSocket server;
+  private final ExecutorService pool = Executors.newCachedThreadPool();
+  private volatile Script script = (r, s) -> json(s, 200, Map.of(), "{}");
+
+  public ScriptedUpstream() throws IOException {
+    server = new ServerSocket(0, 200, InetAddress.getLoopbackAddress());
+    pool.execute(this::accept);
+  }
+
+  public URI mcpUrl() {
+    return URI.create("http://127.0.0.1:" + server.getLocalPort() + "/mcp");
+  }
+
+  public void script(Script script) {
+    this.script = script;
+  }
+
+  private void accept() {
+    while (!server.isClosed()) {
+      try {
+        Socket s = server.accept();
+        pool.execute(() -> serve(s));
+      } catch (IOException e) {
+        return;
+      }
+    }
+  }
+
+  private void serve(Socket socket) {
+    try (socket) {
+      socket.setTcpNoDelay(true); // each scripted write leaves at once
+      InputStream in = socket.getInputStream();
+      while (true) {
+        Request request = read(in);
+        if (request == null) {
+          return;
+        }
+        seen.add(request);
+        script.answer(request, socket);
+        if (socket.isClosed()) {
+          return;
+        }
+      }
+    } catch (Exception e) {
+      // the script reset or abandoned the connection
+    }
+  }
+
+  private static Request read(InputStream in) throws IOException {
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    int b;
+    int state = 0;
+    while (state < 4 && (b = in.read()) != -1) {
+      head.write(b);
+      state = (b == '\r' || b == '\n') ? state + 1 : 0;
+    }
+    if (state < 4) {
+      return null;
+    }
+    String[] lines = head.toString(StandardCharsets.ISO_8859_1).split("\r\n");
+    String[] requestLine = lines[0].split(" ");
+    Map<String, String> headers = new LinkedHashMap<>();
+    for (int i = 1; i < lines.length; i++) {
+      int colon = lines[i].indexOf(':');
+      if (colon > 0) {
+        headers.put(
+            lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT),
+            lines[i].substring(colon + 1).trim());
+      }
+    }
+    int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
+    String body = new String(in.readNBytes(length), StandardCharsets.UTF_8);
+    return new Request(requestLine[0], requestLine[1], headers, body);
+  }
+
+  /** A complete JSON answer with extra headers. */
+  public static void json(Socket s, int status, Map<String, String> headers, String body)
+      throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    StringBuilder head = new StringBuilder("HTTP/1.1 " + status + " X\r\n");
+    headers.forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
+    head.append("Content-Type: application/json\r\nContent-Length: ")
+        .append(bytes.length)
+        .append("\r\n\r\n");
+    OutputStream out = s.getOutputStream();
+    out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+    out.write(bytes);
+    out.flush();
+  }
+
+  /** Writes raw bytes. */
+  public static void raw(Socket s, String text) throws IOException {
+    s.getOutputStream().write(text.getBytes(StandardCharsets.ISO_8859_1));
+    s.getOutputStream().flush();
+  }
+
+  /** Resets the connection (RST, not a clean close). */
+  public static void reset(Socket s) throws IOException {
+    s.setSoLinger(true, 0);
+    s.close();
+  }
+
+  @Override
+  public void close() throws IOException {
+    server.close();
+    pool.shutdownNow();
+  }
+}

@@ -1,0 +1,86 @@
+package dev.sessionguard.guard;
+
+import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.policy.PolicyFile;
+import dev.sessionguard.policy.PolicyValidator;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+
+/** Guards for tests: a policy written inline, every port 0, loopback only. */
+public final class TestGuards {
+  private TestGuards() {}
+
+  /** A configuration from YAML spec lines (name and ports are filled in). */
+  public static GuardConfig config(URI upstreamMcpUrl, String yaml) {
+    try {
+      PolicyFile file =
+          PolicyFile.parse(
+              "name: test\nguard: {port: 4484, adminPort: 9484}\n" + yaml,
+              PolicyValidator.Mode.STANDALONE);
+      return GuardConfig.of(
+          file, new GuardConfig.Overrides(upstreamMcpUrl, 0, 0, "127.0.0.1"), Instant.now());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public static Guard start(URI upstreamMcpUrl, String yaml) {
+    return Guard.start(config(upstreamMcpUrl, yaml), Clock.systemUTC());
+  }
+
+  public static URI mcp(Guard guard) {
+    return URI.create("http://127.0.0.1:" + guard.port() + "/mcp");
+  }
+
+  public static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  /** An {@code initialize} POST, JSON-RPC id {@code id}, with extra headers (name, value, …). */
+  public static HttpRequest initialize(Guard guard, Object id, String... headers) {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(mcp(guard))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "{\"jsonrpc\":\"2.0\",\"id\":"
+                        + (id instanceof String s ? "\"" + s + "\"" : id)
+                        + ",\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
+                        + "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"));
+    for (int i = 0; i + 1 < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return b.build();
+  }
+
+  public static HttpResponse<String> send(HttpRequest request) {
+    try {
+      return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** DELETE of a session through the guard. */
+  public static HttpResponse<String> delete(Guard guard, String sessionId) {
+    return send(
+        HttpRequest.newBuilder(mcp(guard)).DELETE().header("Mcp-Session-Id", sessionId).build());
+  }
+
+  /**
+   * The value of one Prometheus sample, e.g. {@code sessionguard_refusals_total{reason="origin"}}.
+   */
+  public static double metric(Guard guard, String sample) {
+    for (String line : guard.metrics().scrape().split("\n")) {
+      if (line.startsWith(sample + " ")) {
+        return Double.parseDouble(line.substring(sample.length() + 1).trim());
+      }
+    }
+    throw new AssertionError("no sample " + sample);
+  }
+}

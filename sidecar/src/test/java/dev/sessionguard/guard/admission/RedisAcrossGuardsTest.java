@@ -1,0 +1,346 @@
+package dev.sessionguard.guard.admission;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sessionguard.guard.ManualClock;
+import dev.sessionguard.guard.admission.redis.RedisStore;
+import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Several guards (registries) sharing one real Redis: the caps hold for all of them. */
+class RedisAcrossGuardsTest {
+  static final Duration IDLE = Duration.ofMinutes(5);
+  static final Duration LIFE = Duration.ofHours(1);
+  static final Duration HARD = Duration.ofSeconds(20);
+  static final Duration SHORT_LEASE = Duration.ofSeconds(2);
+
+  static RedisFixture redis;
+
+  final ManualClock clock = new ManualClock();
+
+  @BeforeAll
+  static void startRedis() {
+    redis = new RedisFixture();
+  }
+
+  @AfterAll
+  static void stopRedis() {
+    if (redis != null) {
+      redis.close();
+    }
+  }
+
+  @AfterEach
+  void reset() {
+    if (!redis.server.running()) {
+      redis.server.resume();
+    }
+    redis.reset();
+  }
+
+  static Session open(SessionRegistry guard, String client, String id, SessionCaps caps) {
+    var admission = guard.admit(client, caps, false, false);
+    assertThat(admission).isInstanceOf(Admission.Admitted.class);
+    return guard.confirm(((Admission.Admitted) admission).reservation(), id);
+  }
+
+  List<RedisSessionRegistry> guards(int n, Clock clock, Duration lease, FailureMode mode) {
+    List<RedisSessionRegistry> guards = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      guards.add(redis.guard("guard-" + i, clock, lease, mode));
+    }
+    return guards;
+  }
+
+  /** Busy counts travel without a reply: wait until Redis has them. */
+  static void awaitBusy(String id, String busy) {
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(redis.redis().hget("sessionguard:{test-policy}:s:" + id, "busy"))
+                    .isEqualTo(busy));
+  }
+
+  @Test
+  void three_guards_racing_1500_admissions_never_exceed_the_caps_and_counts_return_to_zero()
+      throws Exception {
+    var caps = new SessionCaps(100, 10, false);
+    var guards = guards(3, Clock.systemUTC(), Duration.ofSeconds(30), FailureMode.Open);
+    var watcher = redis.redis();
+    AtomicBoolean racing = new AtomicBoolean(true);
+    AtomicInteger mostSeen = new AtomicInteger();
+    Thread sampler =
+        new Thread(
+            () -> {
+              while (racing.get()) {
+                long held =
+                    watcher.zcard("sessionguard:{test-policy}:sessions")
+                        + watcher.hlen("sessionguard:{test-policy}:reservations");
+                mostSeen.accumulateAndGet((int) held, Math::max);
+              }
+            });
+    sampler.start();
+
+    ExecutorService pool = Executors.newFixedThreadPool(48);
+    CountDownLatch start = new CountDownLatch(1);
+    AtomicInteger admitted = new AtomicInteger();
+    List<Future<?>> futures = new ArrayList<>();
+    for (int i = 0; i < 1_500; i++) {
+      var guard = guards.get(i % 3);
+      String client = "client-" + (i % 15);
+      String id = "s-" + i;
+      futures.add(
+          pool.submit(
+              () -> {
+                start.await();
+                if (guard.admit(client, caps, false, false) instanceof Admission.Admitted a) {
+                  admitted.incrementAndGet();
+                  guard.confirm(a.reservation(), id);
+                }
+                return null;
+              }));
+    }
+    start.countDown();
+    for (Future<?> f : futures) {
+      f.get();
+    }
+    pool.shutdown();
+    racing.set(false);
+    sampler.join();
+
+    assertThat(admitted.get()).isEqualTo(100);
+    assertThat(mostSeen.get()).isLessThanOrEqualTo(100);
+    for (var guard : guards) {
+      assertThat(guard.active()).isEqualTo(100);
+      assertThat(guard.storeAvailable()).isTrue();
+    }
+    var holders = guards.get(0).topHolders(100);
+    assertThat(holders).allSatisfy(h -> assertThat(h.sessions()).isLessThanOrEqualTo(10));
+    assertThat(holders.stream().mapToInt(SessionRegistry.Holder::sessions).sum()).isEqualTo(100);
+
+    for (int i = 0; i < 1_500; i++) {
+      guards.get((i + 1) % 3).end("s-" + i, EndReason.CLIENT);
+    }
+    assertThat(guards.get(2).active()).isZero();
+    assertThat(guards.get(2).pending()).isZero();
+    assertThat(guards.get(2).clients()).isZero();
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void a_guard_that_stops_renewing_frees_its_slots_within_the_lease_ttl() {
+    var caps = new SessionCaps(8, 8, false);
+    var crashed = redis.guard("crashed", clock, SHORT_LEASE, FailureMode.Open);
+    var survivor = redis.guard("survivor", clock, SHORT_LEASE, FailureMode.Open);
+    for (int i = 0; i < 5; i++) {
+      open(crashed, "alice", "c" + i, caps);
+    }
+    // An initialize in progress on the crashed guard holds a slot too.
+    assertThat(crashed.admit("alice", caps, false, false)).isInstanceOf(Admission.Admitted.class);
+    Session served = open(survivor, "bob", "s0", caps);
+    // c4's last request went through the survivor: the survivor keeps it alive.
+    Session c4 = ((Lookup.Known) survivor.lookup("c4")).session();
+    survivor.requestStarted(c4, true);
+    survivor.requestFinished(c4, true);
+    open(survivor, "bob", "s1", caps);
+    assertThat(survivor.admit("bob", caps, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+
+    crashed.halt();
+
+    await()
+        .atMost(SHORT_LEASE.multipliedBy(5))
+        .untilAsserted(() -> assertThat(survivor.active()).isEqualTo(3));
+    assertThat(survivor.pending()).isZero();
+    assertThat(survivor.lookup("s0")).isEqualTo(new Lookup.Known(served));
+    assertThat(survivor.lookup("c4")).isInstanceOf(Lookup.Known.class);
+    // Purged, not ended: a client still using c0 re-adopts it under the caps.
+    assertThat(survivor.lookup("c0")).isInstanceOf(Lookup.Unknown.class);
+    for (int i = 0; i < 5; i++) {
+      assertThat(survivor.admit("carol", caps, false, false))
+          .isInstanceOf(Admission.Admitted.class);
+    }
+    assertThat(survivor.admit("carol", caps, false, false)).isInstanceOf(Admission.Refused.class);
+    assertThat(redis.redis().smembers("sessionguard:{test-policy}:guards"))
+        .containsExactly("survivor");
+  }
+
+  @Test
+  void each_expired_session_is_claimed_by_exactly_one_of_three_guards() throws Exception {
+    var caps = new SessionCaps(1_000, 1_000, false);
+    var guards = guards(3, clock, Duration.ofSeconds(30), FailureMode.Open);
+    for (int i = 0; i < 600; i++) {
+      open(guards.get(i % 3), "client-" + (i % 7), "s-" + i, caps);
+    }
+    Session busy = ((Lookup.Known) guards.get(1).lookup("s-0")).session();
+    guards.get(1).requestStarted(busy, true);
+    awaitBusy("s-0", "1");
+    clock.advance(IDLE);
+
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<List<Ended>>> reaped = new ArrayList<>();
+    for (var guard : guards) {
+      reaped.add(
+          pool.submit(
+              () -> {
+                start.await();
+                List<Ended> ended = new ArrayList<>();
+                for (int round = 0; round < 5; round++) {
+                  ended.addAll(guard.expire(IDLE, LIFE, HARD));
+                }
+                return ended;
+              }));
+    }
+    start.countDown();
+    List<String> ids = new ArrayList<>();
+    for (var f : reaped) {
+      f.get().forEach(e -> ids.add(e.session().id()));
+    }
+    pool.shutdown();
+
+    assertThat(ids).hasSize(599).doesNotHaveDuplicates().doesNotContain("s-0");
+    assertThat(guards.get(0).active()).isEqualTo(1);
+    guards.get(1).requestFinished(busy, true);
+    awaitBusy("s-0", "0");
+    clock.advance(IDLE);
+    assertThat(guards.get(2).expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("s-0");
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void a_session_ended_by_another_guard_has_its_stream_closed_here() {
+    var caps = new SessionCaps(10, 10, false);
+    var guards = guards(2, clock, Duration.ofSeconds(30), FailureMode.Open);
+    Session here = open(guards.get(0), "alice", "a1", caps);
+    AtomicInteger closed = new AtomicInteger();
+    here.onEnd(closed::incrementAndGet);
+
+    assertThat(guards.get(1).end("a1", EndReason.CLIENT)).isPresent();
+    assertThat(guards.get(0).expire(IDLE, LIFE, HARD)).isEmpty();
+
+    assertThat(closed.get()).isEqualTo(1);
+    assertThat(guards.get(0).lookup("a1")).isInstanceOf(Lookup.Ended.class);
+  }
+
+  @Test
+  void open_admits_locally_while_redis_is_down_and_records_those_sessions_when_it_returns() {
+    var caps = new SessionCaps(10, 10, false);
+    var a = redis.guard("a", clock, SHORT_LEASE, FailureMode.Open);
+    var b = redis.guard("b", clock, SHORT_LEASE, FailureMode.Open);
+    Session a1 = open(a, "alice", "a1", caps);
+    open(b, "bob", "b1", caps);
+    var inProgress = (Admission.Admitted) a.admit("alice", caps, false, false);
+
+    redis.server.stop();
+
+    Session a2 = open(a, "alice", "a2", caps);
+    assertThat(a.storeAvailable()).isFalse();
+    assertThat(a.localSessions()).isEqualTo(1);
+    // The initialize admitted before the outage completes: held locally too.
+    Session a3 = a.confirm(inProgress.reservation(), "a3");
+    assertThat(a.localSessions()).isEqualTo(2);
+    assertThat(a.lookup("a1")).isEqualTo(new Lookup.Known(a1));
+    assertThat(a.lookup("a2")).isEqualTo(new Lookup.Known(a2));
+    assertThat(a.end("a1", EndReason.CLIENT)).containsSame(a1);
+    assertThat(a.lookup("a1")).isInstanceOf(Lookup.Ended.class);
+    a.requestStarted(a3, true);
+
+    redis.server.resume(); // empty: this Redis keeps nothing on disk
+
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              assertThat(a.storeAvailable()).isTrue();
+              assertThat(b.storeAvailable()).isTrue();
+              assertThat(a.localSessions()).isZero();
+            });
+    // a2 and a3 are in Redis now, a3 busy; b1 was lost with Redis's memory and is re-adopted.
+    assertThat(b.lookup("a2")).isInstanceOf(Lookup.Known.class);
+    assertThat(b.lookup("a3")).isInstanceOf(Lookup.Known.class);
+    assertThat(b.lookup("b1")).isInstanceOf(Lookup.Unknown.class);
+    assertThat(b.active()).isEqualTo(2);
+    assertThat(redis.redis().hget("sessionguard:{test-policy}:s:a3", "busy")).isEqualTo("1");
+    a.requestFinished(a3, true);
+    awaitBusy("a3", "0");
+
+    open(b, "bob", "b1", caps);
+    assertThat(a.active()).isEqualTo(3);
+    assertThat(b.pending()).isZero();
+    for (String id : List.of("a2", "a3", "b1")) {
+      assertThat(b.end(id, EndReason.CLIENT)).isPresent();
+    }
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void closed_refuses_new_sessions_while_redis_is_down_and_serves_known_ones() {
+    var caps = new SessionCaps(10, 10, false);
+    var guard = redis.guard("closed", clock, SHORT_LEASE, FailureMode.Closed);
+    Session a1 = open(guard, "alice", "a1", caps);
+
+    redis.server.stop();
+
+    assertThat(guard.admit("alice", caps, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+    assertThat(guard.storeAvailable()).isFalse();
+    assertThat(guard.lookup("a1")).isEqualTo(new Lookup.Known(a1));
+    var forced = (Admission.Admitted) guard.admit("alice", caps, false, true);
+    assertThat(forced.wouldRefuse()).contains(Refusal.GLOBAL_SESSIONS);
+    guard.cancel(forced.reservation());
+
+    redis.server.resume();
+
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(() -> assertThat(guard.storeAvailable()).isTrue());
+    open(guard, "alice", "a2", caps);
+    assertThat(guard.active()).isEqualTo(1);
+    assertThat(guard.pending()).isZero();
+  }
+
+  @Test
+  void the_guards_of_other_policies_are_not_counted() {
+    var caps = new SessionCaps(1, 1, false);
+    var mine = redis.guard("mine", clock);
+    var otherStore =
+        new RedisStore(
+            redis.server.url(),
+            null,
+            Duration.ofSeconds(30),
+            FailureMode.Open,
+            RedisStore.keyPrefix("other-policy"),
+            Duration.ofSeconds(1));
+    try (var other = new RedisSessionRegistry(otherStore, "other", clock)) {
+      other.start();
+      open(other, "alice", "o1", caps);
+      open(mine, "alice", "m1", caps);
+      assertThat(mine.active()).isEqualTo(1);
+      assertThat(other.active()).isEqualTo(1);
+      Set<String> hashTags = new HashSet<>();
+      for (String key : redis.redis().keys("sessionguard:*")) {
+        hashTags.add(key.substring(key.indexOf('{'), key.indexOf('}') + 1));
+      }
+      assertThat(hashTags).containsExactlyInAnyOrder("{test-policy}", "{other-policy}");
+    }
+  }
+}

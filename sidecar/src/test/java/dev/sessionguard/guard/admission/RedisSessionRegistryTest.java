@@ -1,0 +1,259 @@
+package dev.sessionguard.guard.admission;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sessionguard.guard.ManualClock;
+import java.time.Duration;
+import org.assertj.core.groups.Tuple;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The semantics of {@link MemorySessionRegistry}, held by one guard on a real Redis. */
+class RedisSessionRegistryTest {
+  static final SessionCaps CAPS = new SessionCaps(3, 2, false);
+  static final Duration IDLE = Duration.ofMinutes(5);
+  static final Duration LIFE = Duration.ofHours(1);
+  static final Duration HARD = Duration.ofSeconds(20);
+
+  static RedisFixture redis;
+
+  final ManualClock clock = new ManualClock();
+  RedisSessionRegistry registry;
+
+  @BeforeAll
+  static void startRedis() {
+    redis = new RedisFixture();
+  }
+
+  @AfterAll
+  static void stopRedis() {
+    if (redis != null) {
+      redis.close();
+    }
+  }
+
+  @BeforeEach
+  void startGuard() {
+    registry = redis.guard("guard-a", clock);
+    assertThat(registry.storeAvailable()).isTrue();
+  }
+
+  @AfterEach
+  void reset() {
+    redis.reset();
+  }
+
+  Session open(String client, String id) {
+    return open(client, id, CAPS);
+  }
+
+  Session open(String client, String id, SessionCaps caps) {
+    var admission = registry.admit(client, caps, false, false);
+    assertThat(admission).isInstanceOf(Admission.Admitted.class);
+    return registry.confirm(((Admission.Admitted) admission).reservation(), id);
+  }
+
+  @Test
+  void refuses_over_the_global_cap_and_then_the_client_cap() {
+    open("alice", "a1");
+    open("alice", "a2");
+    assertThat(registry.admit("alice", CAPS, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.CLIENT_SESSIONS));
+    open("bob", "b1");
+    assertThat(registry.admit("carol", CAPS, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+    assertThat(registry.active()).isEqualTo(3);
+    assertThat(registry.clients()).isEqualTo(2);
+  }
+
+  @Test
+  void exempt_clients_skip_only_the_per_client_cap() {
+    var caps = new SessionCaps(3, 1, false);
+    for (int i = 0; i < 3; i++) {
+      assertThat(registry.admit("anon", caps, true, false)).isInstanceOf(Admission.Admitted.class);
+    }
+    assertThat(registry.admit("anon", caps, true, false))
+        .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+  }
+
+  @Test
+  void a_reservation_holds_a_slot_until_cancelled_and_cancelling_twice_is_harmless() {
+    var caps = new SessionCaps(1, 1, false);
+    var admitted = (Admission.Admitted) registry.admit("alice", caps, false, false);
+    assertThat(registry.pending()).isEqualTo(1);
+    assertThat(registry.admit("bob", caps, false, false)).isInstanceOf(Admission.Refused.class);
+
+    registry.cancel(admitted.reservation());
+    registry.cancel(admitted.reservation());
+
+    assertThat(registry.pending()).isZero();
+    assertThat(registry.clients()).isZero();
+    assertThat(redis.countingKeys()).isEmpty();
+    assertThat(registry.admit("bob", caps, false, false)).isInstanceOf(Admission.Admitted.class);
+  }
+
+  @Test
+  void forced_admission_records_and_reports_what_would_be_refused() {
+    var caps = new SessionCaps(1, 1, false);
+    open("alice", "a1", caps);
+    var forced = (Admission.Admitted) registry.admit("alice", caps, false, true);
+    assertThat(forced.wouldRefuse()).contains(Refusal.GLOBAL_SESSIONS);
+    registry.confirm(forced.reservation(), "a2");
+    assertThat(registry.active()).isEqualTo(2);
+  }
+
+  @Test
+  void ended_sessions_are_remembered_and_clients_disappear_at_zero() {
+    Session a1 = open("alice", "a1");
+    assertThat(registry.lookup("a1")).isEqualTo(new Lookup.Known(a1));
+    assertThat(registry.end("a1", EndReason.CLIENT)).containsSame(a1);
+    assertThat(registry.end("a1", EndReason.CLIENT)).isEmpty();
+    assertThat(registry.lookup("a1")).isInstanceOf(Lookup.Ended.class);
+    assertThat(registry.lookup("zz")).isInstanceOf(Lookup.Unknown.class);
+    assertThat(registry.clients()).isZero();
+    assertThat(registry.active()).isZero();
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void a_session_is_known_with_its_client_and_creation_time() {
+    Session a1 = open("alice", "a1");
+    var other = redis.guard("guard-b", clock);
+    var known = (Lookup.Known) other.lookup("a1");
+    assertThat(known.session().client()).isEqualTo("alice");
+    assertThat(known.session().created()).isEqualTo(a1.created()).isEqualTo(clock.instant());
+  }
+
+  @Test
+  void idle_sessions_expire_after_the_idle_timeout_and_activity_resets_the_clock() {
+    Session a = open("alice", "a1");
+    open("bob", "b1");
+    clock.advance(Duration.ofMinutes(3));
+    registry.requestStarted(a, true);
+    registry.requestFinished(a, true);
+    clock.advance(Duration.ofMinutes(2));
+
+    assertThat(registry.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id(), Ended::reason)
+        .containsExactly(Tuple.tuple("b1", EndReason.IDLE));
+    clock.advance(Duration.ofMinutes(3));
+    assertThat(registry.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("a1");
+    assertThat(registry.active()).isZero();
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void requests_that_do_not_count_as_activity_leave_the_clock_alone() {
+    Session a = open("alice", "a1");
+    clock.advance(Duration.ofMinutes(4));
+    registry.requestStarted(a, false);
+    registry.requestFinished(a, false);
+    clock.advance(Duration.ofMinutes(1));
+    assertThat(registry.expire(IDLE, LIFE, HARD)).hasSize(1);
+  }
+
+  @Test
+  void a_session_with_a_post_in_flight_is_never_idle() {
+    Session a = open("alice", "a1");
+    registry.requestStarted(a, true);
+    clock.advance(Duration.ofMinutes(30));
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty();
+    registry.requestFinished(a, true);
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD)).hasSize(1);
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void lifetime_ends_sessions_once_their_posts_finish_or_at_the_hard_bound() {
+    Session a = open("alice", "a1");
+    Session b = open("bob", "b1");
+    for (int i = 0; i < 12; i++) {
+      clock.advance(Duration.ofMinutes(5));
+      registry.requestStarted(a, true);
+      registry.requestFinished(a, true);
+    }
+    registry.requestStarted(b, true);
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(registry.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id(), Ended::reason)
+        .containsExactly(Tuple.tuple("a1", EndReason.LIFETIME));
+    clock.advance(HARD);
+    assertThat(registry.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id(), Ended::reason)
+        .containsExactly(Tuple.tuple("b1", EndReason.LIFETIME));
+    registry.requestFinished(b, true);
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void evict_idlest_ends_the_clients_own_idlest_session_only() {
+    var caps = new SessionCaps(10, 2, true);
+    Session a1 = open("alice", "a1", caps);
+    clock.advance(Duration.ofSeconds(1));
+    open("bob", "b1", caps);
+    clock.advance(Duration.ofSeconds(1));
+    Session a2 = open("alice", "a2", caps);
+    clock.advance(Duration.ofSeconds(1));
+    registry.requestStarted(a1, true); // a1 becomes the most recent
+    registry.requestFinished(a1, true);
+
+    var admitted = (Admission.Admitted) registry.admit("alice", caps, false, false);
+
+    assertThat(admitted.evicted()).containsExactly(a2);
+    assertThat(registry.lookup("a2")).isInstanceOf(Lookup.Ended.class);
+    assertThat(registry.lookup("b1")).isInstanceOf(Lookup.Known.class);
+    registry.confirm(admitted.reservation(), "a3");
+    assertThat(registry.active()).isEqualTo(3);
+  }
+
+  @Test
+  void evict_idlest_refuses_when_every_session_of_the_client_is_busy() {
+    var caps = new SessionCaps(10, 1, true);
+    Session a1 = open("alice", "a1", caps);
+    registry.requestStarted(a1, true);
+    assertThat(registry.admit("alice", caps, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.CLIENT_SESSIONS));
+  }
+
+  @Test
+  void a_raced_adoption_of_one_id_keeps_one_session() {
+    var a = (Admission.Admitted) registry.admit("alice", CAPS, false, false);
+    var b = (Admission.Admitted) registry.admit("alice", CAPS, false, false);
+    Session first = registry.confirm(a.reservation(), "s");
+    Session second = registry.confirm(b.reservation(), "s");
+    assertThat(second).isSameAs(first);
+    assertThat(registry.active()).isEqualTo(1);
+    assertThat(registry.pending()).isZero();
+  }
+
+  @Test
+  void top_holders_count_sessions_most_first() {
+    open("alice", "a1");
+    open("alice", "a2");
+    open("bob", "b1");
+    registry.admit("carol", new SessionCaps(10, 10, false), false, false);
+    assertThat(registry.topHolders(10))
+        .containsExactly(
+            new SessionRegistry.Holder("alice", 2), new SessionRegistry.Holder("bob", 1));
+  }
+
+  @Test
+  void three_thousand_sessions_expiring_together_are_all_reaped_in_batches() {
+    var caps = new SessionCaps(20_000, 20_000, false);
+    for (int i = 0; i < 3_000; i++) {
+      open("c" + (i % 50), "s" + i, caps);
+    }
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD)).hasSize(3_000);
+    assertThat(registry.active()).isZero();
+    assertThat(registry.clients()).isZero();
+    assertThat(registry.pending()).isZero();
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+}

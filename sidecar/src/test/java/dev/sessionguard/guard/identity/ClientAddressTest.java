@@ -1,0 +1,38 @@
+package dev.sessionguard.guard.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sessionguard.policy.Cidr;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ClientAddressTest {
+  static RequestFacts from(String peer, String... forwardedFor) {
+    return new RequestFacts(peer, h -> null, List.of(forwardedFor));
+  }
+
+  @Test
+  void an_untrusted_peer_is_the_client_whatever_it_forwards() {
+    ClientAddress a = new ClientAddress(List.of(Cidr.parse("10.0.0.0/8")));
+    assertThat(a.of(from("192.0.2.7", "203.0.113.9"))).isEqualTo("192.0.2.7");
+  }
+
+  @Test
+  void a_trusted_proxy_names_the_last_untrusted_hop() {
+    ClientAddress a = new ClientAddress(List.of(Cidr.parse("10.0.0.0/8")));
+    assertThat(a.of(from("10.0.0.2", "198.51.100.1, 203.0.113.9, 10.0.0.5")))
+        .isEqualTo("203.0.113.9");
+  }
+
+  @Test
+  void a_garbage_hop_stops_the_walk() {
+    ClientAddress a = new ClientAddress(List.of(Cidr.parse("10.0.0.0/8")));
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, not-an-ip"))).isEqualTo("10.0.0.2");
+  }
+
+  @Test
+  void without_trusted_proxies_forwarded_for_is_ignored() {
+    assertThat(new ClientAddress(List.of()).of(from("192.0.2.7", "203.0.113.9")))
+        .isEqualTo("192.0.2.7");
+  }
+}

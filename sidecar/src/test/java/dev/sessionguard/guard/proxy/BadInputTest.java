@@ -1,0 +1,156 @@
+package dev.sessionguard.guard.proxy;
+
+import static dev.sessionguard.guard.TestGuards.mcp;
+import static dev.sessionguard.guard.TestGuards.metric;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sessionguard.guard.FastUpstream;
+import dev.sessionguard.guard.Guard;
+import dev.sessionguard.guard.TestGuards;
+import dev.sessionguard.policy.PolicyJson;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Bad input is answered by the guard: nothing forwarded, no cap moves. */
+class BadInputTest {
+  static FastUpstream upstream;
+  static Guard guard;
+  static final String INIT =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}";
+
+  @BeforeAll
+  static void start() throws Exception {
+    upstream = new FastUpstream();
+    guard =
+        TestGuards.start(
+            upstream.mcpUrl(),
+            "origins: {allowed: [\"https://app.example.com\"]}\n"
+                + "limits: {maxBodyBytes: 1Ki, maxHeaderBytes: 2Ki}\n");
+  }
+
+  @AfterAll
+  static void stop() {
+    guard.close();
+    upstream.close();
+  }
+
+  double admittedBefore;
+
+  @BeforeEach
+  void clear() {
+    upstream.seen.clear();
+    admittedBefore = metric(guard, "sessionguard_admissions_total{kind=\"new\"}");
+  }
+
+  static HttpRequest.Builder post(String body) {
+    return HttpRequest.newBuilder(mcp(guard))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body));
+  }
+
+  void assertNothingMoved() {
+    assertThat(upstream.seen).isEmpty();
+    assertThat(guard.sessions().active()).isZero();
+    assertThat(guard.sessions().pending()).isZero();
+    assertThat(guard.sessions().clients()).isZero();
+    await() // a permit closes just after its answer leaves
+        .untilAsserted(
+            () -> {
+              assertThat(guard.requests().total()).isZero();
+              assertThat(guard.requests().clients()).isZero();
+            });
+    assertThat(metric(guard, "sessionguard_admissions_total{kind=\"new\"}"))
+        .isEqualTo(admittedBefore);
+  }
+
+  @Test
+  void a_disallowed_origin_gets_403() throws Exception {
+    HttpResponse<String> r =
+        TestGuards.send(post(INIT).header("Origin", "https://evil.example").build());
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(PolicyJson.json().readTree(r.body()).at("/error/data/reason").asText())
+        .isEqualTo("origin");
+    assertNothingMoved();
+    assertThat(
+            TestGuards.send(post(INIT).header("Origin", "https://app.example.com").build())
+                .statusCode())
+        .isEqualTo(200); // the allowed one passes
+    TestGuards.delete(guard, upstream.live.iterator().next()); // leave nothing behind
+  }
+
+  @Test
+  void a_body_over_the_limit_gets_413_by_content_length() {
+    HttpResponse<String> r = TestGuards.send(post("{\"x\":\"" + "a".repeat(2000) + "\"}").build());
+    assertThat(r.statusCode()).isEqualTo(413);
+    assertNothingMoved();
+  }
+
+  @Test
+  void a_chunked_body_over_the_limit_gets_413_while_counting() {
+    byte[] big = ("{\"x\":\"" + "a".repeat(2000) + "\"}").getBytes(StandardCharsets.UTF_8);
+    HttpResponse<String> r =
+        TestGuards.send(
+            HttpRequest.newBuilder(mcp(guard))
+                .header("Content-Type", "application/json")
+                .POST(
+                    HttpRequest.BodyPublishers.ofInputStream(
+                        () -> new java.io.ByteArrayInputStream(big)))
+                .build());
+    assertThat(r.statusCode()).isEqualTo(413);
+    assertNothingMoved();
+  }
+
+  @Test
+  void headers_over_the_limit_get_431_with_a_json_rpc_body() {
+    HttpResponse<String> r =
+        TestGuards.send(post(INIT).header("X-Padding", "p".repeat(4000)).build());
+    assertThat(r.statusCode()).isEqualTo(431);
+    assertThat(r.body()).contains("-31007");
+    assertNothingMoved();
+  }
+
+  @Test
+  void malformed_json_gets_400_parse_error() throws Exception {
+    HttpResponse<String> r = TestGuards.send(post("{\"jsonrpc\":\"2.0\",").build());
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(PolicyJson.json().readTree(r.body()).at("/error/code").asInt()).isEqualTo(-32700);
+    assertNothingMoved();
+  }
+
+  @Test
+  void a_session_id_outside_visible_ascii_gets_400() throws Exception {
+    // The JDK client refuses such header values, so write the request by hand.
+    for (String id : new String[] {"has space", "caf\u00e9"}) {
+      String request =
+          "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+              + "Mcp-Session-Id: "
+              + id
+              + "\r\nContent-Length: "
+              + INIT.length()
+              + "\r\nConnection: close\r\n\r\n"
+              + INIT;
+      try (Socket s = new Socket("127.0.0.1", guard.port())) {
+        OutputStream out = s.getOutputStream();
+        out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+        InputStream in = s.getInputStream();
+        String answer = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertThat(answer).startsWith("HTTP/1.1 400");
+        assertThat(answer).contains("-31009");
+      }
+    }
+    assertNothingMoved();
+    assertThat(Arrays.asList(guard.metrics().scrape().split("\n")))
+        .contains("sessionguard_sessions_active 0.0");
+  }
+}

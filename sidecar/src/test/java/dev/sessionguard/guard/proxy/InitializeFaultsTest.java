@@ -1,0 +1,243 @@
+package dev.sessionguard.guard.proxy;
+
+import static dev.sessionguard.guard.ScriptedUpstream.json;
+import static dev.sessionguard.guard.ScriptedUpstream.raw;
+import static dev.sessionguard.guard.ScriptedUpstream.reset;
+import static dev.sessionguard.guard.TestGuards.initialize;
+import static dev.sessionguard.guard.TestGuards.send;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sessionguard.guard.Guard;
+import dev.sessionguard.guard.ScriptedUpstream;
+import dev.sessionguard.guard.TestGuards;
+import dev.sessionguard.policy.PolicyJson;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Every way an initialize can fail upstream releases its reservation: no slot stays taken. */
+class InitializeFaultsTest {
+  ScriptedUpstream upstream;
+  Guard guard;
+
+  @BeforeEach
+  void start() throws Exception {
+    upstream = new ScriptedUpstream();
+    guard =
+        TestGuards.start(
+            upstream.mcpUrl(),
+            "identity: {source: Header, header: {name: X-User}}\n"
+                + "sessions: {max: 1, perClient: 1}\n"
+                + "requests: {maxInFlight: 2, perClientInFlight: 1}\n"
+                + "timeouts: {firstByte: 500ms}\n");
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    guard.close();
+    upstream.close();
+  }
+
+  void assertNoSlotTaken() {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              assertThat(guard.sessions().active()).isZero();
+              assertThat(guard.sessions().pending()).isZero();
+              assertThat(guard.sessions().clients()).isZero();
+              assertThat(guard.requests().total()).isZero();
+            });
+    // and the one slot there is can still be had
+    upstream.script(
+        (r, s) ->
+            json(
+                s,
+                200,
+                r.isInitialize()
+                    ? Map.of("Mcp-Session-Id", "fresh-" + System.nanoTime())
+                    : Map.of(),
+                "{}"));
+    assertThat(send(initialize(guard, 99)).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void an_upstream_500_is_passed_through() {
+    upstream.script((r, s) -> json(s, 500, Map.of(), "{\"error\":\"boom\"}"));
+    HttpResponse<String> r = send(initialize(guard, 1));
+    assertThat(r.statusCode()).isEqualTo(500);
+    assertThat(r.body()).isEqualTo("{\"error\":\"boom\"}");
+    assertNoSlotTaken();
+  }
+
+  @Test
+  void a_reset_before_the_answer_gets_502() throws Exception {
+    upstream.script((r, s) -> reset(s));
+    HttpResponse<String> r = send(initialize(guard, "a"));
+    assertThat(r.statusCode()).isEqualTo(502);
+    assertThat(PolicyJson.json().readTree(r.body()).get("id").asText()).isEqualTo("a");
+    assertNoSlotTaken();
+  }
+
+  @Test
+  void a_reset_mid_answer_ends_the_session_and_deletes_it_upstream() {
+    upstream.script(
+        (r, s) -> {
+          if (r.method().equals("DELETE")) {
+            json(s, 200, Map.of(), "");
+            return;
+          }
+          raw(
+              s,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: half\r\n"
+                  + "Transfer-Encoding: chunked\r\n\r\n10\r\nevent: message\n");
+          reset(s);
+        });
+    try {
+      send(initialize(guard, 1)); // the client sees a truncated answer, or an error
+    } catch (IllegalStateException expected) {
+      // truncated
+    }
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(upstream.seen)
+                    .anyMatch(
+                        q ->
+                            q.method().equals("DELETE")
+                                && "half".equals(q.headers().get("mcp-session-id"))));
+    assertNoSlotTaken();
+  }
+
+  @Test
+  void an_upstream_slower_than_the_first_byte_timeout_gets_504() {
+    CountDownLatch never = new CountDownLatch(1);
+    upstream.script((r, s) -> never.await(30, TimeUnit.SECONDS));
+    HttpResponse<String> r = send(initialize(guard, 1));
+    assertThat(r.statusCode()).isEqualTo(504);
+    never.countDown();
+    assertNoSlotTaken();
+  }
+
+  @Test
+  void a_2xx_without_a_session_id_is_forwarded_and_records_nothing() {
+    upstream.script(
+        (r, s) -> json(s, 200, Map.of(), "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}"));
+    HttpResponse<String> r = send(initialize(guard, 1));
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Mcp-Session-Id")).isEmpty();
+    assertNoSlotTaken();
+  }
+
+  @Test
+  void a_session_id_outside_visible_ascii_gets_502() {
+    upstream.script((r, s) -> json(s, 200, Map.of("Mcp-Session-Id", "bad\u00e9id"), "{}"));
+    HttpResponse<String> r = send(initialize(guard, 1));
+    assertThat(r.statusCode()).isEqualTo(502);
+    assertNoSlotTaken();
+  }
+
+  @Test
+  void a_client_gone_after_the_id_was_issued_gets_its_session_deleted_upstream() throws Exception {
+    CountDownLatch received = new CountDownLatch(1);
+    CountDownLatch clientGone = new CountDownLatch(1);
+    upstream.script(
+        (r, s) -> {
+          if (r.method().equals("DELETE")) {
+            json(s, 200, Map.of(), "");
+            return;
+          }
+          received.countDown();
+          clientGone.await(10, TimeUnit.SECONDS);
+          raw(
+              s,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: orphan\r\n"
+                  + "Transfer-Encoding: chunked\r\n\r\n");
+          for (int i = 0; i < 200; i++) { // until the guard hangs up on us
+            String event = "data: {\"n\":" + i + "}\n\n";
+            raw(s, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n");
+            Thread.sleep(20);
+          }
+        });
+    String body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}";
+    try (Socket client = new Socket("127.0.0.1", guard.port())) {
+      OutputStream out = client.getOutputStream();
+      out.write(
+          ("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                  + body.length()
+                  + "\r\n\r\n"
+                  + body)
+              .getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      assertThat(received.await(10, TimeUnit.SECONDS)).isTrue();
+    }
+    clientGone.countDown();
+
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(upstream.seen)
+                    .anyMatch(
+                        q ->
+                            q.method().equals("DELETE")
+                                && "orphan".equals(q.headers().get("mcp-session-id"))));
+    assertNoSlotTaken();
+  }
+
+  @Test
+  void in_flight_caps_refuse_with_429_and_503_and_release_when_the_answer_ends() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    upstream.script(
+        (r, s) -> {
+          release.await(10, TimeUnit.SECONDS);
+          json(s, 200, Map.of(), "{}");
+        });
+    String ping = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}";
+    CompletableFuture<HttpResponse<String>> alice =
+        TestGuards.HTTP.sendAsync(post(ping, "X-User", "alice"), BodyHandlers.ofString());
+    await().untilAsserted(() -> assertThat(guard.requests().total()).isEqualTo(1));
+
+    HttpResponse<String> aliceAgain = send(post(ping, "X-User", "alice"));
+    assertThat(aliceAgain.statusCode()).isEqualTo(429);
+    assertThat(aliceAgain.headers().firstValue("Retry-After")).isPresent();
+    assertThat(PolicyJson.json().readTree(aliceAgain.body()).at("/error/data/reason").asText())
+        .isEqualTo("client_inflight");
+    assertThat(PolicyJson.json().readTree(aliceAgain.body()).get("id").asInt()).isEqualTo(7);
+
+    CompletableFuture<HttpResponse<String>> bob =
+        TestGuards.HTTP.sendAsync(post(ping, "X-User", "bob"), BodyHandlers.ofString());
+    await().untilAsserted(() -> assertThat(guard.requests().total()).isEqualTo(2));
+    HttpResponse<String> carol = send(post(ping, "X-User", "carol"));
+    assertThat(carol.statusCode()).isEqualTo(503);
+    assertThat(PolicyJson.json().readTree(carol.body()).at("/error/data/reason").asText())
+        .isEqualTo("global_inflight");
+
+    release.countDown();
+    assertThat(alice.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    assertThat(bob.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    await().untilAsserted(() -> assertThat(guard.requests().total()).isZero());
+    assertThat(guard.requests().clients()).isZero();
+  }
+
+  java.net.http.HttpRequest post(String body, String... headers) {
+    var b =
+        java.net.http.HttpRequest.newBuilder(TestGuards.mcp(guard))
+            .header("Content-Type", "application/json")
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body));
+    for (int i = 0; i + 1 < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return b.build();
+  }
+}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Footprint: time from JVM start to /readyz 200, RSS idle, RSS under load (wrk at saturation on
-# tools/call) and after it, on Java 25 and 17, with the image's JVM flags and with variations:
-# SerialGC and a small heap and thread stacks, class-data sharing (AppCDS), and on 25 the AOT cache
-# (JEP 483/514). The guard runs on core 1, nginx upstream and wrk on core 0, as in proxy.sh.
+# tools/call) and after it, on Java 25 and 17. "image" is the JVM flags of sidecar/Dockerfile with
+# the chart's 384Mi memory limit (-XX:MaxRAM); variations on it: a small heap and thread stacks,
+# class-data sharing (AppCDS, from a training run), and on 25 the AOT cache (JEP 483/514); "bare"
+# is no flags at all on this 24 GiB machine. The guard runs on core 1 (the chart's CPU limit is 1),
+# the nginx upstream and wrk on core 0, as in proxy.sh.
 #
 # Usage: bench/footprint.sh      (env: RUNS=3 LOAD_SECONDS=10 JVMS="25 17")
 source "$(dirname "$0")/lib.sh"
@@ -16,7 +18,7 @@ JVMS=${JVMS:-25 17}
 UP=18281 GRD=18283 ADM=18293
 out="$RESULTS/footprint.txt"
 IMAGE_OPTS=$(image_java_opts)
-TUNED="-XX:+UseSerialGC -Xms16m -Xmx96m -Xss256k -XX:ReservedCodeCacheSize=48m"
+TUNED="-XX:+UseSerialGC -Xms8m -Xmx96m -Xss256k -XX:ReservedCodeCacheSize=32m"
 CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
 
@@ -99,13 +101,13 @@ log_to "$out"
 : >"$WORK/footprint.lines"
 echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
 echo "# guard on core 1 (taskset), upstream nginx and wrk on core 0; $RUNS starts per configuration; load: wrk -t1 -c32 -d${LOAD_SECONDS}s"
-echo "# image flags (sidecar/Dockerfile): '${IMAGE_OPTS:-none found}'; tuned: '$TUNED'"
+echo "# image: '$IMAGE_OPTS' (sidecar/Dockerfile + the pod's memory limit); tuned: image + '$TUNED'"
 for v in $JVMS; do
   java_bin=JAVA$v
   java=${!java_bin}
   echo "# jvm=$v: $("$java" -version 2>&1 | head -1)"
-  measure "$v" default "$java" ""
-  if [ -n "$IMAGE_OPTS" ]; then measure "$v" image "$java" "$IMAGE_OPTS"; fi
+  measure "$v" bare "$java" ""
+  measure "$v" image "$java" "$IMAGE_OPTS"
   measure "$v" tuned "$java" "$IMAGE_OPTS $TUNED"
   jsa="$WORK/guard-$v.jsa"
   rm -f "$jsa"
@@ -125,7 +127,7 @@ for v in $JVMS; do
   fi
 done
 for v in $JVMS; do
-  for name in default image tuned tuned+cds tuned+aot; do
+  for name in bare image tuned tuned+cds tuned+aot; do
     lines=$(grep "^footprint jvm=$v config=$name " "$WORK/footprint.lines" || true)
     [ -n "$lines" ] || continue
     printf "summary jvm=%s config=%s" "$v" "$name"

@@ -67,6 +67,9 @@ stop() { # stop PID...: ends processes this benchmark started, and forgets them
   for pid in "${STARTED[@]}"; do [[ " $* " == *" $pid "* ]] || keep+=("$pid"); done
   STARTED=("${keep[@]}")
 }
+# rec LINE: prints a result line and keeps it in $LINES, which the script reads back (the log
+# written through tee may lag behind)
+rec() { echo "$*"; echo "$*" >>"$LINES"; }
 # log_to FILE: from here on, everything printed also goes to FILE (no subshell: cleanup still runs)
 log_to() { exec > >(tee "$1") 2>&1; }
 
@@ -108,10 +111,16 @@ wait_status() {
 rss_mb() { awk '/^VmRSS:/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
 threads_of() { awk '/^Threads:/{print $2}' "/proc/$1/status"; }
 
-# The JVM flags of the guard's image (sidecar/Dockerfile), when there is one.
+# The JVM flags of the guard's image (the -X… options in sidecar/Dockerfile's ENTRYPOINT), plus
+# -XX:MaxRAM=$POD_MEMORY: the JVM in the pod sizes itself from the container's memory limit (the
+# chart's default is 384Mi), not from this machine's memory.
+POD_MEMORY=${POD_MEMORY:-384m}
 image_java_opts() {
-  local df="$ROOT/sidecar/Dockerfile"
-  if [ -f "$df" ]; then sed -n 's/.*JAVA_TOOL_OPTIONS[= ]*"\{0,1\}\([^"]*\)"\{0,1\}.*/\1/p' "$df" | head -1; fi
+  local df="$ROOT/sidecar/Dockerfile" opts=""
+  if [ -f "$df" ]; then
+    opts=$(grep '^ENTRYPOINT' "$df" | grep -o '"-X[^"]*"' | tr -d '"' | tr '\n' ' ')
+  fi
+  echo "${opts}-XX:MaxRAM=$POD_MEMORY"
 }
 
 load_note() {

@@ -5,8 +5,8 @@
 # generator and the upstream on core 0. Throughput at saturation (wrk), then latency percentiles
 # at a fixed rate below saturation (OpenLoad, open model), runs alternated, warm-up discarded.
 #
-# Usage: bench/proxy.sh            (env: ROUNDS=5 SECONDS_PER_RUN=10 CONNECTIONS=32 RATE=<rps>
-#                                        RATE_SECONDS=20 MODES="direct nginx guard" GUARD_JAVA=..)
+# Usage: bench/proxy.sh     (env: ROUNDS=5 SECONDS_PER_RUN=10 WARMUP_SECONDS=20 CONNECTIONS=32
+#                                 RATES="r1 r2" RATE_SECONDS=15 MODES="direct nginx guard" GUARD_JAVA=..)
 source "$(dirname "$0")/lib.sh"
 need nginx:nginx wrk:wrk taskset:util-linux curl:curl
 need_jvms
@@ -15,8 +15,9 @@ build_guard
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${SECONDS_PER_RUN:-10}
+WARMUP=${WARMUP_SECONDS:-20}
 CONNECTIONS=${CONNECTIONS:-32}
-RATE_SECONDS=${RATE_SECONDS:-20}
+RATE_SECONDS=${RATE_SECONDS:-15}
 MODES=${MODES:-direct nginx guard}
 GUARD_JAVA=${GUARD_JAVA:-$JAVA25}
 GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts)}
@@ -102,45 +103,52 @@ openload() { # mode rate
     --header 'Mcp-Session-Id: bench-1' --header "MCP-Protocol-Version: $PROTOCOL"
 }
 
-{
-  echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
-  echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$GUARD_OPTS'; proxies on core 1, wrk/OpenLoad/upstream on core 0"
-  echo "# wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds alternated; OpenLoad ${RATE_SECONDS}s per run"
-  for m in $MODES; do echo "warmup mode=$m $(wrk_run "$m" "$DURATION")"; done
-  for r in $(seq "$ROUNDS"); do
-    for m in $MODES; do echo "throughput round=$r mode=$m $(wrk_run "$m" "$DURATION")"; done
-  done
-} | tee "$out"
+log_to "$out"
+LINES="$WORK/proxy.lines"
+: >"$LINES"
+echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
+echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$GUARD_OPTS'; proxies on core 1, wrk/OpenLoad/upstream on core 0"
+echo "# wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds alternated after a ${WARMUP}s warm-up of each; OpenLoad ${RATE_SECONDS}s per run (+3s discarded)"
+for m in $MODES; do rec "warmup mode=$m $(wrk_run "$m" "$WARMUP")"; done
+for r in $(seq "$ROUNDS"); do
+  for m in $MODES; do rec "throughput round=$r mode=$m $(wrk_run "$m" "$DURATION")"; done
+done
+for m in $MODES; do
+  rec "summary-throughput mode=$m $(grep "^throughput .*mode=$m " "$LINES" | field rps | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')"
+done
+med() { grep "^$1 mode=$2 ${3:-}" "$LINES" | field median; }
 
-nginx_rps=$(grep '^throughput .*mode=nginx ' "$out" | field rps | stats | cut -d' ' -f1)
-RATE=${RATE:-$(awk -v r="$nginx_rps" 'BEGIN{printf "%d", int(r / 2 / 100) * 100}')}
-{
-  echo "# fixed rate $RATE req/s (half of nginx's median saturation throughput unless RATE is set)"
-  for m in $MODES; do echo "warmup-rate mode=$m $(openload "$m" "$RATE")"; done
+# Fixed rates: half of nginx's saturation throughput (the target's rate), and half of the guard's
+# (its overhead when it is not overloaded); or RATES="r1 r2 ...".
+if [ -z "${RATES:-}" ]; then
+  RATES=$(awk -v r="$(med summary-throughput nginx)" 'BEGIN{h = r / 2; printf "%d", (h >= 1000 ? int(h / 100) * 100 : int(h / 10) * 10)}')
+  if [[ " $MODES " == *" guard "* ]]; then
+    RATES="$RATES $(awk -v r="$(med summary-throughput guard)" 'BEGIN{h = r / 2; printf "%d", (h >= 1000 ? int(h / 100) * 100 : int(h / 10) * 10)}')"
+  fi
+fi
+for rate in $RATES; do
+  [ "$rate" -gt 0 ] || continue
+  echo "# fixed rate $rate req/s"
+  for m in $MODES; do rec "warmup-rate mode=$m $(openload "$m" "$rate")"; done
   for r in $(seq "$ROUNDS"); do
-    for m in $MODES; do echo "latency round=$r mode=$m $(openload "$m" "$RATE")"; done
-  done
-} | tee -a "$out"
-
-# Summary: median and spread, and the targets.
-{
-  for m in $MODES; do
-    echo "summary-throughput mode=$m $(grep "^throughput .*mode=$m " "$out" | field rps | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')"
+    for m in $MODES; do rec "latency round=$r mode=$m $(openload "$m" "$rate")"; done
   done
   for m in $MODES; do
     for p in p50_us p90_us p99_us p999_us; do
-      echo "summary-latency mode=$m pct=$p $(grep "^latency .*mode=$m " "$out" | field "$p" | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')"
+      rec "summary-latency mode=$m rate=$rate pct=$p $(grep "^latency .*mode=$m rate=$rate " "$LINES" | field "$p" | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')"
     done
   done
-} | tee -a "$out"
-med() { grep "^$1 mode=$2 ${3:-}" "$out" | field median; }
+done
+
+# The targets: throughput, and p99 at the first rate (half of nginx's saturation).
 if [[ " $MODES " == *" guard "* && " $MODES " == *" nginx "* ]]; then
-  awk -v g="$(med summary-throughput guard)" -v n="$(med summary-throughput nginx)" \
-    -v gl="$(med summary-latency guard pct=p99_us)" -v nl="$(med summary-latency nginx pct=p99_us)" 'BEGIN{
+  first=${RATES%% *}
+  awk -v g="$(med summary-throughput guard)" -v n="$(med summary-throughput nginx)" -v rate="$first" \
+    -v gl="$(med summary-latency guard "rate=$first pct=p99_us")" -v nl="$(med summary-latency nginx "rate=$first pct=p99_us")" 'BEGIN{
       t = g / n; l = gl / nl
       printf "target throughput guard/nginx=%.2f (>= 0.70) %s\n", t, (t >= 0.7 ? "PASS" : "FAIL")
-      printf "target p99 guard/nginx=%.2f (<= 2.00) %s\n", l, (l <= 2 ? "PASS" : "FAIL")
-    }' | tee -a "$out"
+      printf "target p99@%s guard/nginx=%.2f (<= 2.00) %s\n", rate, l, (l <= 2 ? "PASS" : "FAIL")
+    }'
 fi
-echo "guard RSS after the run: $(rss_mb "$GUARD_PID") MB, threads $(threads_of "$GUARD_PID")" | tee -a "$out"
+echo "guard RSS after the run: $(rss_mb "$GUARD_PID") MB, threads $(threads_of "$GUARD_PID")"
 "$ROOT/bench/report.sh"

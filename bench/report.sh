@@ -6,6 +6,7 @@ need gnuplot:gnuplot-nox
 DOC="$ROOT/docs/benchmarks.md"
 IMG="$ROOT/docs/img"
 mkdir -p "$IMG" "$WORK/plot"
+rm -f "$IMG"/proxy-latency*.png
 R="$RESULTS"
 
 header_of() { sed -n '1s/^# //p' "$1"; } # first line: date — machine; load
@@ -15,9 +16,6 @@ has() { [ -s "$R/$1" ]; }
 plot_proxy() {
   local d="$WORK/plot"
   grep '^summary-throughput' "$R/proxy.txt" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");v[kv[1]]=kv[2]}; print v["mode"], v["median"], v["min"], v["max"]}' >"$d/tp.dat"
-  for m in $(cut -d' ' -f1 "$d/tp.dat"); do
-    grep "^summary-latency mode=$m " "$R/proxy.txt" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");v[kv[1]]=kv[2]}; p=v["pct"]; sub("_us","",p); sub("p999","p99.9",p); print NR-1, p, v["median"], v["min"], v["max"]}' >"$d/lat-$m.dat"
-  done
   gnuplot <<GP
 set terminal pngcairo size 720,420 font "sans,10"
 set output "$IMG/proxy-throughput.png"
@@ -26,19 +24,24 @@ set ylabel "requests/s"; set yrange [0:*]; set style fill solid 0.6; set boxwidt
 set grid ytics; unset key
 plot "$d/tp.dat" using 0:2:xtic(1) with boxes lc rgb "#4477aa", "" using 0:2:3:4 with yerrorbars lc rgb "black" pt 0
 GP
-  local plots="" m
-  for m in $(cut -d' ' -f1 "$d/tp.dat"); do
-    plots="$plots${plots:+, }\"$d/lat-$m.dat\" using 1:3:4:5:xtic(2) with yerrorlines title \"$m\""
-  done
-  gnuplot <<GP
+  local rate m plots
+  for rate in $(proxy_rates); do
+    plots=""
+    for m in $(cut -d' ' -f1 "$d/tp.dat"); do
+      grep "^summary-latency mode=$m rate=$rate " "$R/proxy.txt" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");v[kv[1]]=kv[2]}; p=v["pct"]; sub("_us","",p); sub("p999","p99.9",p); print NR-1, p, v["median"], v["min"], v["max"]}' >"$d/lat-$m.dat"
+      plots="$plots${plots:+, }\"$d/lat-$m.dat\" using 1:3:4:5:xtic(2) with yerrorlines title \"$m\""
+    done
+    gnuplot <<GP
 set terminal pngcairo size 720,420 font "sans,10"
-set output "$IMG/proxy-latency.png"
-set title "Latency at a fixed rate (open model, median and min-max of runs)"
+set output "$IMG/proxy-latency-$rate.png"
+set title "Latency at $rate requests/s (open model, median and min-max of runs)"
 set ylabel "microseconds (log)"; set logscale y; set grid ytics; set key top left
 set xrange [-0.3:3.3]
 plot $plots
 GP
+  done
 }
+proxy_rates() { sed -n 's/^summary-latency .* rate=\([0-9]*\) .*/\1/p' "$R/proxy.txt" | awk '!seen[$0]++'; }
 
 plot_streams() {
   local d="$WORK/plot" v plots_rss="" plots_thr=""
@@ -85,7 +88,7 @@ proxy_section() {
   echo "Reproduce: \`bench/proxy.sh\` — $(header_of "$f")."
   echo
   sed -n '2,3s/^# /- /p' "$f"
-  sed -n 's/^# \(fixed rate.*\)/- \1/p' "$f"
+  echo "- Fixed rates: half of nginx's saturation throughput (the rate of the p99 target), and half of the guard's."
   echo "- Upstream: nginx \`return 200\` with a fixed JSON-RPC result and \`Mcp-Session-Id: bench-1\`;"
   echo "  requests: POST \`tools/call\` on session \`bench-1\` (established through the guard with \`initialize\`)."
   echo "- nginx proxy: one worker, \`proxy_http_version 1.1\`, \`Connection \"\"\`, \`keepalive 64\` upstream pool."
@@ -96,19 +99,23 @@ proxy_section() {
   n=$(grep '^summary-throughput mode=nginx ' "$f" | field median)
   grep '^summary-throughput' "$f" | awk -v n="$n" '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; printf "| %s | %d | %d–%d | %s |\n", x["mode"], x["median"], x["min"], x["max"], (n ? sprintf("%.2f×", x["median"]/n) : "")}'
   echo
-  echo "Latency at the fixed rate, microseconds from the intended send time (median of runs, min–max in brackets):"
-  echo
-  echo "| way | p50 | p90 | p99 | p99.9 |"
-  echo "|---|---:|---:|---:|---:|"
-  local m
-  for m in $(grep '^summary-throughput' "$f" | field mode); do
-    printf "| %s " "$m"
-    for p in p50_us p90_us p99_us p999_us; do
-      grep "^summary-latency mode=$m pct=$p " "$f" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; printf "| %d (%d–%d) ", x["median"], x["min"], x["max"]}'
+  local rate m
+  for rate in $(proxy_rates); do
+    echo "Latency at $rate requests/s, microseconds from the intended send time (median of runs, min–max in brackets):"
+    echo
+    echo "| way | p50 | p90 | p99 | p99.9 |"
+    echo "|---|---:|---:|---:|---:|"
+    for m in $(grep '^summary-throughput' "$f" | field mode); do
+      printf "| %s " "$m"
+      for p in p50_us p90_us p99_us p999_us; do
+        grep "^summary-latency mode=$m rate=$rate pct=$p " "$f" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; printf "| %d (%d–%d) ", x["median"], x["min"], x["max"]}'
+      done
+      echo "|"
     done
-    echo "|"
+    echo
+    echo "![latency at $rate/s](img/proxy-latency-$rate.png)"
+    echo
   done
-  echo
   if grep -q '^target ' "$f"; then
     echo "Targets:"
     echo
@@ -118,7 +125,6 @@ proxy_section() {
   sed -n 's/^guard RSS after the run: \(.*\)/Guard after the run: \1./p' "$f"
   echo
   echo "![throughput](img/proxy-throughput.png)"
-  echo "![latency](img/proxy-latency.png)"
   echo
   echo "Raw runs: \`bench/results/proxy.txt\`."
   echo

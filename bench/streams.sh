@@ -7,6 +7,9 @@
 # Each stream costs the guard two file descriptors (client side and upstream side), so the number
 # of streams is capped by the open-files limit: min(STREAMS, (ulimit -Hn - 200) / 2).
 #
+# The guard runs with the image's JVM flags on core 1 (the chart's CPU limit is 1); the upstream
+# and the client on core 0.
+#
 # Usage: bench/streams.sh       (env: STREAMS=10000 STEP=1000 JVMS="25 17" STEP_TIMEOUT=60)
 source "$(dirname "$0")/lib.sh"
 need taskset:util-linux curl:curl
@@ -43,12 +46,12 @@ for v in $JVMS; do
   up=$!
   started "$up"
   # shellcheck disable=SC2086
-  "${!java_bin}" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/streams-policy.yaml" \
+  taskset -c 1 "${!java_bin}" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/streams-policy.yaml" \
     >"$WORK/streams-guard-$v.log" 2>&1 &
   guard=$!
   started "$guard"
   wait_status "http://127.0.0.1:$ADM/readyz" 200 60
-  "$JAVA25" -cp "$JAR" dev.sessionguard.bench.OpenStreams --url "http://127.0.0.1:$GRD/mcp" \
+  taskset -c 0 "$JAVA25" -cp "$JAR" dev.sessionguard.bench.OpenStreams --url "http://127.0.0.1:$GRD/mcp" \
     --pid "$guard" --streams "$N" --step "$STEP" --step-timeout "${STEP_TIMEOUT:-60}" --tick 5 \
     2>&1 | sed "s/^/jvm=$v /"
   stop "$guard" "$up"

@@ -43,14 +43,19 @@ GP
 }
 proxy_rates() { sed -n 's/^summary-latency .* rate=\([0-9]*\) .*/\1/p' "$R/proxy.txt" | awk '!seen[$0]++'; }
 
+streams_runs() { sed -n 's/^\(jvm=[0-9]* mem=[0-9a-z]*\) .*/\1/p' "$R/streams.txt" | awk '!seen[$0]++'; }
+
 plot_streams() {
-  local d="$WORK/plot" v plots_rss="" plots_thr=""
-  for v in $(sed -n 's/^jvm=\([0-9]*\) .*/\1/p' "$R/streams.txt" | uniq); do
-    grep "^jvm=$v streams=" "$R/streams.txt" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; print x["open"], x["rss_mb"], x["threads"]}' >"$d/streams-$v.dat"
-    grep "^jvm=$v sessions " "$R/streams.txt" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; print 0, x["rss_mb"], x["threads"]}' | cat - "$d/streams-$v.dat" >"$d/s.tmp" && mv "$d/s.tmp" "$d/streams-$v.dat"
-    plots_rss="$plots_rss${plots_rss:+, }\"$d/streams-$v.dat\" using 1:2 with linespoints title \"Java $v\""
-    plots_thr="$plots_thr${plots_thr:+, }\"$d/streams-$v.dat\" using 1:3 with linespoints title \"Java $v\""
-  done
+  local d="$WORK/plot" run name plots_rss="" plots_thr=""
+  while read -r run; do
+    name=$(echo "$run" | sed 's/jvm=\([0-9]*\) mem=\(.*\)/Java \1, \2/')
+    local dat="$d/streams-$(echo "$run" | tr ' =' '__').dat"
+    { grep "^$run sessions " "$R/streams.txt" | awk '{for(i=3;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; print 0, x["rss_mb"], x["threads"]}'
+      grep "^$run streams=" "$R/streams.txt" | awk '{for(i=3;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; if (x["rss_mb"] > 0) print x["open"], x["rss_mb"], x["threads"]}'
+    } >"$dat"
+    plots_rss="$plots_rss${plots_rss:+, }\"$dat\" using 1:2 with linespoints title \"$name\""
+    plots_thr="$plots_thr${plots_thr:+, }\"$dat\" using 1:3 with linespoints title \"$name\""
+  done < <(streams_runs)
   gnuplot <<GP
 set terminal pngcairo size 720,420 font "sans,10"
 set output "$IMG/streams-rss.png"
@@ -140,27 +145,32 @@ streams_section() {
   echo "- Upstream: \`SseUpstream\` (one NIO thread; a new session id per \`initialize\`; GET streams never end, one event every 5 s on each)."
   echo "- Client: \`OpenStreams\` (JDK HttpClient): initializes the sessions, opens their GET streams in steps; one client address, caps raised to allow it."
   echo
-  echo "| JVM | streams open | RSS MB | threads | fds | new initialize while held | tools/call while held | streams still receiving events |"
-  echo "|---|---:|---:|---:|---:|---|---|---|"
-  local v
-  for v in $(sed -n 's/^jvm=\([0-9]*\) .*/\1/p' "$f" | uniq); do
-    local held probe ticks
-    held=$(grep "^jvm=$v held " "$f" | tail -1)
-    probe=$(grep "^jvm=$v probe" "$f" | tail -1)
-    ticks=$(grep "^jvm=$v streams_with_new_events" "$f" | tail -1)
-    printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n" "$v" \
-      "$(echo "$held" | field open)" "$(echo "$held" | field rss_mb)" "$(echo "$held" | field threads)" "$(echo "$held" | field fds)" \
-      "$(echo "$probe" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; if (x["initialize"]) printf "%s in %s ms", x["initialize"], x["initialize_ms"]; else print "failed"}')" \
-      "$(echo "$probe" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; if (x["call"]) printf "%s in %s ms", x["call"], x["call_ms"]; else print "failed"}')" \
-      "$(echo "$ticks" | sed -n 's/.*streams_with_new_events=\([0-9]*\) of open=\([0-9]*\).*/\1 of \2/p')"
-  done
+  echo "| JVM | pod memory | streams open (of wanted) | failed | RSS MB | threads | new initialize while held | tools/call while held | streams still receiving events | ended |"
+  echo "|---|---|---:|---:|---:|---:|---|---|---|---|"
+  local run
+  while read -r run; do
+    local last probe ticks ended v mem
+    v=$(echo "$run" | field jvm); mem=$(echo "$run" | field mem)
+    last=$(grep -E "^$run (streams=|held )" "$f" | awk '{for(i=3;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; if (x["rss_mb"] > 0) l=$0} END{print l}')
+    probe=$(grep "^$run probe" "$f" | tail -1 || true)
+    ticks=$(grep "^$run streams_with_new_events" "$f" | tail -1 || true)
+    ended=$(grep -E "^$run (guard exited|stalled|guard: )" "$f" | sed "s/^$run //" | head -2 | tr '\n' ' ' || true)
+    printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s | %s |\n" "$v" "$mem" \
+      "$(echo "$last" | field open)" "$(sed -n 's/^# streams=\([0-9]*\).*/\1/p' "$f")" "$(echo "$last" | field failed)" \
+      "$(echo "$last" | field rss_mb)" "$(echo "$last" | field threads)" \
+      "$(echo "$probe" | awk '{for(i=3;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; if (x["initialize"]) printf "%s in %s ms", x["initialize"], x["initialize_ms"]; else print "—"}')" \
+      "$(echo "$probe" | awk '{for(i=3;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; if (x["call"]) printf "%s in %s ms", x["call"], x["call_ms"]; else print "—"}')" \
+      "$(echo "$ticks" | sed -n 's/.*streams_with_new_events=\([0-9]*\) of open=\([0-9]*\).*/\1 of \2/p')" \
+      "${ended:-held to the end}"
+  done < <(streams_runs)
   echo
-  if grep -q 'stalled' "$f"; then
-    echo "Stalled:"
-    echo
-    grep 'stalled' "$f" | sed 's/^/- /'
-    echo
-  fi
+  echo "RSS and threads are the last sample with the guard alive. Largest heap classes with all streams held"
+  echo "(\`jcmd GC.class_histogram\`), where the guard survived:"
+  echo
+  echo '```'
+  grep ' histogram ' "$f" | sed 's/^\(jvm=[0-9]* mem=[0-9a-z]*\) histogram /\1 /' | grep -E ' +(num|Total|[1-9]:|10:)' || true
+  echo '```'
+  echo
   echo "![rss](img/streams-rss.png)"
   echo "![threads](img/streams-threads.png)"
   echo

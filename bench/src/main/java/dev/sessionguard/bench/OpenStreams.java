@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * forwards a call, and that every stream still gets the upstream's periodic events.
  *
  * <p>Usage: {@code OpenStreams --url GUARD_MCP_URL --pid GUARD_PID --streams N [--step K]
- * [--step-timeout S] [--tick S]}.
+ * [--step-timeout S] [--tick S] [--at-held 'shell command']}; the command runs once all streams are
+ * held (e.g. a heap histogram of the guard).
  */
 public final class OpenStreams {
   private static final String PROTOCOL = "2025-11-25";
@@ -44,6 +45,7 @@ public final class OpenStreams {
     int step = 1000;
     int stepTimeout = 60;
     double tick = 5;
+    String atHeld = null;
     for (int i = 0; i < args.length; i += 2) {
       String v = args[i + 1];
       switch (args[i]) {
@@ -53,6 +55,7 @@ public final class OpenStreams {
         case "--step" -> step = Integer.parseInt(v);
         case "--step-timeout" -> stepTimeout = Integer.parseInt(v);
         case "--tick" -> tick = Double.parseDouble(v);
+        case "--at-held" -> atHeld = v;
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -83,7 +86,11 @@ public final class OpenStreams {
       while (open.get() + failed.get() < target && System.nanoTime() < deadline) {
         Thread.sleep(50);
       }
-      sample(pid, "streams=" + target, open.get(), failed.get(), (System.nanoTime() - s0) / 1e9);
+      if (!sample(
+          pid, "streams=" + target, open.get(), failed.get(), (System.nanoTime() - s0) / 1e9)) {
+        System.out.printf("guard exited with %d streams open%n", open.get());
+        System.exit(0);
+      }
       if (open.get() + failed.get() < target) {
         System.out.printf(
             "stalled: %d of %d streams open after %ds; not opening more%n",
@@ -107,6 +114,9 @@ public final class OpenStreams {
     }
     System.out.printf("streams_with_new_events=%d of open=%d%n", ticked, open.get());
     sample(pid, "held", open.get(), failed.get(), 0);
+    if (atHeld != null && Files.exists(Path.of("/proc/" + pid))) {
+      new ProcessBuilder("bash", "-c", atHeld).inheritIO().start().waitFor();
+    }
     System.exit(0);
   }
 
@@ -219,9 +229,12 @@ public final class OpenStreams {
     return b;
   }
 
-  /** One line of the guard's process figures from /proc. */
-  private static void sample(long pid, String label, int open, int failed, double seconds)
+  /** One line of the guard's process figures from /proc; false when the guard is gone. */
+  private static boolean sample(long pid, String label, int open, int failed, double seconds)
       throws IOException {
+    if (!Files.exists(Path.of("/proc/" + pid + "/status"))) {
+      return false;
+    }
     long rssKb = 0;
     int threads = 0;
     for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
@@ -238,5 +251,6 @@ public final class OpenStreams {
     System.out.printf(
         "%s open=%d failed=%d rss_mb=%.1f threads=%d fds=%d step_s=%.1f%n",
         label, open, failed, rssKb / 1024.0, threads, fds, seconds);
+    return true;
   }
 }

@@ -244,6 +244,9 @@ public final class OpenStreams {
         threads = Integer.parseInt(line.replaceAll("\\D", ""));
       }
     }
+    if (rssKb == 0) {
+      return false; // a zombie: exited, not yet reaped
+    }
     long fds;
     try (var list = Files.list(Path.of("/proc/" + pid + "/fd"))) {
       fds = list.count();

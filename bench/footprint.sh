@@ -61,6 +61,8 @@ guard_start() {
     sleep 0.005
   done
   READY_MS=$((($(date +%s%N) - t0) / 1000000))
+  # CPU the JVM spent getting there: on a shared core the wall time above mostly measures the queue
+  READY_CPU_MS=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000 / hz}' "/proc/$GUARD/stat")
 }
 
 # Some traffic for a training run (CDS, AOT), then a clean stop so the archive is written.
@@ -92,7 +94,7 @@ measure() { # jvm-version config-name java opts
     wait "$w" || true
     rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$WORK/footprint-wrk.out")
     sleep 2
-    echo "footprint jvm=$v config=$name run=$r ready_ms=$READY_MS idle_rss_mb=$idle idle_threads=$idle_threads load_rss_mb=$peak load_rps=$rps after_rss_mb=$(rss_mb "$GUARD") load_threads=$(threads_of "$GUARD")" | tee -a "$WORK/footprint.lines"
+    echo "footprint jvm=$v config=$name run=$r ready_ms=$READY_MS ready_cpu_ms=$READY_CPU_MS idle_rss_mb=$idle idle_threads=$idle_threads load_rss_mb=$peak load_rps=$rps after_rss_mb=$(rss_mb "$GUARD") load_threads=$(threads_of "$GUARD")" | tee -a "$WORK/footprint.lines"
     stop "$GUARD"
   done
 }
@@ -131,7 +133,7 @@ for v in $JVMS; do
     lines=$(grep "^footprint jvm=$v config=$name " "$WORK/footprint.lines" || true)
     [ -n "$lines" ] || continue
     printf "summary jvm=%s config=%s" "$v" "$name"
-    for f in ready_ms idle_rss_mb load_rss_mb load_rps idle_threads; do
+    for f in ready_ms ready_cpu_ms idle_rss_mb load_rss_mb load_rps idle_threads; do
       printf " %s=%s" "$f" "$(echo "$lines" | field "$f" | stats | cut -d' ' -f1)"
     done
     echo

@@ -6,7 +6,7 @@
 # at a fixed rate below saturation (OpenLoad, open model), runs alternated, warm-up discarded.
 #
 # Usage: bench/proxy.sh     (env: ROUNDS=5 SECONDS_PER_RUN=10 WARMUP_SECONDS=20 CONNECTIONS=32
-#                                 RATES="r1 r2" RATE_SECONDS=15 MODES="direct nginx guard" GUARD_JAVA=..)
+#                                 RATES="r1 r2" RATE_SECONDS=10 MODES="direct nginx guard" GUARD_JAVA=..)
 source "$(dirname "$0")/lib.sh"
 need nginx:nginx wrk:wrk taskset:util-linux curl:curl
 need_jvms
@@ -17,7 +17,7 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${SECONDS_PER_RUN:-10}
 WARMUP=${WARMUP_SECONDS:-20}
 CONNECTIONS=${CONNECTIONS:-32}
-RATE_SECONDS=${RATE_SECONDS:-15}
+RATE_SECONDS=${RATE_SECONDS:-10}
 MODES=${MODES:-direct nginx guard}
 GUARD_JAVA=${GUARD_JAVA:-$JAVA25}
 GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts)}
@@ -61,6 +61,7 @@ identity: {source: Address, anonymous: PerAddress}
 sessions: {max: 100000, perClient: 100000, idleTimeout: 1h, maxLifetime: 24h}
 requests: {maxInFlight: 10000, perClientInFlight: 10000}
 YAML
+PROXY_NGINX=$NGINX_PID
 # shellcheck disable=SC2086
 taskset -c 1 "$GUARD_JAVA" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/proxy-policy.yaml" \
   >"$WORK/proxy-guard.log" 2>&1 &
@@ -89,11 +90,24 @@ for m in $MODES; do # every way answers the call with 200 before anything is mea
   [ "$code" = 200 ] || { echo "$m answered $code"; exit 1; }
 done
 
-wrk_run() { # mode seconds -> "rps=… non2xx=… sat_p99_ms=…"
+# CPU time (clock ticks) and context switches of a process, all its threads.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/{s += $2} END{print s}'; }
+PROXY_PID_direct=""
+PROXY_PID_nginx=$(pgrep -P "$PROXY_NGINX" | head -1) # the worker
+PROXY_PID_guard=$GUARD_PID
+
+wrk_run() { # mode seconds -> "rps=… non2xx=… sat_p99=… cpu_us_per_req=… ctxsw_per_req=…" (of the proxy)
+  local pid_var=PROXY_PID_$1 pid c0 s0 c1 s1
+  pid=${!pid_var}
+  [ -z "$pid" ] || { c0=$(cpu_ticks "$pid"); s0=$(ctx_switches "$pid"); }
   taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency -s "$WORK/call.lua" "${URL[$1]}" >"$WORK/wrk.out" 2>&1
-  awk '/Requests\/sec/{rps=$2} /Non-2xx/{bad=$NF} /^ +99%/{p99=$2}
-       /Socket errors/{err=$0}
-       END{printf "rps=%s non2xx=%d sat_p99=%s%s\n", rps, bad, p99, (err?" errors=yes":"")}' "$WORK/wrk.out"
+  [ -z "$pid" ] || { c1=$(cpu_ticks "$pid"); s1=$(ctx_switches "$pid"); }
+  awk -v cpu="${c1:-0}" -v cpu0="${c0:-0}" -v cs="${s1:-0}" -v cs0="${s0:-0}" -v hz="$(getconf CLK_TCK)" -v d="$2" \
+    '/Requests\/sec/{rps=$2} /Non-2xx/{bad=$NF} /^ +99%/{p99=$2} /Socket errors/{err=$0}
+     END{printf "rps=%s non2xx=%d sat_p99=%s", rps, bad, p99
+         if (cpu > 0) printf " cpu_us_per_req=%.1f ctxsw_per_req=%.2f", (cpu - cpu0) / hz * 1e6 / (rps * d), (cs - cs0) / (rps * d)
+         printf "%s\n", (err ? " errors=yes" : "")}' "$WORK/wrk.out"
 }
 
 openload() { # mode rate
@@ -114,7 +128,10 @@ for r in $(seq "$ROUNDS"); do
   for m in $MODES; do rec "throughput round=$r mode=$m $(wrk_run "$m" "$DURATION")"; done
 done
 for m in $MODES; do
-  rec "summary-throughput mode=$m $(grep "^throughput .*mode=$m " "$LINES" | field rps | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')"
+  rec "summary-throughput mode=$m $(grep "^throughput .*mode=$m " "$LINES" | field rps | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')$(
+    grep "^throughput .*mode=$m .*cpu_us_per_req" "$LINES" >/dev/null && printf " cpu_us_per_req=%s ctxsw_per_req=%s" \
+      "$(grep "^throughput .*mode=$m " "$LINES" | field cpu_us_per_req | stats | cut -d' ' -f1)" \
+      "$(grep "^throughput .*mode=$m " "$LINES" | field ctxsw_per_req | stats | cut -d' ' -f1)")"
 done
 med() { grep "^$1 mode=$2 ${3:-}" "$LINES" | field median; }
 

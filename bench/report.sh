@@ -71,14 +71,14 @@ GP
 
 plot_footprint() {
   local d="$WORK/plot"
-  grep '^summary ' "$R/footprint.txt" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; print x["jvm"] "/" x["config"], x["ready_ms"], x["idle_rss_mb"], x["load_rss_mb"]}' >"$d/fp.dat"
+  grep '^summary ' "$R/footprint.txt" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; print x["jvm"] "/" x["config"], x["ready_ms"], x["idle_rss_mb"], x["load_rss_mb"], x["ready_cpu_ms"]}' >"$d/fp.dat"
   gnuplot <<GP
 set terminal pngcairo size 760,420 font "sans,10"
 set style data histograms; set style histogram clustered gap 1; set style fill solid 0.6
 set grid ytics; set xtics rotate by -30; set yrange [0:*]
 set output "$IMG/footprint-ready.png"
-set title "Time from JVM start to /readyz 200 (median)"; set ylabel "ms"
-plot "$d/fp.dat" using 2:xtic(1) title "ready", 1000 with lines dt 2 lc rgb "red" title "target 1 s"
+set title "From JVM start to /readyz 200: wall and CPU time (median)"; set ylabel "ms"
+plot "$d/fp.dat" using 2:xtic(1) title "wall time to ready", "" using 5 title "CPU time to ready", 1000 with lines dt 2 lc rgb "red" title "target 1 s"
 set output "$IMG/footprint-rss.png"
 set title "RSS idle and under load (median)"; set ylabel "MB"
 plot "$d/fp.dat" using 3:xtic(1) title "idle", "" using 4 title "under load (peak)", 64 with lines dt 2 lc rgb "red" title "target idle 64 MB"
@@ -98,11 +98,11 @@ proxy_section() {
   echo "  requests: POST \`tools/call\` on session \`bench-1\` (established through the guard with \`initialize\`)."
   echo "- nginx proxy: one worker, \`proxy_http_version 1.1\`, \`Connection \"\"\`, \`keepalive 64\` upstream pool."
   echo
-  echo "| way | throughput req/s (median) | min–max | vs nginx |"
-  echo "|---|---:|---:|---:|"
+  echo "| way | throughput req/s (median) | min–max | vs nginx | proxy CPU µs/request | proxy context switches/request |"
+  echo "|---|---:|---:|---:|---:|---:|"
   local n
   n=$(grep '^summary-throughput mode=nginx ' "$f" | field median)
-  grep '^summary-throughput' "$f" | awk -v n="$n" '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; printf "| %s | %d | %d–%d | %s |\n", x["mode"], x["median"], x["min"], x["max"], (n ? sprintf("%.2f×", x["median"]/n) : "")}'
+  grep '^summary-throughput' "$f" | awk -v n="$n" '{delete x; for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; printf "| %s | %d | %d–%d | %s | %s | %s |\n", x["mode"], x["median"], x["min"], x["max"], (n ? sprintf("%.2f×", x["median"]/n) : ""), ("cpu_us_per_req" in x ? x["cpu_us_per_req"] : "—"), ("ctxsw_per_req" in x ? x["ctxsw_per_req"] : "—")}'
   echo
   local rate m
   for rate in $(proxy_rates); do
@@ -187,9 +187,9 @@ footprint_section() {
   sed -n '2,3s/^# /- /p' "$f"
   sed -n 's/^# jvm=\([0-9]*\): \(.*\)/- Java \1: \2/p' "$f"
   echo
-  echo "| JVM | flags | ready ms | idle RSS MB | RSS under load MB | req/s under load | idle threads |"
-  echo "|---|---|---:|---:|---:|---:|---:|"
-  grep '^summary ' "$f" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; printf "| %s | %s | %s | %s | %s | %s | %s |\n", x["jvm"], x["config"], x["ready_ms"], x["idle_rss_mb"], x["load_rss_mb"], x["load_rps"], x["idle_threads"]}'
+  echo "| JVM | flags | ready ms (wall) | CPU ms until ready | idle RSS MB | RSS under load MB | req/s under load | idle threads |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+  grep '^summary ' "$f" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", x["jvm"], x["config"], x["ready_ms"], x["ready_cpu_ms"], x["idle_rss_mb"], x["load_rss_mb"], x["load_rps"], x["idle_threads"]}'
   echo
   echo "Targets: ready ≤ 1000 ms, idle RSS ≤ 64 MB (medians of the starts; all runs in \`bench/results/footprint.txt\`)."
   echo
@@ -229,5 +229,6 @@ has footprint.txt && plot_footprint
   has streams.txt && streams_section
   raw_section "5. Reaper cost" reaper.txt "bench/reaper.sh"
   has footprint.txt && footprint_section
+  if [ -f "$ROOT/bench/findings.md" ]; then cat "$ROOT/bench/findings.md"; fi
 } >"$DOC"
 echo "wrote $DOC"

@@ -14,3 +14,125 @@ build_bench() {
 machine() {
   echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB; $(java -version 2>&1 | head -1)"
 }
+
+# --- shared by proxy.sh, streams.sh, footprint.sh: tools, JVMs, the guard, nginx, cleanup ---
+JAVA17="${JAVA17:-$(ls -d /usr/lib/jvm/java-17-openjdk-*/bin/java 2>/dev/null | head -1)}"
+JAVA25="${JAVA25:-$(ls -d /usr/lib/jvm/temurin-25-jdk-*/bin/java 2>/dev/null | head -1)}"
+GUARD_JAR="${GUARD_JAR:-$ROOT/sidecar/target/session-guard-sidecar.jar}"
+WORK="$RESULTS/tmp" # scratch: nginx prefixes, policies, logs (git-ignored)
+mkdir -p "$WORK"
+
+# Installs the Debian packages a benchmark needs when a command is missing (as root), or stops.
+need() {
+  local missing=()
+  for pair in "$@"; do # command:package
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair##*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]}" >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing packages: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+}
+
+need_jvms() {
+  [ -x "$JAVA17" ] || { echo "no Java 17 (set JAVA17=/path/to/bin/java)" >&2; exit 1; }
+  [ -x "$JAVA25" ] || { echo "no Java 25 (set JAVA25=/path/to/bin/java)" >&2; exit 1; }
+}
+
+build_guard() {
+  if [ "$GUARD_JAR" = "$ROOT/sidecar/target/session-guard-sidecar.jar" ] && { [ ! -f "$GUARD_JAR" ] || [ -n "$(find "$ROOT/sidecar/src/main" "$ROOT/crds/src/main" -newer "$GUARD_JAR" -type f | head -1)" ]; }; then
+    (cd "$ROOT" && ./mvnw -q -B -pl sidecar -am package -DskipTests)
+  fi
+  [ -f "$GUARD_JAR" ] || { echo "no guard jar at $GUARD_JAR" >&2; exit 1; }
+}
+
+# Processes started by a benchmark, stopped on exit (by pid, never by name).
+STARTED=()
+started() { STARTED+=("$1"); }
+cleanup() {
+  local pid
+  for pid in "${STARTED[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED[@]}"; do wait "$pid" 2>/dev/null || true; done
+  STARTED=()
+}
+trap cleanup EXIT
+stop() { # stop PID...: ends processes this benchmark started, and forgets them
+  local pid keep=()
+  kill "$@" 2>/dev/null || true
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED[@]}"; do [[ " $* " == *" $pid "* ]] || keep+=("$pid"); done
+  STARTED=("${keep[@]}")
+}
+# rec LINE: prints a result line and keeps it in $LINES, which the script reads back (the log
+# written through tee may lag behind)
+rec() { echo "$*"; echo "$*" >>"$LINES"; }
+# log_to FILE: from here on, everything printed also goes to FILE (no subshell: cleanup still runs)
+log_to() { exec > >(tee "$1") 2>&1; }
+
+# nginx NAME CPU CONF_BODY: one nginx (one worker, pinned to CPU) in $WORK/NAME; sets NGINX_PID.
+nginx_start() {
+  local name=$1 cpu=$2 body=$3 dir="$WORK/$1"
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+worker_cpu_affinity $( [ "$cpu" = 0 ] && echo 01 || echo 10 );
+worker_rlimit_nofile 16384;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+$body
+}
+CONF
+  taskset -c "$cpu" /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" &
+  NGINX_PID=$!
+  started "$NGINX_PID"
+}
+
+# wait_status URL STATUS [seconds]: polls until URL answers STATUS.
+wait_status() {
+  local url=$1 want=$2 deadline=$((SECONDS + ${3:-30}))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = "$want" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for $want from $url" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+rss_mb() { awk '/^VmRSS:/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
+threads_of() { awk '/^Threads:/{print $2}' "/proc/$1/status"; }
+
+# The JVM flags of the guard's image (the -X… options in sidecar/Dockerfile's ENTRYPOINT), plus
+# -XX:MaxRAM=$POD_MEMORY: the JVM in the pod sizes itself from the container's memory limit (the
+# chart's default is 384Mi), not from this machine's memory.
+POD_MEMORY=${POD_MEMORY:-384m}
+image_java_opts() {
+  local df="$ROOT/sidecar/Dockerfile" opts=""
+  if [ -f "$df" ]; then
+    opts=$(grep '^ENTRYPOINT' "$df" | grep -o '"-X[^"]*"' | tr -d '"' | tr '\n' ' ')
+  fi
+  echo "${opts}-XX:MaxRAM=$POD_MEMORY"
+}
+
+load_note() {
+  local l1; l1=$(cut -d' ' -f1 /proc/loadavg)
+  if awk -v l="$l1" 'BEGIN{exit !(l >= 1)}'; then
+    echo "taken under load: load average $l1 at start (the machine was shared)"
+  else
+    echo "load average $l1 at start"
+  fi
+}
+
+# stats: numbers on stdin -> "median min max"
+stats() { sort -g | awk '{v[NR]=$1} END{if(NR==0){print "nan nan nan"; exit}; m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; print m, v[1], v[NR]}'; }
+# field KEY: the value of KEY=value in each line of stdin
+field() { sed -n "s/\(^\|.* \)$1=\([^ ]*\).*/\2/p"; }

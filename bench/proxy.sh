@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Proxy overhead, same run, same upstream: POST tools/call on an established session, direct to an
+# nginx upstream that answers a fixed JSON-RPC result, through nginx as a plain keep-alive reverse
+# proxy, and through the guard. The proxy under test always runs on core 1; wrk, the fixed-rate
+# generator and the upstream on core 0. Throughput at saturation (wrk), then latency percentiles
+# at a fixed rate below saturation (OpenLoad, open model), runs alternated, warm-up discarded.
+#
+# Usage: bench/proxy.sh     (env: ROUNDS=5 SECONDS_PER_RUN=10 WARMUP_SECONDS=20 CONNECTIONS=32
+#                                 RATES="r1 r2" RATE_SECONDS=10 MODES="direct nginx guard" GUARD_JAVA=..)
+source "$(dirname "$0")/lib.sh"
+need nginx:nginx wrk:wrk taskset:util-linux curl:curl
+need_jvms
+build_bench
+build_guard
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${SECONDS_PER_RUN:-10}
+WARMUP=${WARMUP_SECONDS:-20}
+CONNECTIONS=${CONNECTIONS:-32}
+RATE_SECONDS=${RATE_SECONDS:-10}
+MODES=${MODES:-direct nginx guard}
+GUARD_JAVA=${GUARD_JAVA:-$JAVA25}
+GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts)}
+UP=18081 NGX=18082 GRD=18083 ADM=18093
+out="$RESULTS/proxy.txt"
+PROTOCOL=2025-11-25
+CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
+
+declare -A URL=(
+  [direct]="http://127.0.0.1:$UP/mcp"
+  [nginx]="http://127.0.0.1:$NGX/mcp"
+  [guard]="http://127.0.0.1:$GRD/mcp"
+)
+
+# The upstream: a fixed result, and a session id so that initialize through the guard records one.
+nginx_start upstream 0 "  server {
+    listen 127.0.0.1:$UP backlog=4096;
+    location / {
+      default_type application/json;
+      add_header Mcp-Session-Id bench-1 always;
+      return 200 '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"isError\":false}}';
+    }
+  }"
+# nginx as a plain keep-alive reverse proxy.
+nginx_start proxy 1 "  upstream mcp { server 127.0.0.1:$UP; keepalive 64; keepalive_requests 100000000; }
+  server {
+    listen 127.0.0.1:$NGX backlog=4096;
+    location / {
+      proxy_pass http://mcp;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }
+  }"
+
+cat >"$WORK/proxy-policy.yaml" <<YAML
+name: bench-proxy
+upstream: {host: 127.0.0.1, port: $UP, path: /mcp}
+guard: {port: $GRD, adminPort: $ADM}
+identity: {source: Address, anonymous: PerAddress}
+sessions: {max: 100000, perClient: 100000, idleTimeout: 1h, maxLifetime: 24h}
+requests: {maxInFlight: 10000, perClientInFlight: 10000}
+YAML
+PROXY_NGINX=$NGINX_PID
+# shellcheck disable=SC2086
+taskset -c 1 "$GUARD_JAVA" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/proxy-policy.yaml" \
+  >"$WORK/proxy-guard.log" 2>&1 &
+GUARD_PID=$!
+started "$GUARD_PID"
+wait_status "http://127.0.0.1:$UP/mcp" 200
+wait_status "http://127.0.0.1:$NGX/mcp" 200
+wait_status "http://127.0.0.1:$ADM/readyz" 200 60
+
+# Establish session bench-1 through the guard.
+curl -s -D "$WORK/init.headers" -o /dev/null -H 'Content-Type: application/json' \
+  -H 'Accept: application/json, text/event-stream' -d "$INIT" "${URL[guard]}"
+grep -qi '^mcp-session-id: bench-1' "$WORK/init.headers" || { echo "initialize through the guard failed:"; cat "$WORK/init.headers"; exit 1; }
+
+cat >"$WORK/call.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$CALL'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Mcp-Session-Id"] = "bench-1"
+wrk.headers["MCP-Protocol-Version"] = "$PROTOCOL"
+LUA
+for m in $MODES; do # every way answers the call with 200 before anything is measured
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H 'Mcp-Session-Id: bench-1' -H "MCP-Protocol-Version: $PROTOCOL" -d "$CALL" "${URL[$m]}")
+  [ "$code" = 200 ] || { echo "$m answered $code"; exit 1; }
+done
+
+# CPU time (clock ticks) and context switches of a process, all its threads.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/{s += $2} END{print s}'; }
+PROXY_PID_direct=""
+PROXY_PID_nginx=$(pgrep -P "$PROXY_NGINX" | head -1) # the worker
+PROXY_PID_guard=$GUARD_PID
+
+wrk_run() { # mode seconds -> "rps=… non2xx=… sat_p99=… cpu_us_per_req=… ctxsw_per_req=…" (of the proxy)
+  local pid_var=PROXY_PID_$1 pid c0 s0 c1 s1
+  pid=${!pid_var}
+  [ -z "$pid" ] || { c0=$(cpu_ticks "$pid"); s0=$(ctx_switches "$pid"); }
+  taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency -s "$WORK/call.lua" "${URL[$1]}" >"$WORK/wrk.out" 2>&1
+  [ -z "$pid" ] || { c1=$(cpu_ticks "$pid"); s1=$(ctx_switches "$pid"); }
+  awk -v cpu="${c1:-0}" -v cpu0="${c0:-0}" -v cs="${s1:-0}" -v cs0="${s0:-0}" -v hz="$(getconf CLK_TCK)" -v d="$2" \
+    '/Requests\/sec/{rps=$2} /Non-2xx/{bad=$NF} /^ +99%/{p99=$2} /Socket errors/{err=$0}
+     END{printf "rps=%s non2xx=%d sat_p99=%s", rps, bad, p99
+         if (cpu > 0) printf " cpu_us_per_req=%.1f ctxsw_per_req=%.2f", (cpu - cpu0) / hz * 1e6 / (rps * d), (cs - cs0) / (rps * d)
+         printf "%s\n", (err ? " errors=yes" : "")}' "$WORK/wrk.out"
+}
+
+openload() { # mode rate
+  taskset -c 0 "$JAVA25" -XX:+UseSerialGC -Xmx512m -cp "$JAR" dev.sessionguard.bench.OpenLoad \
+    --url "${URL[$1]}" --rate "$2" --seconds "$RATE_SECONDS" --warmup 3 --body "$CALL" \
+    --header 'Content-Type: application/json' --header 'Accept: application/json, text/event-stream' \
+    --header 'Mcp-Session-Id: bench-1' --header "MCP-Protocol-Version: $PROTOCOL"
+}
+
+log_to "$out"
+LINES="$WORK/proxy.lines"
+: >"$LINES"
+echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
+echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$GUARD_OPTS'; proxies on core 1, wrk/OpenLoad/upstream on core 0"
+echo "# wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds alternated after a ${WARMUP}s warm-up of each; OpenLoad ${RATE_SECONDS}s per run (+3s discarded)"
+for m in $MODES; do rec "warmup mode=$m $(wrk_run "$m" "$WARMUP")"; done
+for r in $(seq "$ROUNDS"); do
+  for m in $MODES; do rec "throughput round=$r mode=$m $(wrk_run "$m" "$DURATION")"; done
+done
+for m in $MODES; do
+  rec "summary-throughput mode=$m $(grep "^throughput .*mode=$m " "$LINES" | field rps | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')$(
+    grep "^throughput .*mode=$m .*cpu_us_per_req" "$LINES" >/dev/null && printf " cpu_us_per_req=%s ctxsw_per_req=%s" \
+      "$(grep "^throughput .*mode=$m " "$LINES" | field cpu_us_per_req | stats | cut -d' ' -f1)" \
+      "$(grep "^throughput .*mode=$m " "$LINES" | field ctxsw_per_req | stats | cut -d' ' -f1)")"
+done
+med() { grep "^$1 mode=$2 ${3:-}" "$LINES" | field median; }
+
+# Fixed rates: half of nginx's saturation throughput (the target's rate), and half of the guard's
+# (its overhead when it is not overloaded); or RATES="r1 r2 ...".
+if [ -z "${RATES:-}" ]; then
+  RATES=$(awk -v r="$(med summary-throughput nginx)" 'BEGIN{h = r / 2; printf "%d", (h >= 1000 ? int(h / 100) * 100 : int(h / 10) * 10)}')
+  if [[ " $MODES " == *" guard "* ]]; then
+    RATES="$RATES $(awk -v r="$(med summary-throughput guard)" 'BEGIN{h = r / 2; printf "%d", (h >= 1000 ? int(h / 100) * 100 : int(h / 10) * 10)}')"
+  fi
+fi
+for rate in $RATES; do
+  [ "$rate" -gt 0 ] || continue
+  echo "# fixed rate $rate req/s"
+  for m in $MODES; do rec "warmup-rate mode=$m $(openload "$m" "$rate")"; done
+  for r in $(seq "$ROUNDS"); do
+    for m in $MODES; do rec "latency round=$r mode=$m $(openload "$m" "$rate")"; done
+  done
+  for m in $MODES; do
+    for p in p50_us p90_us p99_us p999_us; do
+      rec "summary-latency mode=$m rate=$rate pct=$p $(grep "^latency .*mode=$m rate=$rate " "$LINES" | field "$p" | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')"
+    done
+  done
+done
+
+# The targets: throughput, and p99 at the first rate (half of nginx's saturation).
+if [[ " $MODES " == *" guard "* && " $MODES " == *" nginx "* ]]; then
+  first=${RATES%% *}
+  awk -v g="$(med summary-throughput guard)" -v n="$(med summary-throughput nginx)" -v rate="$first" \
+    -v gl="$(med summary-latency guard "rate=$first pct=p99_us")" -v nl="$(med summary-latency nginx "rate=$first pct=p99_us")" 'BEGIN{
+      t = g / n; l = gl / nl
+      printf "target throughput guard/nginx=%.2f (>= 0.70) %s\n", t, (t >= 0.7 ? "PASS" : "FAIL")
+      printf "target p99@%s guard/nginx=%.2f (<= 2.00) %s\n", rate, l, (l <= 2 ? "PASS" : "FAIL")
+    }'
+fi
+echo "guard RSS after the run: $(rss_mb "$GUARD_PID") MB, threads $(threads_of "$GUARD_PID")"
+"$ROOT/bench/report.sh"

@@ -32,7 +32,9 @@ class AdmissionRaceTest {
                 upstream.mcpUrl(),
                 "identity: {source: Header, header: {name: X-User}}\n"
                     + "sessions: {max: 100, perClient: 10}\n"
-                    + "requests: {maxInFlight: 100000, perClientInFlight: 100000}\n")) {
+                    + "requests: {maxInFlight: 100000, perClientInFlight: 100000}\n"
+                    // the race is about caps: a loaded CI machine must not turn connects into 502s
+                    + "timeouts: {connect: 30s}\n")) {
       SessionRegistry sessions = guard.sessions();
       AtomicBoolean racing = new AtomicBoolean(true);
       AtomicInteger mostHeld = new AtomicInteger();

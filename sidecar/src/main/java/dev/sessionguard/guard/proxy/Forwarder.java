@@ -159,6 +159,10 @@ public final class Forwarder {
       if (sse) {
         out.flush(); // status and headers go before the first event
       }
+      // Once the declared length is written the client has the whole answer, and Jetty may
+      // already have completed the response: a failing flush then is not a lost answer.
+      long declared = upstream.headers().firstValueAsLong("content-length").orElse(-1L);
+      long written = 0;
       byte[] buf = new byte[8192];
       while (true) {
         int n;
@@ -173,17 +177,18 @@ public final class Forwarder {
         }
         try {
           out.write(buf, 0, n);
+          written += n;
           if (in.available() == 0) {
             out.flush(); // the upstream paused: an event boundary, send it now
           }
         } catch (IOException clientGone) {
-          return Outcome.CLIENT_GONE;
+          return written == declared ? Outcome.COMPLETE : Outcome.CLIENT_GONE;
         }
       }
       try {
         out.flush();
       } catch (IOException clientGone) {
-        return Outcome.CLIENT_GONE;
+        return written == declared ? Outcome.COMPLETE : Outcome.CLIENT_GONE;
       }
       return Outcome.COMPLETE;
     }

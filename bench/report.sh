@@ -210,9 +210,10 @@ raw_section() { # title file command
   echo
 }
 
-has proxy.txt && plot_proxy
-has streams.txt && plot_streams
-has footprint.txt && plot_footprint
+# A run still in progress (or cut short) leaves a results file without its summary: skip its plots.
+if has proxy.txt && grep -q '^summary-' "$R/proxy.txt"; then plot_proxy || echo "proxy plots failed" >&2; fi
+if has streams.txt && grep -q ' streams=' "$R/streams.txt"; then plot_streams || echo "streams plots failed" >&2; fi
+if has footprint.txt && grep -q '^summary ' "$R/footprint.txt"; then plot_footprint || echo "footprint plots failed" >&2; fi
 {
   echo "# Benchmarks"
   echo
@@ -223,12 +224,12 @@ has footprint.txt && plot_footprint
   echo "Each section's first line says when it ran and the load average then: figures taken while"
   echo "the machine was shared with other builds (load average ≥ 1) are marked so and are noisy."
   echo
-  has proxy.txt && proxy_section
+  if has proxy.txt; then proxy_section || true; fi
   raw_section "2. Admission cost (JMH)" admission.txt "bench/admission.sh"
   raw_section "3. Memory per tracked session" memory.txt "bench/memory.sh"
-  has streams.txt && streams_section
+  if has streams.txt; then streams_section || true; fi
   raw_section "5. Reaper cost" reaper.txt "bench/reaper.sh"
-  has footprint.txt && footprint_section
+  if has footprint.txt; then footprint_section || true; fi
   if [ -f "$ROOT/bench/findings.md" ]; then cat "$ROOT/bench/findings.md"; fi
 } >"$DOC"
 echo "wrote $DOC"

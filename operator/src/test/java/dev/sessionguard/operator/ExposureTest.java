@@ -424,21 +424,14 @@ class ExposureTest {
     return InjectionTest.guard(d.getSpec().getTemplate());
   }
 
-  /** Retried: the operator's status writes may come in between the read and the write. */
   void edit(String name, Consumer<SessionPolicy> change) {
-    await()
-        .atMost(WAIT)
-        .untilAsserted(
-            () ->
-                cluster
-                    .client
-                    .resources(SessionPolicy.class)
-                    .inNamespace(NS)
-                    .withName(name)
-                    .edit(
-                        p -> {
-                          change.accept(p);
-                          return p;
-                        }));
+    cluster.edit(
+        SessionPolicy.class,
+        NS,
+        name,
+        p -> {
+          change.accept(p);
+          return p;
+        });
   }
 }

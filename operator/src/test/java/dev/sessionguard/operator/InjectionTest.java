@@ -254,21 +254,18 @@ class InjectionTest {
     cluster.deployment(NS, "vmcp", 1);
     cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
     awaitInjected("vmcp");
-    cluster
-        .client
-        .apps()
-        .deployments()
-        .inNamespace(NS)
-        .withName("vmcp")
-        .edit(
-            d -> {
-              d.getSpec()
-                  .getTemplate()
-                  .getSpec()
-                  .getContainers()
-                  .removeIf(c -> c.getName().equals("session-guard"));
-              return d;
-            });
+    cluster.edit(
+        Deployment.class,
+        NS,
+        "vmcp",
+        d -> {
+          d.getSpec()
+              .getTemplate()
+              .getSpec()
+              .getContainers()
+              .removeIf(c -> c.getName().equals("session-guard"));
+          return d;
+        });
     awaitInjected("vmcp");
     assertThat(deployment("vmcp").getSpec().getTemplate().getSpec().getContainers()).hasSize(2);
   }
@@ -456,15 +453,13 @@ class InjectionTest {
   }
 
   void edit(String name, java.util.function.Consumer<SessionPolicy> change) {
-    cluster
-        .client
-        .resources(SessionPolicy.class)
-        .inNamespace(NS)
-        .withName(name)
-        .edit(
-            p -> {
-              change.accept(p);
-              return p;
-            });
+    cluster.edit(
+        SessionPolicy.class,
+        NS,
+        name,
+        p -> {
+          change.accept(p);
+          return p;
+        });
   }
 }

@@ -90,16 +90,14 @@ class LeaderElectionTest {
 
     a.close();
     await().atMost(WAIT).until(() -> "op-b".equals(holder()));
-    cluster
-        .client
-        .resources(SessionPolicy.class)
-        .inNamespace(NS)
-        .withName("p")
-        .edit(
-            p -> {
-              p.getSpec().sessions.max = 20;
-              return p;
-            });
+    cluster.edit(
+        SessionPolicy.class,
+        NS,
+        "p",
+        p -> {
+          p.getSpec().sessions.max = 20;
+          return p;
+        });
     await()
         .atMost(WAIT)
         .untilAsserted(

@@ -2,10 +2,12 @@ package dev.sessionguard.operator;
 
 import dev.sessionguard.policy.SessionPolicy;
 import dev.sessionguard.policy.SessionPolicySpec;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
@@ -27,6 +29,7 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 
 /**
  * A CRUD-mode mock API server with the generated CRD installed. It records every request it
@@ -155,6 +158,23 @@ final class MockCluster implements AutoCloseable {
                 .endSpec()
                 .build())
         .create();
+  }
+
+  /**
+   * Edits an object as {@code kubectl edit} would: read, change, write with the read's
+   * resourceVersion, and on 409 (the operator wrote in between) read again and retry.
+   */
+  <T extends HasMetadata> T edit(
+      Class<T> type, String namespace, String name, UnaryOperator<T> change) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return client.resources(type).inNamespace(namespace).withName(name).edit(change);
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt == 20) {
+          throw e;
+        }
+      }
+    }
   }
 
   @Override

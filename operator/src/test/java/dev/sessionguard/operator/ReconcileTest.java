@@ -107,17 +107,15 @@ class ReconcileTest {
     var oldHash = before.getStatus().policyHash;
     var acceptedAt = accepted(before).lastTransitionTime;
 
-    cluster
-        .client
-        .resources(SessionPolicy.class)
-        .inNamespace(NS)
-        .withName("limits")
-        .edit(
-            p -> {
-              p.getSpec().sessions.max = 40;
-              p.getSpec().sessions.perClient = 4;
-              return p;
-            });
+    cluster.edit(
+        SessionPolicy.class,
+        NS,
+        "limits",
+        p -> {
+          p.getSpec().sessions.max = 40;
+          p.getSpec().sessions.perClient = 4;
+          return p;
+        });
 
     await()
         .atMost(WAIT)
@@ -144,17 +142,15 @@ class ReconcileTest {
     var goodJson = configMap("bad").getData().get("policy.json");
 
     // the schema's CEL rules would refuse these; the mock does not run CEL, the operator must
-    cluster
-        .client
-        .resources(SessionPolicy.class)
-        .inNamespace(NS)
-        .withName("bad")
-        .edit(
-            p -> {
-              p.getSpec().sessions.perClient = 500;
-              p.getSpec().requests.perClientInFlight = 5000;
-              return p;
-            });
+    cluster.edit(
+        SessionPolicy.class,
+        NS,
+        "bad",
+        p -> {
+          p.getSpec().sessions.perClient = 500;
+          p.getSpec().requests.perClientInFlight = 5000;
+          return p;
+        });
 
     await()
         .atMost(WAIT)
@@ -200,16 +196,14 @@ class ReconcileTest {
   void a_configmap_edited_by_hand_is_restored() {
     createAndWaitAccepted("edited");
     var expected = configMap("edited").getData().get("policy.json");
-    cluster
-        .client
-        .configMaps()
-        .inNamespace(NS)
-        .withName("edited-session-guard")
-        .edit(
-            cm -> {
-              cm.getData().put("policy.json", "{\"name\":\"edited\",\"sessions\":{\"max\":1}}");
-              return cm;
-            });
+    cluster.edit(
+        ConfigMap.class,
+        NS,
+        "edited-session-guard",
+        cm -> {
+          cm.getData().put("policy.json", "{\"name\":\"edited\",\"sessions\":{\"max\":1}}");
+          return cm;
+        });
     await()
         .atMost(WAIT)
         .untilAsserted(
@@ -257,15 +251,13 @@ class ReconcileTest {
   }
 
   private void touch(String policy) {
-    cluster
-        .client
-        .configMaps()
-        .inNamespace(NS)
-        .withName(policy + "-session-guard")
-        .edit(
-            cm -> {
-              cm.getMetadata().getLabels().put("touched", "yes");
-              return cm;
-            });
+    cluster.edit(
+        ConfigMap.class,
+        NS,
+        policy + "-session-guard",
+        cm -> {
+          cm.getMetadata().getLabels().put("touched", "yes");
+          return cm;
+        });
   }
 }

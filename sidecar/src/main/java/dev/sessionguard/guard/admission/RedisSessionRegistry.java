@@ -580,8 +580,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
           call(RENEW, ScriptOutputType.INTEGER, ms(clock.instant().minus(RESERVATION_MAX_AGE)));
       if (held == 0 && leased) {
         LOG.warn(
-            "guard {} lost its Redis lease; other guards purged its sessions, which clients"
-                + " re-adopt",
+            "guard {} lost its Redis lease (no renewal within leaseTtl, or Redis restarted"
+                + " empty); its sessions there are gone, and clients re-adopt them",
             guardId);
         inFlightLost = true;
       }

@@ -11,12 +11,10 @@ import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import java.time.Duration;
 import java.util.Map;
-import java.util.function.Consumer;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -102,7 +100,7 @@ class ExposureTest {
     cluster.deployment(NS, "vmcp", 1);
     create(MockCluster.policy(NS, "p", "vmcp"));
     await().atMost(WAIT).until(() -> service("p-guard") != null);
-    edit("p", p -> p.getSpec().exposure.service = false);
+    cluster.editPolicy(NS, "p", p -> p.getSpec().exposure.service = false);
     await().atMost(WAIT).until(() -> service("p-guard") == null);
 
     cluster.deployment(NS, "other", 1);
@@ -132,45 +130,20 @@ class ExposureTest {
     assertLockdown(lockdown, "p");
 
     // a new policy rolls out (the guard still reports the old hash): the door stays shut
-    edit("p", x -> x.getSpec().sessions.max = 50);
+    cluster.editPolicy(NS, "p", x -> x.getSpec().sessions.max = 50);
     await()
         .atMost(WAIT)
         .untilAsserted(() -> assertThat(condition("p", "Ready").reason).isEqualTo("RollingOut"));
     assertThat(networkPolicy("p-guard-lockdown")).isNotNull();
 
     // lockdown off: the NetworkPolicy goes
-    edit("p", x -> x.getSpec().exposure.lockdown = false);
+    cluster.editPolicy(NS, "p", x -> x.getSpec().exposure.lockdown = false);
     await().atMost(WAIT).until(() -> networkPolicy("p-guard-lockdown") == null);
   }
 
   @Test
   void a_statefulset_gets_the_service_and_the_lockdown_too() {
-    cluster
-        .client
-        .apps()
-        .statefulSets()
-        .inNamespace(NS)
-        .resource(
-            new StatefulSetBuilder()
-                .withNewMetadata()
-                .withName("db")
-                .endMetadata()
-                .withNewSpec()
-                .withReplicas(1)
-                .withNewTemplate()
-                .withNewMetadata()
-                .addToLabels("app", "db")
-                .endMetadata()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("mcp")
-                .withImage("mcp")
-                .endContainer()
-                .endSpec()
-                .endTemplate()
-                .endSpec()
-                .build())
-        .create();
+    cluster.statefulSet(NS, "db", 1);
     var p = MockCluster.policy(NS, "s", "db");
     p.getSpec().targetRef = new TargetRef("apps/v1", "StatefulSet", "db");
     p.getSpec().exposure.lockdown = true;
@@ -261,7 +234,7 @@ class ExposureTest {
     cluster.deployment(NS, "new", 1);
     create(MockCluster.policy(NS, "p", "old"));
     await().atMost(WAIT).until(() -> guard("old") != null);
-    edit("p", p -> p.getSpec().targetRef.name = "new");
+    cluster.editPolicy(NS, "p", p -> p.getSpec().targetRef.name = "new");
     await().atMost(WAIT).until(() -> guard("new") != null && guard("old") == null);
     assertThat(
             cluster
@@ -422,16 +395,5 @@ class ExposureTest {
   Container guard(String deployment) {
     var d = cluster.client.apps().deployments().inNamespace(NS).withName(deployment).get();
     return InjectionTest.guard(d.getSpec().getTemplate());
-  }
-
-  void edit(String name, Consumer<SessionPolicy> change) {
-    cluster.edit(
-        SessionPolicy.class,
-        NS,
-        name,
-        p -> {
-          change.accept(p);
-          return p;
-        });
   }
 }

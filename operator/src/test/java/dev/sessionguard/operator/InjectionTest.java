@@ -12,7 +12,6 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
-import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
 import java.time.Duration;
 import java.util.Map;
 import org.awaitility.Awaitility;
@@ -143,29 +142,7 @@ class InjectionTest {
   @Test
   void a_statefulset_gets_the_guard_too() {
     startOperator();
-    cluster
-        .client
-        .apps()
-        .statefulSets()
-        .inNamespace(NS)
-        .resource(
-            new StatefulSetBuilder()
-                .withNewMetadata()
-                .withName("db")
-                .endMetadata()
-                .withNewSpec()
-                .withReplicas(1)
-                .withNewTemplate()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("mcp")
-                .withImage("mcp")
-                .endContainer()
-                .endSpec()
-                .endTemplate()
-                .endSpec()
-                .build())
-        .create();
+    cluster.statefulSet(NS, "db", 1);
     var p = MockCluster.policy(NS, "s", "db");
     p.getSpec().targetRef = new TargetRef("apps/v1", "StatefulSet", "db");
     cluster.client.resource(p).create();
@@ -195,14 +172,14 @@ class InjectionTest {
     awaitInjected("vmcp");
     var template = deployment("vmcp").getSpec().getTemplate();
 
-    edit("p", s -> s.getSpec().sessions.max = 50);
+    cluster.editPolicy(NS, "p", s -> s.getSpec().sessions.max = 50);
     await()
         .atMost(WAIT)
         .untilAsserted(() -> assertThat(policy("p").getStatus().observedGeneration).isEqualTo(2L));
     assertThat(deployment("vmcp").getSpec().getTemplate()).isEqualTo(template);
     assertThat(deploymentWrites("vmcp")).isEqualTo(1);
 
-    edit("p", s -> s.getSpec().guard.port = 5000);
+    cluster.editPolicy(NS, "p", s -> s.getSpec().guard.port = 5000);
     await()
         .atMost(WAIT)
         .untilAsserted(
@@ -450,16 +427,5 @@ class InjectionTest {
                 .endStatus()
                 .build())
         .create();
-  }
-
-  void edit(String name, java.util.function.Consumer<SessionPolicy> change) {
-    cluster.edit(
-        SessionPolicy.class,
-        NS,
-        name,
-        p -> {
-          change.accept(p);
-          return p;
-        });
   }
 }

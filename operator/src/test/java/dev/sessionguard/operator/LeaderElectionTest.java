@@ -3,7 +3,6 @@ package dev.sessionguard.operator;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.sessionguard.policy.SessionPolicy;
 import io.fabric8.kubernetes.api.model.authorization.v1.ResourceRuleBuilder;
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
 import java.time.Duration;
@@ -90,13 +89,11 @@ class LeaderElectionTest {
 
     a.close();
     await().atMost(WAIT).until(() -> "op-b".equals(holder()));
-    cluster.edit(
-        SessionPolicy.class,
+    cluster.editPolicy(
         NS,
         "p",
         p -> {
           p.getSpec().sessions.max = 20;
-          return p;
         });
     await()
         .atMost(WAIT)

@@ -6,6 +6,8 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
@@ -28,6 +30,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 
@@ -108,9 +111,11 @@ final class MockCluster implements AutoCloseable {
     return seen.stream().filter(p).count();
   }
 
+  /** The operator's writes to a path that the server accepted (a 409 wrote nothing). */
   static Predicate<Seen> writesTo(String pathPart) {
     return s ->
         s.operator()
+            && s.status() < 300
             && (s.method().equals("PATCH") || s.method().equals("PUT"))
             && s.path().contains(pathPart);
   }
@@ -175,6 +180,48 @@ final class MockCluster implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** {@link #edit} of a SessionPolicy. */
+  SessionPolicy editPolicy(String namespace, String name, Consumer<SessionPolicy> change) {
+    return edit(
+        SessionPolicy.class,
+        namespace,
+        name,
+        p -> {
+          change.accept(p);
+          return p;
+        });
+  }
+
+  /** A StatefulSet with one container named "mcp" and pods labelled app=NAME. */
+  StatefulSet statefulSet(String namespace, String name, int replicas) {
+    return client
+        .apps()
+        .statefulSets()
+        .inNamespace(namespace)
+        .resource(
+            new StatefulSetBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace(namespace)
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(replicas)
+                .withNewTemplate()
+                .withNewMetadata()
+                .addToLabels("app", name)
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("mcp")
+                .withImage("mcp")
+                .endContainer()
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
   }
 
   @Override

@@ -107,14 +107,12 @@ class ReconcileTest {
     var oldHash = before.getStatus().policyHash;
     var acceptedAt = accepted(before).lastTransitionTime;
 
-    cluster.edit(
-        SessionPolicy.class,
+    cluster.editPolicy(
         NS,
         "limits",
         p -> {
           p.getSpec().sessions.max = 40;
           p.getSpec().sessions.perClient = 4;
-          return p;
         });
 
     await()
@@ -142,14 +140,12 @@ class ReconcileTest {
     var goodJson = configMap("bad").getData().get("policy.json");
 
     // the schema's CEL rules would refuse these; the mock does not run CEL, the operator must
-    cluster.edit(
-        SessionPolicy.class,
+    cluster.editPolicy(
         NS,
         "bad",
         p -> {
           p.getSpec().sessions.perClient = 500;
           p.getSpec().requests.perClientInFlight = 5000;
-          return p;
         });
 
     await()
@@ -217,8 +213,9 @@ class ReconcileTest {
     // one write reports Accepted and Injected together
     await()
         .during(Duration.ofMillis(800))
-        .atMost(Duration.ofSeconds(5))
-        .until(() -> cluster.count(statusWrites) == 1);
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> assertThat(cluster.seen().stream().filter(statusWrites).toList()).hasSize(1));
     var policyWrites = MockCluster.writesTo("/sessionpolicies/quiet");
     long writes = cluster.count(policyWrites);
 
@@ -229,7 +226,7 @@ class ReconcileTest {
     // "nothing happens" needs a window: the count must stay at one for a while
     await()
         .during(Duration.ofMillis(800))
-        .atMost(Duration.ofSeconds(5))
+        .atMost(WAIT)
         .until(() -> cluster.count(statusWrites) == 1);
     assertThat(cluster.count(policyWrites)).isEqualTo(writes);
   }

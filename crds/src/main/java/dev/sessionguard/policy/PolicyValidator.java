@@ -23,6 +23,10 @@ public final class PolicyValidator {
   }
 
   static final int MAX_CAP = 1_000_000;
+
+  /** The shortest Redis lease: the guard waits up to a second for a Redis reply. */
+  public static final Duration MIN_LEASE_TTL = Duration.ofSeconds(1);
+
   static final Set<String> ALGORITHMS =
       Set.of(
           "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA");
@@ -313,7 +317,11 @@ public final class PolicyValidator {
           && (blank(r.passwordSecretRef.name) || blank(r.passwordSecretRef.key))) {
         problems.add("store.redis.passwordSecretRef needs both name and key");
       }
-      duration("store.redis.leaseTtl", r.leaseTtl);
+      Duration lease = duration("store.redis.leaseTtl", r.leaseTtl);
+      if (lease != null && lease.compareTo(MIN_LEASE_TTL) < 0) {
+        // Shorter than a Redis command may take, one slow reply would cost a live guard its lease.
+        problems.add("store.redis.leaseTtl (" + r.leaseTtl + ") must be at least 1s");
+      }
       required("store.redis.failureMode", r.failureMode, SessionPolicySpec.FailureMode.values());
     }
 

@@ -431,6 +431,9 @@ public class SessionPolicySpec {
 
   /** Redis connection. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
+  @ValidationRule(
+      value = "!has(self.leaseTtl) || duration(self.leaseTtl) >= duration('1s')",
+      message = "store.redis.leaseTtl must be at least 1s")
   public static class Redis {
     @JsonPropertyDescription("redis:// or rediss:// URL, without the password.")
     public String url;

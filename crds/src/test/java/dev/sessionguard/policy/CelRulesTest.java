@@ -88,6 +88,15 @@ class CelRulesTest {
   }
 
   @Test
+  void a_redis_lease_is_at_least_one_second() throws Exception {
+    String redis = "/properties/store/properties/redis";
+    assertThat(violations(redis, "{url: 'redis://r:6379', leaseTtl: 1s}")).isEmpty();
+    assertThat(violations(redis, "{url: 'redis://r:6379'}")).isEmpty();
+    assertThat(violations(redis, "{url: 'redis://r:6379', leaseTtl: 999ms}"))
+        .containsExactly("store.redis.leaseTtl must be at least 1s");
+  }
+
+  @Test
   void per_client_in_flight_and_streams_may_not_exceed_their_max() throws Exception {
     assertThat(violations("/properties/requests", "{maxInFlight: 5, perClientInFlight: 5}"))
         .isEmpty();

@@ -230,6 +230,28 @@ class PolicyValidatorTest {
   }
 
   @Test
+  void a_redis_lease_is_at_least_one_second() {
+    assertThat(
+            standalone(
+                s -> {
+                  s.store.type = StoreType.Redis;
+                  s.store.redis = new SessionPolicySpec.Redis();
+                  s.store.redis.url = "redis://redis:6379";
+                  s.store.redis.leaseTtl = "1s";
+                }))
+        .isEmpty();
+    assertThat(
+            standalone(
+                s -> {
+                  s.store.type = StoreType.Redis;
+                  s.store.redis = new SessionPolicySpec.Redis();
+                  s.store.redis.url = "redis://redis:6379";
+                  s.store.redis.leaseTtl = "500ms";
+                }))
+        .containsExactly("store.redis.leaseTtl (500ms) must be at least 1s");
+  }
+
+  @Test
   void reports_every_problem_at_once() {
     assertThat(
             cluster(

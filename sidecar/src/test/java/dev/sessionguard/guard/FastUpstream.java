@@ -20,15 +20,24 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A quick, well-behaved session-era MCP server: {@code initialize} gets a fresh session id, other
  * POSTs on a live session get a JSON result, DELETE ends a session, unknown sessions get 404.
- * Records every request it sees.
+ * Records every request it sees. It serves MCP on every path ending in {@code /mcp}, so several
+ * guards can share it with their requests told apart ({@link #mcpUrl(String)}).
  */
 public final class FastUpstream implements AutoCloseable {
   /** One request as the upstream saw it. */
-  public record Seen(String method, String path, String sessionId, String body) {}
+  public record Seen(
+      String method, String path, String sessionId, String body, String authorization) {}
 
   public final List<Seen> seen = new CopyOnWriteArrayList<>();
   public final Set<String> live = ConcurrentHashMap.newKeySet();
   public final AtomicInteger initializes = new AtomicInteger();
+
+  /**
+   * When true, a request without {@code Authorization} gets 401, as from an upstream that
+   * authenticates every request itself (vMCP).
+   */
+  public volatile boolean credentialsRequired;
+
   private final HttpServer server;
   private final ExecutorService pool = Executors.newFixedThreadPool(32);
 
@@ -41,6 +50,11 @@ public final class FastUpstream implements AutoCloseable {
 
   public URI mcpUrl() {
     return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/mcp");
+  }
+
+  /** The MCP endpoint at {@code /<name>/mcp}: the same sessions, seen on their own path. */
+  public URI mcpUrl(String name) {
+    return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/" + name + "/mcp");
   }
 
   /** Sessions the upstream holds as if another guard had admitted them (a restart). */
@@ -56,10 +70,15 @@ public final class FastUpstream implements AutoCloseable {
       body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
     String sid = ex.getRequestHeaders().getFirst("Mcp-Session-Id");
-    seen.add(new Seen(ex.getRequestMethod(), ex.getRequestURI().getPath(), sid, body));
+    String authorization = ex.getRequestHeaders().getFirst("Authorization");
+    seen.add(
+        new Seen(ex.getRequestMethod(), ex.getRequestURI().getPath(), sid, body, authorization));
     String method = ex.getRequestMethod();
-    if (!ex.getRequestURI().getPath().equals("/mcp")) {
+    if (!ex.getRequestURI().getPath().endsWith("/mcp")) {
       json(ex, 200, "{}");
+    } else if (credentialsRequired && authorization == null) {
+      ex.getResponseHeaders().add("WWW-Authenticate", "Bearer");
+      json(ex, 401, "");
     } else if (method.equals("POST") && body.contains("\"initialize\"")) {
       initializes.incrementAndGet();
       String id = UUID.randomUUID().toString();

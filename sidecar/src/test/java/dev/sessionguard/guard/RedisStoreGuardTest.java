@@ -14,14 +14,21 @@ import dev.sessionguard.guard.testing.RedisServer;
 import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.PolicyJson;
 import dev.sessionguard.policy.PolicyValidator;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,6 +38,7 @@ import org.junit.jupiter.api.Test;
 /** Whole guards with {@code store.type: Redis} sharing one real redis-server. */
 class RedisStoreGuardTest {
   static RedisServer redis;
+  static StatefulRedisConnection<String, String> inspector;
 
   FastUpstream upstream;
   final List<Guard> guards = new ArrayList<>();
@@ -42,6 +50,9 @@ class RedisStoreGuardTest {
 
   @AfterAll
   static void stopRedis() {
+    if (inspector != null) {
+      inspector.close();
+    }
     if (redis != null) {
       redis.close();
     }
@@ -76,6 +87,59 @@ class RedisStoreGuardTest {
             Map.of("POD_NAME", pod, "POD_NAMESPACE", scopeNamespace));
     guards.add(g);
     return g;
+  }
+
+  /**
+   * A guard of policy {@code test} in {@code namespace}, as pod {@code pod}, on {@code upstream}.
+   */
+  Guard guard(String pod, String namespace, URI upstreamMcp, String yaml, Clock clock) {
+    Guard g =
+        Guard.start(
+            TestGuards.config(upstreamMcp, yaml),
+            clock,
+            Map.of("POD_NAME", pod, "POD_NAMESPACE", namespace));
+    guards.add(g);
+    return g;
+  }
+
+  static String redisStore(String failureMode) {
+    return "store: {type: Redis, redis: {url: '"
+        + redis.url()
+        + "', leaseTtl: 5s, failureMode: "
+        + failureMode
+        + "}}\n";
+  }
+
+  /** A connection of the test's own, to look at what the guards wrote. */
+  static RedisCommands<String, String> redisCommands() {
+    if (inspector == null || !inspector.isOpen()) {
+      inspector = RedisClient.create(redis.url()).connect();
+    }
+    return inspector.sync();
+  }
+
+  static HttpRequest call(Guard g, String session, String client, String authorization) {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(TestGuards.mcp(g))
+            .header("Content-Type", "application/json")
+            .header("Mcp-Session-Id", session)
+            .header("X-Client", client)
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}"));
+    if (authorization != null) {
+      b.header("Authorization", authorization);
+    }
+    return b.build();
+  }
+
+  static HttpResponse<String> deleteAs(Guard g, String session, String client) {
+    return send(
+        HttpRequest.newBuilder(TestGuards.mcp(g))
+            .DELETE()
+            .header("Mcp-Session-Id", session)
+            .header("X-Client", client)
+            .build());
   }
 
   static String sessionId(HttpResponse<String> r) {
@@ -130,7 +194,7 @@ class RedisStoreGuardTest {
   }
 
   @Test
-  void redis_down_with_failure_mode_closed_refuses_new_sessions_but_stays_ready() {
+  void redis_down_with_failure_mode_closed_refuses_new_sessions_but_stays_ready() throws Exception {
     Guard a = guard("guard-a", "Closed", "ns3");
     String s = sessionId(send(initialize(a, 1)));
 
@@ -138,7 +202,13 @@ class RedisStoreGuardTest {
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> metric(a, "sessionguard_store_available") == 0);
-    assertThat(send(initialize(a, 2)).statusCode()).isEqualTo(503);
+    HttpResponse<String> refused = send(initialize(a, 2));
+    assertThat(refused.statusCode()).isEqualTo(503);
+    assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+    JsonNode error = PolicyJson.json().readTree(refused.body());
+    assertThat(error.at("/id").asInt()).isEqualTo(2);
+    assertThat(error.at("/error/data/reason").asText()).isEqualTo("global_sessions");
+    assertThat(send(call(a, s, "anyone", null)).statusCode()).isEqualTo(200); // known: served
     HttpResponse<String> ready = admin(a, "/readyz");
     assertThat(ready.statusCode()).isEqualTo(200);
     assertThat(ready.body()).contains("ready").contains("store unavailable");
@@ -151,6 +221,172 @@ class RedisStoreGuardTest {
     assertThat(admin(a, "/readyz").body()).isEqualTo("ready");
     sessionId(send(initialize(a, 3)));
     assertThat(delete(a, s).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void three_guards_delete_each_idle_session_once_through_its_owner_with_its_clients_credentials()
+      throws Exception {
+    upstream.credentialsRequired = true; // as vMCP: a DELETE without the client's token is refused
+    ManualClock clock = new ManualClock(Instant.now());
+    String yaml =
+        "identity: {source: Header, header: {name: X-Client}}\n"
+            + "sessions: {max: 100, perClient: 20, idleTimeout: 5m}\n"
+            + redisStore("Open");
+    List<Guard> three = new ArrayList<>();
+    for (int g = 0; g < 3; g++) {
+      three.add(guard("g" + g, "ns5", upstream.mcpUrl("g" + g), yaml, clock));
+    }
+    Map<String, String> ownerPath = new HashMap<>();
+    Map<String, String> clientOf = new HashMap<>();
+    for (int i = 0; i < 30; i++) {
+      String client = "c" + (i % 5);
+      String id =
+          sessionId(
+              send(
+                  initialize(
+                      three.get(i % 3),
+                      i,
+                      "X-Client",
+                      client,
+                      "Authorization",
+                      "Bearer " + client)));
+      clientOf.put(id, client);
+      ownerPath.put(id, "/g" + (i % 3) + "/mcp");
+      if (i % 4 == 0) {
+        // Served later through another guard: that guard saw the client last and owns it now.
+        int next = (i + 1) % 3;
+        assertThat(send(call(three.get(next), id, client, "Bearer " + client)).statusCode())
+            .isEqualTo(200);
+        ownerPath.put(id, "/g" + next + "/mcp");
+      }
+    }
+    // The last POST's end travels to Redis without a reply: wait until it is there.
+    await()
+        .untilAsserted(
+            () ->
+                ownerPath.forEach(
+                    (id, path) -> {
+                      String owner =
+                          redisCommands().hget("sessionguard:{ns5/test}:s:" + id, "guard");
+                      assertThat(owner).as(id).startsWith(path.substring(1, 3) + "-");
+                      assertThat(redisCommands().hget("sessionguard:{ns5/test}:s:" + id, "busy"))
+                          .isEqualTo("0");
+                    }));
+
+    clock.advance(Duration.ofMinutes(5)); // every reaper sweeps once a second
+
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> deletes().map(FastUpstream.Seen::sessionId).distinct().count() == 30);
+    ownerPath.forEach(
+        (id, path) ->
+            assertThat(deletes().filter(d -> d.sessionId().equals(id)))
+                .as(id)
+                .singleElement()
+                .satisfies(d -> assertThat(d.path()).isEqualTo(path))
+                .satisfies(
+                    d -> assertThat(d.authorization()).isEqualTo("Bearer " + clientOf.get(id))));
+    assertThat(upstream.live).isEmpty();
+    double reaped = 0;
+    for (Guard g : three) {
+      reaped += metric(g, "sessionguard_sessions_ended_total{reason=\"idle\"}");
+      assertThat(metric(g, "sessionguard_upstream_delete_failures_total")).isZero();
+    }
+    assertThat(reaped).isEqualTo(30);
+    await() // and not once more: later sweeps find nothing
+        .during(Duration.ofSeconds(3))
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> deletes().count() == 30);
+  }
+
+  java.util.stream.Stream<FastUpstream.Seen> deletes() {
+    return upstream.seen.stream().filter(s -> s.method().equals("DELETE"));
+  }
+
+  @Test
+  void redis_down_mid_traffic_with_failure_mode_open_admits_per_pod_and_reconciles_when_it_returns()
+      throws Exception {
+    String yaml =
+        "identity: {source: Header, header: {name: X-Client}}\n"
+            + "sessions: {max: 20, perClient: 3}\n"
+            + redisStore("Open");
+    Guard a = guard("guard-a", "ns6", upstream.mcpUrl(), yaml, Clock.systemUTC());
+    Guard b = guard("guard-b", "ns6", upstream.mcpUrl(), yaml, Clock.systemUTC());
+    String prefix = "sessionguard:{ns6/test}:";
+    String bobs = sessionId(send(initialize(a, 1, "X-Client", "bob")));
+    assertThat(send(call(b, bobs, "bob", null)).statusCode()).isEqualTo(200);
+
+    // Bob keeps working through both guards while Redis goes away and comes back.
+    AtomicBoolean outage = new AtomicBoolean();
+    AtomicBoolean traffic = new AtomicBoolean(true);
+    Map<Integer, Integer> during = new ConcurrentHashMap<>();
+    Map<Integer, Integer> outside = new ConcurrentHashMap<>();
+    Thread bob =
+        new Thread(
+            () -> {
+              for (int i = 0; traffic.get(); i++) {
+                int status = send(call(i % 2 == 0 ? a : b, bobs, "bob", null)).statusCode();
+                (outage.get() ? during : outside).merge(status, 1, Integer::sum);
+              }
+            });
+    bob.start();
+    await().until(() -> outside.getOrDefault(200, 0) >= 10);
+
+    outage.set(true);
+    redis.stop();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                metric(a, "sessionguard_store_available") == 0
+                    && metric(b, "sessionguard_store_available") == 0);
+
+    // Open: admitted locally, under the same caps, which now hold per pod.
+    List<String> alices = new ArrayList<>();
+    for (Guard g : List.of(a, a, a, b, b, b)) {
+      alices.add(sessionId(send(initialize(g, 2, "X-Client", "alice"))));
+    }
+    assertThat(send(initialize(a, 3, "X-Client", "alice")).statusCode()).isEqualTo(429);
+    assertThat(send(initialize(b, 3, "X-Client", "alice")).statusCode()).isEqualTo(429);
+    HttpResponse<String> ready = admin(a, "/readyz");
+    assertThat(ready.statusCode()).isEqualTo(200);
+    assertThat(ready.body()).contains("limits hold per pod (failureMode Open)");
+    JsonNode store = PolicyJson.json().readTree(admin(a, "/sessions").body()).get("store");
+    assertThat(store.get("available").asBoolean()).isFalse();
+    assertThat(store.get("localSessions").asInt()).isEqualTo(3);
+    assertThat(deleteAs(b, alices.get(5), "alice").statusCode()).isEqualTo(200); // replayed later
+    await().until(() -> during.getOrDefault(200, 0) >= 10);
+
+    redis.resume(); // empty: this Redis keeps nothing on disk
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                metric(a, "sessionguard_store_available") == 1
+                    && metric(b, "sessionguard_store_available") == 1);
+    outage.set(false);
+    int before = outside.getOrDefault(200, 0);
+    await().until(() -> outside.getOrDefault(200, 0) >= before + 10);
+    traffic.set(false);
+    bob.join();
+
+    // Bob was never refused; his session, lost with Redis's memory, was adopted again.
+    assertThat(during.keySet()).containsExactly(200);
+    assertThat(outside.keySet()).containsExactly(200);
+    // The sessions admitted during the outage are in Redis now, the deleted one is not: alice
+    // holds 5 (over her cap of 3, admitted per pod), so she is refused until enough end.
+    List<String> live = new ArrayList<>(alices.subList(0, 5));
+    live.add(bobs);
+    assertThat(redisCommands().zrange(prefix + "sessions", 0, -1))
+        .containsExactlyInAnyOrderElementsOf(live);
+    assertThat(redisCommands().scard(prefix + "c:user:alice")).isEqualTo(5);
+    assertThat(metric(a, "sessionguard_sessions_active")).isEqualTo(6);
+    assertThat(send(initialize(b, 4, "X-Client", "alice")).statusCode()).isEqualTo(429);
+    for (int i = 0; i < 3; i++) {
+      assertThat(deleteAs(i % 2 == 0 ? a : b, alices.get(i), "alice").statusCode()).isEqualTo(200);
+    }
+    sessionId(send(initialize(b, 5, "X-Client", "alice")));
+    assertThat(redisCommands().scard(prefix + "c:user:alice")).isEqualTo(3);
   }
 
   @Test

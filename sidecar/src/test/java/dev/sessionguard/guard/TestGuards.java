@@ -43,8 +43,9 @@ public final class TestGuards {
     return new GuardConfig.Overrides(upstreamMcpUrl, 0, 0, "127.0.0.1");
   }
 
+  /** The guard's MCP endpoint: it serves the upstream's path. */
   public static URI mcp(Guard guard) {
-    return URI.create("http://127.0.0.1:" + guard.port() + "/mcp");
+    return URI.create("http://127.0.0.1:" + guard.port() + guard.policy().get().mcpPath());
   }
 
   public static final HttpClient HTTP =

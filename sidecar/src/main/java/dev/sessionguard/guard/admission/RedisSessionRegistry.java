@@ -43,11 +43,16 @@ import org.slf4j.LoggerFactory;
  * guards racing each other admit exactly the allowed number, and every count is the size of a set
  * of live records.
  *
- * <p>Each guard holds a lease it renews; its reservations, the sessions it last served and its
- * POSTs in flight are indexed under it, and are purged (by any guard) once the lease expires, so a
- * crashed guard's slots come back within the lease TTL. A session whose owner's lease is gone is
- * taken over by the next guard that looks it up; once purged, its id is unknown (not ended), so the
- * client's next request adopts it again under the caps.
+ * <p>Each guard holds a lease it renews; its reservations, the sessions it last served (it owns
+ * them) and its POSTs in flight are indexed under it, and are purged (by any guard) once the lease
+ * expires, so a crashed guard's slots come back within the lease TTL. A session whose owner's lease
+ * is gone is taken over by the next guard that looks it up; once purged, its id is unknown (not
+ * ended), so the client's next request adopts it again under the caps.
+ *
+ * <p>Only a session's owner reaps it ({@link #expire}): the owner has the client's latest {@code
+ * Authorization} in memory, which the upstream DELETE needs. A purged session nobody adopts is an
+ * orphan; once it is idle, any guard claims it (exactly one does) and deletes it upstream without
+ * credentials, which an authenticating upstream may refuse (counted as a failed DELETE).
  *
  * <p>While Redis is unreachable, {@link FailureMode#Open} admits into a local {@link
  * MemorySessionRegistry} under the same caps (limits then hold per pod) and {@link
@@ -575,8 +580,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
           call(RENEW, ScriptOutputType.INTEGER, ms(clock.instant().minus(RESERVATION_MAX_AGE)));
       if (held == 0 && leased) {
         LOG.warn(
-            "guard {} lost its Redis lease; other guards purged its sessions, which clients"
-                + " re-adopt",
+            "guard {} lost its Redis lease (no renewal within leaseTtl, or Redis restarted"
+                + " empty); its sessions there are gone, and clients re-adopt them",
             guardId);
         inFlightLost = true;
       }

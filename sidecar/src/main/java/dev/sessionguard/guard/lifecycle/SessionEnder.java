@@ -20,8 +20,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Ends, upstream, a session the guard decided to end (reaped, evicted, or issued to a client that
  * was gone): closes its GET stream and sends DELETE with its id, retried a bounded number of times.
- * The slot was already released by the registry; a DELETE that keeps failing is counted, never
- * retried forever.
+ * The slot was already released by the registry; a DELETE that keeps failing, or that the upstream
+ * refuses for its credentials (401, 403), is counted, never retried forever.
  */
 public final class SessionEnder {
   private static final Logger LOG = LoggerFactory.getLogger(SessionEnder.class);
@@ -84,7 +84,8 @@ public final class SessionEnder {
 
   /**
    * Closes the session's stream and deletes it upstream; completes with true once the upstream
-   * acknowledged (or no longer knew the session), false when every attempt failed.
+   * acknowledged (or no longer knew the session), false when every attempt failed or the upstream
+   * refused the credentials.
    */
   public CompletableFuture<Boolean> end(Ended ended) {
     Session session = ended.session();
@@ -119,6 +120,10 @@ public final class SessionEnder {
     }
   }
 
+  private static boolean refusedCredentials(int status) {
+    return status == 401 || status == 403;
+  }
+
   private void attempt(Session session, int attempt, CompletableFuture<Boolean> done) {
     HttpRequest.Builder request =
         HttpRequest.newBuilder(upstream.get())
@@ -133,9 +138,18 @@ public final class SessionEnder {
             (response, failure) -> {
               slots.release();
               drain();
-              // 2xx: deleted. 4xx: the server no longer has it (or refuses DELETE): nothing to
-              // retry.
-              if (failure == null && response.statusCode() < 500) {
+              if (failure == null && refusedCredentials(response.statusCode())) {
+                // The same credentials would be refused again: not retried, but the session may
+                // live on upstream, so it counts as a failed DELETE.
+                LOG.warn(
+                    "upstream refused DELETE status={} session={} credentials={}",
+                    response.statusCode(),
+                    session,
+                    session.authorization() == null ? "none" : "the client's latest");
+                events.deleteFailed(session);
+                done.complete(false);
+              } else if (failure == null && response.statusCode() < 500) {
+                // 2xx: deleted. Another 4xx: the server no longer has it (or does not do DELETE).
                 done.complete(true);
               } else if (attempt < attempts) {
                 long wait = backoff.toMillis() << (attempt - 1);

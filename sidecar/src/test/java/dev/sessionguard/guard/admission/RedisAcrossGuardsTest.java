@@ -9,8 +9,10 @@ import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -182,15 +184,31 @@ class RedisAcrossGuardsTest {
   }
 
   @Test
-  void each_expired_session_is_claimed_by_exactly_one_of_three_guards() throws Exception {
+  void each_expired_session_is_claimed_once_and_only_by_the_guard_that_owns_it() throws Exception {
     var caps = new SessionCaps(1_000, 1_000, false);
     var guards = guards(3, clock, Duration.ofSeconds(30), FailureMode.Open);
+    Map<String, Integer> owner = new HashMap<>();
     for (int i = 0; i < 600; i++) {
       open(guards.get(i % 3), "client-" + (i % 7), "s-" + i, caps);
+      owner.put("s-" + i, i % 3);
     }
-    Session busy = ((Lookup.Known) guards.get(1).lookup("s-0")).session();
-    guards.get(1).requestStarted(busy, true);
-    awaitBusy("s-0", "1");
+    // A POST served through another guard makes that guard the owner (it saw the client last).
+    for (int i = 0; i < 600; i += 10) {
+      int next = (i + 1) % 3;
+      Session s = ((Lookup.Known) guards.get(next).lookup("s-" + i)).session();
+      guards.get(next).requestStarted(s, true);
+      guards.get(next).requestFinished(s, true);
+      owner.put("s-" + i, next);
+    }
+    Session busy = ((Lookup.Known) guards.get(2).lookup("s-1")).session();
+    guards.get(2).requestStarted(busy, true);
+    owner.put("s-1", 2);
+    awaitBusy("s-1", "1");
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(redis.redis().hget("sessionguard:{test-policy}:s:s-0", "guard"))
+                    .isEqualTo("guard-1"));
     clock.advance(IDLE);
 
     ExecutorService pool = Executors.newFixedThreadPool(3);
@@ -209,21 +227,137 @@ class RedisAcrossGuardsTest {
               }));
     }
     start.countDown();
-    List<String> ids = new ArrayList<>();
-    for (var f : reaped) {
-      f.get().forEach(e -> ids.add(e.session().id()));
+    List<String> all = new ArrayList<>();
+    for (int g = 0; g < 3; g++) {
+      int guard = g;
+      List<String> ids = reaped.get(g).get().stream().map(e -> e.session().id()).toList();
+      assertThat(ids).allSatisfy(id -> assertThat(owner.get(id)).as(id).isEqualTo(guard));
+      all.addAll(ids);
     }
     pool.shutdown();
 
-    assertThat(ids).hasSize(599).doesNotHaveDuplicates().doesNotContain("s-0");
+    assertThat(all).hasSize(599).doesNotHaveDuplicates().doesNotContain("s-1");
     assertThat(guards.get(0).active()).isEqualTo(1);
-    guards.get(1).requestFinished(busy, true);
-    awaitBusy("s-0", "0");
+    guards.get(2).requestFinished(busy, true);
+    awaitBusy("s-1", "0");
     clock.advance(IDLE);
+    assertThat(guards.get(0).expire(IDLE, LIFE, HARD)).isEmpty();
+    assertThat(guards.get(1).expire(IDLE, LIFE, HARD)).isEmpty();
     assertThat(guards.get(2).expire(IDLE, LIFE, HARD))
         .extracting(e -> e.session().id())
-        .containsExactly("s-0");
+        .containsExactly("s-1");
     assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void a_dead_guards_sessions_free_their_slots_at_once_and_one_survivor_reaps_each_once_idle()
+      throws Exception {
+    var caps = new SessionCaps(10, 10, false);
+    var crashed = redis.guard("crashed", clock, SHORT_LEASE, FailureMode.Open);
+    var survivors =
+        List.of(
+            redis.guard("survivor-a", clock, SHORT_LEASE, FailureMode.Open),
+            redis.guard("survivor-b", clock, SHORT_LEASE, FailureMode.Open));
+    for (int i = 0; i < 6; i++) {
+      open(crashed, "alice", "c" + i, caps);
+    }
+    clock.advance(IDLE.dividedBy(2));
+    Session c0 = ((Lookup.Known) crashed.lookup("c0")).session();
+    crashed.requestStarted(c0, true);
+    crashed.requestFinished(c0, true); // c0 was active later than the others
+    awaitBusy("c0", "0");
+
+    crashed.halt();
+
+    await()
+        .atMost(SHORT_LEASE.multipliedBy(5))
+        .untilAsserted(() -> assertThat(survivors.get(0).active()).isZero());
+    assertThat(redis.redis().zcard("sessionguard:{test-policy}:orphans")).isEqualTo(6);
+    assertThat(redis.countingKeys()).containsExactly("orphaned", "orphans");
+    // The slots are free at once: the survivors admit up to the cap.
+    for (int i = 0; i < 9; i++) {
+      open(survivors.get(i % 2), "bob", "b" + i, caps);
+    }
+    // Alice comes back on c5 through a survivor: an adoption, so it is no orphan any more.
+    assertThat(survivors.get(0).lookup("c5")).isInstanceOf(Lookup.Unknown.class);
+    open(survivors.get(0), "alice", "c5", caps);
+    assertThat(survivors.get(1).admit("carol", caps, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+    for (int i = 0; i < 9; i++) {
+      assertThat(survivors.get(i % 2).end("b" + i, EndReason.CLIENT)).isPresent();
+    }
+    Session c5 = ((Lookup.Known) survivors.get(0).lookup("c5")).session();
+    survivors.get(0).requestStarted(c5, true); // in use: not idle
+
+    // Orphans idle out like sessions (from their last activity), and each is claimed once.
+    clock.advance(IDLE.dividedBy(2));
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<List<Ended>>> reaped = new ArrayList<>();
+    for (var survivor : survivors) {
+      reaped.add(
+          pool.submit(
+              () -> {
+                start.await();
+                List<Ended> ended = new ArrayList<>();
+                for (int round = 0; round < 3; round++) {
+                  ended.addAll(survivor.expire(IDLE, LIFE, HARD));
+                }
+                return ended;
+              }));
+    }
+    start.countDown();
+    List<Ended> ended = new ArrayList<>();
+    for (var f : reaped) {
+      ended.addAll(f.get());
+    }
+    pool.shutdown();
+    assertThat(ended)
+        .extracting(e -> e.session().id())
+        .containsExactlyInAnyOrder("c1", "c2", "c3", "c4");
+    assertThat(ended).allSatisfy(e -> assertThat(e.session().client()).isEqualTo("alice"));
+    assertThat(ended).allSatisfy(e -> assertThat(e.reason()).isEqualTo(EndReason.IDLE));
+    assertThat(survivors.get(1).lookup("c1")).isInstanceOf(Lookup.Ended.class); // 404 later
+
+    clock.advance(IDLE.dividedBy(2));
+    assertThat(survivors.get(1).expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("c0");
+    survivors.get(0).requestFinished(c5, true);
+    assertThat(survivors.get(0).end("c5", EndReason.CLIENT)).isPresent();
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void a_session_in_use_through_another_guard_moves_to_it_when_its_owner_dies() {
+    var caps = new SessionCaps(10, 10, false);
+    var crashed = redis.guard("crashed", clock, SHORT_LEASE, FailureMode.Open);
+    var survivor = redis.guard("survivor", clock, SHORT_LEASE, FailureMode.Open);
+    open(crashed, "alice", "a1", caps);
+    Session viaSurvivor = ((Lookup.Known) survivor.lookup("a1")).session();
+    survivor.requestStarted(viaSurvivor, true); // a long POST through the survivor
+    Session viaCrashed = ((Lookup.Known) crashed.lookup("a1")).session();
+    crashed.requestStarted(viaCrashed, true); // the crashed guard served it last: its owner
+    awaitBusy("a1", "2");
+
+    crashed.halt();
+
+    await()
+        .atMost(SHORT_LEASE.multipliedBy(5))
+        .untilAsserted(
+            () ->
+                assertThat(redis.redis().smembers("sessionguard:{test-policy}:guards"))
+                    .containsExactly("survivor"));
+    assertThat(survivor.active()).isEqualTo(1);
+    assertThat(redis.redis().hget("sessionguard:{test-policy}:s:a1", "guard"))
+        .isEqualTo("survivor");
+    assertThat(redis.redis().zcard("sessionguard:{test-policy}:orphans")).isZero();
+    survivor.requestFinished(viaSurvivor, true);
+    awaitBusy("a1", "0");
+    clock.advance(IDLE);
+    assertThat(survivor.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("a1");
   }
 
   @Test

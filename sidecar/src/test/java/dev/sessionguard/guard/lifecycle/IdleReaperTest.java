@@ -38,6 +38,8 @@ class IdleReaperTest {
   final Queue<String> deleted = new ConcurrentLinkedQueue<>();
   final Queue<String> authorizations = new ConcurrentLinkedQueue<>();
   final AtomicInteger failuresToServe = new AtomicInteger();
+  final AtomicBoolean credentialsRequired = new AtomicBoolean();
+  final Queue<String> refused = new ConcurrentLinkedQueue<>();
   final AtomicInteger failedDeletes = new AtomicInteger();
   final Queue<EndReason> endedReasons = new ConcurrentLinkedQueue<>();
   ScheduledExecutorService scheduler;
@@ -52,6 +54,10 @@ class IdleReaperTest {
         exchange -> {
           if (failuresToServe.getAndDecrement() > 0) {
             exchange.sendResponseHeaders(503, -1);
+          } else if (credentialsRequired.get()
+              && exchange.getRequestHeaders().getFirst("Authorization") == null) {
+            refused.add(exchange.getRequestHeaders().getFirst("Mcp-Session-Id"));
+            exchange.sendResponseHeaders(401, -1);
           } else {
             deleted.add(exchange.getRequestHeaders().getFirst("Mcp-Session-Id"));
             String auth = exchange.getRequestHeaders().getFirst("Authorization");
@@ -142,6 +148,25 @@ class IdleReaperTest {
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(() -> assertThat(failedDeletes).hasValue(1));
     assertThat(deleted).doesNotContain("s-3");
+    assertThat(registry.active()).isZero();
+  }
+
+  @Test
+  void a_delete_refused_for_want_of_credentials_is_counted_as_failed_and_not_retried() {
+    credentialsRequired.set(true);
+    open("alice", "s-1").rememberAuthorization("Bearer alice");
+    open("bob", "s-2"); // e.g. an orphan of a dead guard: nobody here has bob's credentials
+    clock.advance(Duration.ofMinutes(5));
+
+    assertThat(reaper.reapNow()).hasSize(2);
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(failedDeletes).hasValue(1));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(deleted).containsExactly("s-1"));
+    assertThat(refused).containsExactly("s-2"); // once: the same request would be refused again
     assertThat(registry.active()).isZero();
   }
 

@@ -5,26 +5,32 @@
 -- script's own. Timestamps are milliseconds from the caller's clock, never Redis TIME.
 --
 -- Every count is the size of a set of live records, changed only inside one script:
---   sessions      ZSET id -> created          (lifetime index; ZCARD = live sessions)
---   idle          ZSET id -> last activity    (sessions with no POST in flight)
+--   sessions      ZSET id -> created          (ZCARD = live sessions)
 --   reservations  HASH rid -> "<guard> <client>"
 --   clients       SET  clients holding a session or reservation
 --   guards        SET  guards that may hold records (purged when their lease is gone)
 --   s:<id>        HASH client, created, act, busy (POSTs in flight, all guards), guard (owner)
 --   c:<client>    SET  "s:<id>" and "r:<rid>"
---   g:<guard>:s   SET  ids of the sessions this guard owns
+--   g:<guard>:s   ZSET id -> created          (the sessions this guard owns: its lifetime index)
+--   g:<guard>:i   ZSET id -> last activity    (those of them with no POST in flight: idle index)
 --   g:<guard>:r   ZSET rid -> created         (this guard's reservations)
 --   g:<guard>:b   HASH id -> this guard's POSTs in flight on it
 --   lease:<guard> STRING with a TTL, renewed while the guard lives
 --   t:<id>        tombstone of an ended session, with a TTL
+--   orphans       ZSET id -> last activity    (sessions of dead guards: no slot, not yet deleted)
+--   orphaned      HASH id -> "<created> <client>"
+--
+-- Only a session's owner reaps it: the owner holds what the upstream DELETE needs (the client's
+-- credentials, in its memory). A dead guard's sessions become orphans, which any guard reaps.
 local P = ARGV[1]
 local GUARD = ARGV[2]
 local LEASE_MS = tonumber(ARGV[3])
 local K_SESSIONS = P .. 'sessions'
-local K_IDLE = P .. 'idle'
 local K_RES = P .. 'reservations'
 local K_CLIENTS = P .. 'clients'
 local K_GUARDS = P .. 'guards'
+local K_ORPHANS = P .. 'orphans'
+local K_ORPHANED = P .. 'orphaned'
 
 local function session_key(id) return P .. 's:' .. id end
 local function client_key(client) return P .. 'c:' .. client end
@@ -33,6 +39,7 @@ local function lease_key(guard) return P .. 'lease:' .. guard end
 local function guard_sessions(guard) return P .. 'g:' .. guard .. ':s' end
 local function guard_res(guard) return P .. 'g:' .. guard .. ':r' end
 local function guard_busy(guard) return P .. 'g:' .. guard .. ':b' end
+local function guard_idle(guard) return P .. 'g:' .. guard .. ':i' end
 
 -- The caller is alive: (re)take its lease, so what it records now is purged if it dies.
 local function touch_lease()
@@ -67,14 +74,21 @@ local function remove_reservation(rid)
   return true
 end
 
+-- An orphan that is live again (re-adopted) is no longer the survivors' to delete.
+local function forget_orphan(id)
+  redis.call('ZREM', K_ORPHANS, id)
+  redis.call('HDEL', K_ORPHANED, id)
+end
+
 local function add_session(id, client, created, act)
   redis.call('HSET', session_key(id), 'client', client, 'created', created, 'act', act,
     'busy', 0, 'guard', GUARD)
   redis.call('ZADD', K_SESSIONS, created, id)
-  redis.call('ZADD', K_IDLE, act, id)
-  redis.call('SADD', guard_sessions(GUARD), id)
+  redis.call('ZADD', guard_idle(GUARD), act, id)
+  redis.call('ZADD', guard_sessions(GUARD), created, id)
   add_client_member(client, 's:' .. id)
   redis.call('DEL', tomb_key(id))
+  forget_orphan(id)
 end
 
 -- Removes a live session; remembers its id for tomb_ms (0: forget it, so it can be adopted).
@@ -87,8 +101,8 @@ local function remove_session(id, tomb_ms)
   end
   redis.call('DEL', sk)
   redis.call('ZREM', K_SESSIONS, id)
-  redis.call('ZREM', K_IDLE, id)
-  redis.call('SREM', guard_sessions(f[3]), id)
+  redis.call('ZREM', guard_idle(f[3]), id)
+  redis.call('ZREM', guard_sessions(f[3]), id)
   drop_client_member(f[1], 's:' .. id)
   if tomb_ms > 0 then
     redis.call('SET', tomb_key(id), '1', 'PX', tomb_ms)
@@ -104,35 +118,71 @@ local function release_busy(id, n)
   end
   local busy = redis.call('HINCRBY', sk, 'busy', -n)
   if busy <= 0 then
+    local f = redis.call('HMGET', sk, 'act', 'guard')
     redis.call('HSET', sk, 'busy', 0)
-    redis.call('ZADD', K_IDLE, redis.call('HGET', sk, 'act'), id)
+    redis.call('ZADD', guard_idle(f[2]), f[1], id)
   end
 end
 
--- The session is served by this guard now: it lives as long as this guard does.
+-- Moves a session, with its places in the lifetime and idle indexes, to another owner.
+local function move_session(id, from, to)
+  local created = redis.call('ZSCORE', guard_sessions(from), id)
+      or redis.call('HGET', session_key(id), 'created')
+  redis.call('ZREM', guard_sessions(from), id)
+  redis.call('ZADD', guard_sessions(to), created, id)
+  local act = redis.call('ZSCORE', guard_idle(from), id)
+  if act then
+    redis.call('ZREM', guard_idle(from), id)
+    redis.call('ZADD', guard_idle(to), act, id)
+  end
+  redis.call('HSET', session_key(id), 'guard', to)
+end
+
+-- The session is served by this guard now: it lives as long as this guard does, and this guard
+-- (which has seen the client's latest credentials) is the one to reap it.
 local function take_ownership(id, owner)
   if owner ~= GUARD then
-    redis.call('SREM', guard_sessions(owner), id)
-    redis.call('SADD', guard_sessions(GUARD), id)
-    redis.call('HSET', session_key(id), 'guard', GUARD)
+    move_session(id, owner, GUARD)
   end
+end
+
+-- A live guard with a POST in flight on the session, or nil.
+local function guard_serving(id, except)
+  for _, g in ipairs(redis.call('SMEMBERS', K_GUARDS)) do
+    if g ~= except and redis.call('HEXISTS', guard_busy(g), id) == 1
+        and redis.call('EXISTS', lease_key(g)) == 1 then
+      return g
+    end
+  end
+  return nil
 end
 
 -- A guard whose lease expired crashed (or lost Redis for longer than its lease): its
--- reservations and sessions free their slots, and its POSTs stop holding sessions busy.
--- Its session ids are not tombstoned, so a client still using one re-adopts it.
+-- reservations and sessions free their slots, and its POSTs stop holding sessions busy. A
+-- session another guard is serving a POST on moves to that guard. The others become orphans:
+-- not tombstoned, so a client still using one re-adopts it; left alone until idle, any guard
+-- reaps it.
 local function purge(guard)
   for _, rid in ipairs(redis.call('ZRANGE', guard_res(guard), 0, -1)) do
     remove_reservation(rid)
-  end
-  for _, id in ipairs(redis.call('SMEMBERS', guard_sessions(guard))) do
-    remove_session(id, 0)
   end
   local busy = redis.call('HGETALL', guard_busy(guard))
   for i = 1, #busy, 2 do
     release_busy(busy[i], tonumber(busy[i + 1]))
   end
-  redis.call('DEL', guard_res(guard), guard_sessions(guard), guard_busy(guard))
+  redis.call('DEL', guard_busy(guard))
+  for _, id in ipairs(redis.call('ZRANGE', guard_sessions(guard), 0, -1)) do
+    local serving = guard_serving(id, guard)
+    if serving then
+      move_session(id, guard, serving)
+    else
+      local f = redis.call('HMGET', session_key(id), 'act', 'created', 'client')
+      remove_session(id, 0)
+      redis.call('ZADD', K_ORPHANS, f[1], id)
+      redis.call('HSET', K_ORPHANED, id, f[2] .. ' ' .. f[3])
+    end
+  end
+  redis.call('DEL', guard_res(guard), guard_sessions(guard), guard_idle(guard))
   redis.call('SREM', K_GUARDS, guard)
 end
 

@@ -1,30 +1,52 @@
 -- Claims expired sessions: each is removed here, atomically, so exactly one guard returns it.
+-- A guard claims only the sessions it owns (it holds the client's credentials for the upstream
+-- DELETE), and any orphan of a dead guard; a live guard's sessions are left to that guard.
 -- ARGV[4] idle cutoff (last activity at or before), [5] lifetime cutoff (created at or before),
 -- [6] hard cutoff (created at or before: ended even while busy), [7] tombstone ms,
--- [8] at most this many idle sessions per call.
+-- [8] at most this many idle sessions (own and orphans) per call.
 -- Returns a flat list of id, client, created, reason.
-local idle_cutoff, born_cutoff, hard_cutoff = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local idle_cutoff, born_cutoff, hard_cutoff = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local tomb_ms, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 purge_dead_guards()
 local out = {}
+local function reply(id, client, created, reason)
+  table.insert(out, id)
+  table.insert(out, client)
+  table.insert(out, created)
+  table.insert(out, reason)
+end
 local function claim(id, reason)
   local gone = remove_session(id, tomb_ms)
   if gone then
-    table.insert(out, id)
-    table.insert(out, gone[1])
-    table.insert(out, gone[2])
-    table.insert(out, reason)
+    reply(id, gone[1], gone[2], reason)
   end
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_IDLE, '-inf', idle_cutoff, 'LIMIT', 0, limit)) do
+local idle = redis.call('ZRANGEBYSCORE', guard_idle(GUARD), '-inf', idle_cutoff, 'LIMIT', 0, limit)
+for _, id in ipairs(idle) do
   claim(id, 'IDLE')
 end
-local old = redis.call('ZRANGEBYSCORE', K_SESSIONS, '-inf', born_cutoff, 'WITHSCORES')
+local old = redis.call('ZRANGEBYSCORE', guard_sessions(GUARD), '-inf', born_cutoff, 'WITHSCORES')
 for i = 1, #old, 2 do
   local id, created = old[i], tonumber(old[i + 1])
   -- A busy session finishes its POSTs first, up to the hard bound.
   if created <= hard_cutoff or tonumber(redis.call('HGET', session_key(id), 'busy')) == 0 then
     claim(id, 'LIFETIME')
+  end
+end
+-- Orphans end once idle (their lifetime is at most one idle timeout late).
+if #idle < limit then
+  local orphans = redis.call('ZRANGEBYSCORE', K_ORPHANS, '-inf', idle_cutoff, 'LIMIT', 0,
+    limit - #idle)
+  for _, id in ipairs(orphans) do
+    local v = redis.call('HGET', K_ORPHANED, id)
+    forget_orphan(id)
+    if v then
+      if tomb_ms > 0 then
+        redis.call('SET', tomb_key(id), '1', 'PX', tomb_ms)
+      end
+      local sp = string.find(v, ' ', 1, true)
+      reply(id, string.sub(v, sp + 1), string.sub(v, 1, sp - 1), 'IDLE')
+    end
   end
 end
 return out

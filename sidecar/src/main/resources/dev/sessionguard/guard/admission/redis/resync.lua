@@ -13,7 +13,7 @@ for i = 4, #ARGV, 2 do
   if n > 0 and redis.call('EXISTS', sk) == 1 then
     redis.call('HSET', gb, id, n)
     redis.call('HINCRBY', sk, 'busy', n)
-    redis.call('ZREM', K_IDLE, id)
+    redis.call('ZREM', guard_idle(redis.call('HGET', sk, 'guard')), id)
   end
 end
 return 1

@@ -20,6 +20,7 @@ import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.guard.proxy.JettyGuards;
 import dev.sessionguard.guard.proxy.McpEndpoint;
 import dev.sessionguard.guard.proxy.OtherPaths;
+import dev.sessionguard.guard.proxy.UpstreamClient;
 import dev.sessionguard.policy.InvalidPolicyException;
 import dev.sessionguard.policy.PolicyFile;
 import io.javalin.Javalin;
@@ -27,7 +28,6 @@ import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.HandlerType;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -93,7 +93,8 @@ public final class Guard implements AutoCloseable {
     metrics.storeAvailable(shared == null ? () -> true : shared::storeAvailable);
     Identities identities = new Identities(policy, clock);
     metrics.watchSigningKeys(identities::available);
-    Forwarder forwarder = new Forwarder(config.connectTimeout());
+    UpstreamClient upstream = new UpstreamClient(config.connectTimeout());
+    Forwarder forwarder = new Forwarder(upstream);
     this.lifecycle =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -103,11 +104,7 @@ public final class Guard implements AutoCloseable {
             });
     SessionEnder ender =
         new SessionEnder(
-            HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(config.connectTimeout())
-                .build(),
+            upstream,
             () -> policy.get().mcpUrl(),
             () -> policy.get().firstByteTimeout(), // a bodiless answer: a total timeout is right
             lifecycle,
@@ -164,6 +161,7 @@ public final class Guard implements AutoCloseable {
                   server -> {
                     server.setErrorHandler(new JettyGuards.JsonRpcErrorHandler(metrics));
                     server.insertHandler(new JettyGuards.StripMethodOverride());
+                    upstream.runOn(server); // its threads and buffers; stops with this port
                   });
               // Javalin takes the first matching route: the MCP endpoint before the catch-all.
               for (HandlerType m : MCP_METHODS) {

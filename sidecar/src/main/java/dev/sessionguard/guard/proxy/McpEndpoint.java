@@ -33,8 +33,6 @@ import io.javalin.http.Handler;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.Optional;
@@ -203,19 +201,17 @@ public final class McpEndpoint implements Handler {
     }
     Admission.Admitted admitted = admitted(admission, client);
     Reservation reservation = admitted.reservation();
-    try {
-      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+    try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
         return; // answered with 502/504; the reservation is released below
       }
-      String issued = response.headers().firstValue("Mcp-Session-Id").orElse(null);
+      String issued = response.header("Mcp-Session-Id");
       if (!is2xx(response) || issued == null) {
         sessions.cancel(reservation); // an error, or a stateless server: nothing to record
         forwarder.relay(ctx.req(), ctx.res(), response);
         return;
       }
       if (!SessionIds.isValid(issued)) {
-        response.body().close();
         GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
         log.warn("upstream issued a session id outside visible ASCII; answered 502");
         return;
@@ -279,8 +275,7 @@ public final class McpEndpoint implements Handler {
     }
     Admission.Admitted admitted = admitted(admission, client);
     Reservation reservation = admitted.reservation();
-    try {
-      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+    try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
         return;
       }
@@ -310,12 +305,11 @@ public final class McpEndpoint implements Handler {
     if (post) {
       sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
     }
-    try {
-      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+    try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
         return;
       }
-      if (response.statusCode() == 404) {
+      if (response.status() == 404) {
         ended(session.id(), EndReason.UPSTREAM);
       } else if ("DELETE".equals(ctx.req().getMethod()) && is2xx(response)) {
         ended(session.id(), EndReason.CLIENT);
@@ -334,7 +328,7 @@ public final class McpEndpoint implements Handler {
       GuardConfig cfg,
       Classification request,
       Session session,
-      HttpResponse<InputStream> response)
+      UpstreamResponse response)
       throws IOException {
     boolean post = "POST".equals(ctx.req().getMethod());
     boolean activity = activity(cfg, request);
@@ -351,15 +345,14 @@ public final class McpEndpoint implements Handler {
   }
 
   /** Streams back; a standalone GET stream can be closed by whoever ends the session. */
-  private void relayOnSession(Context ctx, Session session, HttpResponse<InputStream> response)
+  private void relayOnSession(Context ctx, Session session, UpstreamResponse response)
       throws IOException {
     if (!"GET".equals(ctx.req().getMethod()) || !is2xx(response)) {
       forwarder.relay(ctx.req(), ctx.res(), response);
       return;
     }
     // The standalone stream: ending the session closes it; a drain does not wait for it.
-    InputStream in = response.body();
-    Runnable unregister = session.onEnd(() -> closeQuietly(in));
+    Runnable unregister = session.onEnd(() -> response.abort(new IOException("the session ended")));
     Runnable streamEnded = drain.streamOpened();
     try {
       forwarder.relay(ctx.req(), ctx.res(), response);
@@ -372,18 +365,17 @@ public final class McpEndpoint implements Handler {
   /** Forwards one request that needs no session decision. */
   private void passThrough(Context ctx, GuardConfig cfg, Classification request, byte[] body)
       throws IOException {
-    HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
-    if (response != null) {
-      forwarder.relay(ctx.req(), ctx.res(), response);
+    try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
+      if (response != null) {
+        forwarder.relay(ctx.req(), ctx.res(), response);
+      }
     }
   }
 
   /** Sends upstream; on failure answers 502/504 itself and returns null. */
-  private HttpResponse<InputStream> forward(
+  private UpstreamResponse forward(
       Context ctx, GuardConfig cfg, Classification request, byte[] body) throws IOException {
-    Answer answer =
-        forwarder.send(
-            forwarder.request(cfg, ctx.req(), Forwarder.body(body)), cfg.firstByteTimeout());
+    Answer answer = forwarder.send(forwarder.request(cfg, ctx.req(), body), cfg.firstByteTimeout());
     if (answer instanceof Answer.Failed failed) {
       failed.error().write(ctx.res(), request.id(), null, null);
       log.warn("upstream {}: {}", failed.error().status(), failed.why());
@@ -392,7 +384,7 @@ public final class McpEndpoint implements Handler {
     Answer.Response r = (Answer.Response) answer;
     metrics.upstreamAnswered(request.era(), r.took());
     identities.upstreamAnswered(
-        r.response().statusCode(), r.response().headers().allValues("WWW-Authenticate"));
+        r.response().status(), r.response().headerValues("WWW-Authenticate"));
     return r.response();
   }
 
@@ -459,19 +451,11 @@ public final class McpEndpoint implements Handler {
         req.getRemoteAddr(), req::getHeader, Collections.list(req.getHeaders("X-Forwarded-For")));
   }
 
-  private static boolean is2xx(HttpResponse<?> response) {
-    return response.statusCode() / 100 == 2;
+  private static boolean is2xx(UpstreamResponse response) {
+    return response.status() / 100 == 2;
   }
 
   private static String hash(Client client) {
     return SessionIds.shortHash(client.name());
-  }
-
-  private static void closeQuietly(InputStream in) {
-    try {
-      in.close();
-    } catch (IOException ignored) {
-      // closing is all that is wanted
-    }
   }
 }

@@ -12,9 +12,9 @@ import dev.sessionguard.guard.admission.Lookup;
 import dev.sessionguard.guard.admission.MemorySessionRegistry;
 import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionCaps;
+import dev.sessionguard.guard.proxy.UpstreamClient;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.List;
 import java.util.Queue;
@@ -42,6 +42,7 @@ class IdleReaperTest {
   final Queue<EndReason> endedReasons = new ConcurrentLinkedQueue<>();
   ScheduledExecutorService scheduler;
   HttpServer upstream;
+  UpstreamClient http;
   IdleReaper reaper;
 
   @BeforeEach
@@ -66,9 +67,11 @@ class IdleReaperTest {
     upstream.start();
     scheduler = Executors.newScheduledThreadPool(2);
     URI url = URI.create("http://127.0.0.1:" + upstream.getAddress().getPort() + "/mcp");
+    http = new UpstreamClient(Duration.ofSeconds(5));
+    http.start();
     SessionEnder ender =
         new SessionEnder(
-            HttpClient.newHttpClient(),
+            http,
             () -> url,
             () -> Duration.ofSeconds(5),
             scheduler,
@@ -90,9 +93,10 @@ class IdleReaperTest {
   }
 
   @AfterEach
-  void stop() {
+  void stop() throws Exception {
     reaper.close();
     scheduler.shutdownNow();
+    http.stop();
     upstream.stop(0);
   }
 

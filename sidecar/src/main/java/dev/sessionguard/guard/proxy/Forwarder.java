@@ -30,6 +30,8 @@ import org.eclipse.jetty.io.Content;
  */
 public final class Forwarder {
 
+  private static final String STREAMS = "streams";
+
   private final UpstreamClient client;
 
   public Forwarder(UpstreamClient client) {
@@ -52,9 +54,11 @@ public final class Forwarder {
 
   /**
    * Builds the upstream request from the client's: same method, path, query and headers, with
-   * {@code body} (null or empty for none).
+   * {@code body} (null or empty for none). A {@code stream} (listen, standalone GET) draws its
+   * connection from a pool of its own, so the pool requests draw from is not crowded with
+   * connections that streams hold for hours.
    */
-  Request request(GuardConfig cfg, HttpServletRequest req, byte[] body) {
+  Request request(GuardConfig cfg, HttpServletRequest req, byte[] body, boolean stream) {
     String query = req.getQueryString();
     URI target =
         URI.create(
@@ -67,6 +71,9 @@ public final class Forwarder {
             .idleTimeout(0, TimeUnit.MILLISECONDS);
     if (body != null && body.length > 0) {
       out.body(new BytesRequestContent(body));
+    }
+    if (stream) {
+      out.tag(STREAMS);
     }
     Set<String> strip = HopByHop.namesToStrip(Collections.list(req.getHeaders("Connection")), true);
     String prior = String.join(", ", Collections.list(req.getHeaders("X-Forwarded-For")));

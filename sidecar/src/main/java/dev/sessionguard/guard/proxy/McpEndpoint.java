@@ -12,6 +12,7 @@ import dev.sessionguard.guard.admission.Reservation;
 import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionIds;
 import dev.sessionguard.guard.admission.SessionRegistry;
+import dev.sessionguard.guard.admission.ThreadBudget;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.guard.identity.Client;
@@ -52,6 +53,7 @@ public final class McpEndpoint implements Handler {
   private final SessionRegistry sessions;
   private final InFlightLimits requests;
   private final InFlightLimits streams;
+  private final ThreadBudget threads;
   private final Identities identities;
   private final Forwarder forwarder;
   private final GuardMetrics metrics;
@@ -63,6 +65,7 @@ public final class McpEndpoint implements Handler {
       SessionRegistry sessions,
       InFlightLimits requests,
       InFlightLimits streams,
+      ThreadBudget threads,
       Identities identities,
       Forwarder forwarder,
       GuardMetrics metrics,
@@ -72,6 +75,7 @@ public final class McpEndpoint implements Handler {
     this.sessions = sessions;
     this.requests = requests;
     this.streams = streams;
+    this.threads = threads;
     this.identities = identities;
     this.forwarder = forwarder;
     this.metrics = metrics;
@@ -157,16 +161,18 @@ public final class McpEndpoint implements Handler {
     }
     Client client = ((Identification.Named) who).client();
 
-    // Admit: every request holds an in-flight permit until its answer ends; a listen stream
-    // holds a stream permit instead, for the life of the stream.
-    boolean listen = request.isListen();
+    // Admit: every request holds an in-flight permit until its answer ends; a stream (listen,
+    // or a standalone GET) holds a stream permit instead, for the life of the stream.
+    String name = client.exempt() ? null : client.name();
     InFlightLimits.Grant grant =
-        (listen ? streams : requests)
-            .acquire(
-                client.exempt() ? null : client.name(),
-                listen ? cfg.inFlight().maxStreams() : cfg.inFlight().max(),
-                listen ? cfg.inFlight().perClientStreams() : cfg.inFlight().perClient(),
-                dryRun(cfg));
+        request.opensStream(req.getMethod())
+            ? streams.acquire(
+                name,
+                threads.streams(cfg.inFlight()),
+                cfg.inFlight().perClientStreams(),
+                dryRun(cfg))
+            : requests.acquire(
+                name, threads.requests(cfg.inFlight()), cfg.inFlight().perClient(), dryRun(cfg));
     if (!grant.granted()) {
       refuse(res, grant.refusal(), request.id(), cfg.retryAfter());
       return;
@@ -351,13 +357,11 @@ public final class McpEndpoint implements Handler {
       forwarder.relay(ctx.req(), ctx.res(), response);
       return;
     }
-    // The standalone stream: ending the session closes it; a drain does not wait for it.
+    // The standalone stream: ending the session closes it.
     Runnable unregister = session.onEnd(() -> response.abort(new IOException("the session ended")));
-    Runnable streamEnded = drain.streamOpened();
     try {
       forwarder.relay(ctx.req(), ctx.res(), response);
     } finally {
-      streamEnded.run();
       unregister.run();
     }
   }
@@ -375,7 +379,9 @@ public final class McpEndpoint implements Handler {
   /** Sends upstream; on failure answers 502/504 itself and returns null. */
   private UpstreamResponse forward(
       Context ctx, GuardConfig cfg, Classification request, byte[] body) throws IOException {
-    Answer answer = forwarder.send(forwarder.request(cfg, ctx.req(), body), cfg.firstByteTimeout());
+    boolean stream = request.opensStream(ctx.req().getMethod());
+    Answer answer =
+        forwarder.send(forwarder.request(cfg, ctx.req(), body, stream), cfg.firstByteTimeout());
     if (answer instanceof Answer.Failed failed) {
       failed.error().write(ctx.res(), request.id(), null, null);
       log.warn("upstream {}: {}", failed.error().status(), failed.why());

@@ -39,7 +39,8 @@ public final class OtherPaths implements Handler {
       GuardError.BODY_TOO_LARGE.write(ctx.res(), null, null, null);
       return;
     }
-    Answer answer = forwarder.send(forwarder.request(cfg, ctx.req(), body), cfg.firstByteTimeout());
+    Answer answer =
+        forwarder.send(forwarder.request(cfg, ctx.req(), body, false), cfg.firstByteTimeout());
     if (answer instanceof Answer.Failed failed) {
       failed.error().write(ctx.res(), null, null, null);
       return;

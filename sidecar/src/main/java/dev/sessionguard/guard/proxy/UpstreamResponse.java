@@ -45,7 +45,7 @@ final class UpstreamResponse
   /** Sends {@code request}; its answer arrives into the returned object. */
   static UpstreamResponse send(Request request) {
     UpstreamResponse answer = new UpstreamResponse(request);
-    request.onResponseContentSource(answer).send(answer);
+    request.send(answer); // registers it for every event it listens to, its body included
     return answer;
   }
 

@@ -13,6 +13,10 @@
 # Each JVM runs twice: with the pod's memory limit (the chart's 384Mi, as -XX:MaxRAM) and with
 # 2g, to see where memory, not the JVM, is the limit. A heap histogram is taken with all streams held.
 #
+# Standalone GET streams hold stream permits: the policy raises maxStreams to let them all in. On
+# Java 17 each open stream holds a thread, so the guard itself caps streams at what its pool holds
+# beyond maxInFlight (1,000 here): the rest are refused with 503 instead of stalling the guard.
+#
 # Usage: bench/streams.sh  (env: STREAMS=10000 STEP=1000 JVMS="25 17" MEMORIES="384m 2g" STEP_TIMEOUT=90)
 source "$(dirname "$0")/lib.sh"
 need taskset:util-linux curl:curl
@@ -36,7 +40,7 @@ upstream: {host: 127.0.0.1, port: $UP, path: /mcp}
 guard: {port: $GRD, adminPort: $ADM}
 identity: {source: Address, anonymous: PerAddress}
 sessions: {max: 50000, perClient: 50000, idleTimeout: 1h, maxLifetime: 24h}
-requests: {maxInFlight: 50000, perClientInFlight: 50000}
+requests: {maxInFlight: 1000, perClientInFlight: 1000, maxStreams: 50000, perClientStreams: 50000}
 YAML
 
 log_to "$out"

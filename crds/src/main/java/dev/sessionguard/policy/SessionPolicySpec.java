@@ -331,13 +331,15 @@ public class SessionPolicySpec {
     @Default("50")
     public Integer perClientInFlight = 50;
 
-    @JsonPropertyDescription("Open subscriptions/listen streams (protocol 2026-07-28), in all.")
+    @JsonPropertyDescription(
+        "Open streams, in all: a session's standalone GET stream, or a subscriptions/listen"
+            + " (protocol 2026-07-28).")
     @Min(1)
     @Max(1000000)
     @Default("1000")
     public Integer maxStreams = 1000;
 
-    @JsonPropertyDescription("Open subscriptions/listen streams per client.")
+    @JsonPropertyDescription("Open streams (standalone GET, subscriptions/listen) per client.")
     @Min(1)
     @Max(1000000)
     @Default("5")

@@ -7,6 +7,7 @@ import dev.sessionguard.guard.admission.MemorySessionRegistry;
 import dev.sessionguard.guard.admission.RedisSessionRegistry;
 import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionRegistry;
+import dev.sessionguard.guard.admission.ThreadBudget;
 import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
@@ -20,6 +21,7 @@ import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.guard.proxy.JettyGuards;
 import dev.sessionguard.guard.proxy.McpEndpoint;
 import dev.sessionguard.guard.proxy.OtherPaths;
+import dev.sessionguard.guard.proxy.UpstreamClient;
 import dev.sessionguard.policy.InvalidPolicyException;
 import dev.sessionguard.policy.PolicyFile;
 import io.javalin.Javalin;
@@ -27,7 +29,6 @@ import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.HandlerType;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -56,6 +57,14 @@ public final class Guard implements AutoCloseable {
   private static final Duration DELETE_BACKOFF = Duration.ofMillis(500);
   private static final int DELETE_CONCURRENCY = 16;
 
+  // Without virtual threads each request in progress and each open stream holds a pool thread;
+  // these are kept for Jetty's own (selectors, acceptors, reserved threads).
+  private static final int POOL_RESERVE = 64;
+  private static final int POOL_MAX = 4000;
+  // SSE events are small and flushed one by one; the guard's own answers are small JSON. Relayed
+  // bodies are written from the upstream client's buffers and need none of their own.
+  private static final int OUTPUT_BUFFER = 8 * 1024;
+
   private static final List<HandlerType> MCP_METHODS =
       List.of(HandlerType.POST, HandlerType.GET, HandlerType.DELETE);
   private static final List<HandlerType> ALL_METHODS =
@@ -73,6 +82,7 @@ public final class Guard implements AutoCloseable {
   private final RedisSessionRegistry redis; // null with the Memory store
   private final InFlightLimits requests = InFlightLimits.requests();
   private final InFlightLimits streams = InFlightLimits.streams();
+  private final ThreadBudget threads;
   private final GuardMetrics metrics;
   private final Clock clock;
   private final Drain drain = new Drain();
@@ -93,7 +103,14 @@ public final class Guard implements AutoCloseable {
     metrics.storeAvailable(shared == null ? () -> true : shared::storeAvailable);
     Identities identities = new Identities(policy, clock);
     metrics.watchSigningKeys(identities::available);
-    Forwarder forwarder = new Forwarder(config.connectTimeout());
+    QueuedThreadPool pool = threadPool(config);
+    this.threads =
+        VirtualThreads.areSupported()
+            ? ThreadBudget.UNLIMITED
+            : new ThreadBudget(pool.getMaxThreads() - POOL_RESERVE);
+    warnIfThreadsLimit(config);
+    UpstreamClient upstream = new UpstreamClient(config.connectTimeout());
+    Forwarder forwarder = new Forwarder(upstream);
     this.lifecycle =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -103,11 +120,7 @@ public final class Guard implements AutoCloseable {
             });
     SessionEnder ender =
         new SessionEnder(
-            HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(config.connectTimeout())
-                .build(),
+            upstream,
             () -> policy.get().mcpUrl(),
             () -> policy.get().firstByteTimeout(), // a bodiless answer: a total timeout is right
             lifecycle,
@@ -136,7 +149,16 @@ public final class Guard implements AutoCloseable {
             lifecycle);
     McpEndpoint mcp =
         new McpEndpoint(
-            policy, sessions, requests, streams, identities, forwarder, metrics, ender, drain);
+            policy,
+            sessions,
+            requests,
+            streams,
+            threads,
+            identities,
+            forwarder,
+            metrics,
+            ender,
+            drain);
     OtherPaths other = new OtherPaths(policy, forwarder, metrics);
     this.proxy =
         Javalin.create(
@@ -145,11 +167,12 @@ public final class Guard implements AutoCloseable {
               c.startup.showOldJavalinVersionWarning = false;
               c.http.compressionStrategy = CompressionStrategy.NONE; // never re-compress
               c.router.ignoreTrailingSlashes = false;
-              c.jetty.threadPool = threadPool(config);
+              c.jetty.threadPool = pool;
               c.jetty.modifyHttpConfiguration(
                   http -> {
                     http.setRequestHeaderSize(config.maxHeaderBytes()); // Jetty answers 431
                     http.setSendServerVersion(false);
+                    http.setOutputBufferSize(OUTPUT_BUFFER);
                   });
               c.jetty.addConnector(
                   (server, http) -> {
@@ -164,6 +187,7 @@ public final class Guard implements AutoCloseable {
                   server -> {
                     server.setErrorHandler(new JettyGuards.JsonRpcErrorHandler(metrics));
                     server.insertHandler(new JettyGuards.StripMethodOverride());
+                    upstream.runOn(server); // its threads and buffers; stops with this port
                   });
               // Javalin takes the first matching route: the MCP endpoint before the catch-all.
               for (HandlerType m : MCP_METHODS) {
@@ -192,16 +216,37 @@ public final class Guard implements AutoCloseable {
 
   /**
    * Virtual threads where the JVM has them (21+): an open SSE stream then holds no platform thread.
-   * On 17 each open stream holds one platform thread, so the pool is sized from the in-flight cap.
+   * On 17 each request in progress and each open stream holds one platform thread, so the pool is
+   * sized from the in-flight and stream caps (at most {@value #POOL_MAX}); see {@link
+   * ThreadBudget}.
    */
   private static QueuedThreadPool threadPool(GuardConfig config) {
-    int max = Math.max(200, Math.min(config.inFlight().max() + 64, 4000));
+    GuardConfig.InFlight caps = config.inFlight();
+    long wanted = (long) caps.max() + caps.maxStreams() + POOL_RESERVE;
+    int max = (int) Math.max(200, Math.min(wanted, POOL_MAX));
     QueuedThreadPool pool = new QueuedThreadPool(max, 8, 60_000);
     pool.setName("guard");
     if (VirtualThreads.areSupported()) {
       pool.setVirtualThreadsExecutor(VirtualThreads.getNamedVirtualThreadsExecutor("guard-v"));
     }
     return pool;
+  }
+
+  /** Says so when this JVM's threads cannot hold the policy's in-flight and stream caps. */
+  private void warnIfThreadsLimit(GuardConfig config) {
+    GuardConfig.InFlight caps = config.inFlight();
+    if (threads.limits(caps)) {
+      LOG.warn(
+          "no virtual threads on Java {}: each request and stream holds a thread, and {} are"
+              + " available; requests are held to {} (maxInFlight {}), streams to {} (maxStreams"
+              + " {}). Run on Java 21+ for more",
+          Runtime.version().feature(),
+          threads.threads(),
+          threads.requests(caps),
+          caps.max(),
+          threads.streams(caps),
+          caps.maxStreams());
+    }
   }
 
   /** Env: the Redis password; namespace and pod name for the Redis key scope and guard id. */
@@ -331,6 +376,7 @@ public final class Guard implements AutoCloseable {
       return false;
     }
     GuardConfig previous = policy.swap(next);
+    warnIfThreadsLimit(next);
     for (String change : needsRestart(previous, next)) {
       LOG.warn("reload: {} changed; it takes effect only after a restart", change);
     }
@@ -372,9 +418,11 @@ public final class Guard implements AutoCloseable {
     if (!before.store().equals(after.store())) {
       changed.add("store (the session registry is chosen at start; the running one stays)");
     }
-    if (before.inFlight().max() != after.inFlight().max()) {
+    if (before.inFlight().max() != after.inFlight().max()
+        || before.inFlight().maxStreams() != after.inFlight().maxStreams()) {
       changed.add(
-          "requests.maxInFlight (the thread pool is sized from it; the cap itself applies)");
+          "requests.maxInFlight or maxStreams (the thread pool is sized from them; the caps"
+              + " themselves apply)");
     }
     return changed;
   }
@@ -386,7 +434,7 @@ public final class Guard implements AutoCloseable {
    */
   public void drain() {
     GuardConfig cfg = policy.get();
-    drain.run(cfg.drainDelay(), cfg.drain(), requests::total, this::close);
+    drain.run(cfg.drainDelay(), cfg.drain(), requests::total, streams::total, this::close);
   }
 
   public Drain draining() {

@@ -1,7 +1,6 @@
 package dev.sessionguard.guard.lifecycle;
 
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,8 +23,6 @@ public final class Drain {
   }
 
   private volatile Phase phase = Phase.SERVING;
-  // Standalone GET streams never end on their own: drain does not wait for them.
-  private final AtomicInteger standaloneStreams = new AtomicInteger();
 
   public Phase phase() {
     return phase;
@@ -41,22 +38,22 @@ public final class Drain {
     return phase.compareTo(Phase.REFUSING) >= 0;
   }
 
-  /** A standalone GET stream opened; run the returned handle when it ends. */
-  public Runnable streamOpened() {
-    standaloneStreams.incrementAndGet();
-    return standaloneStreams::decrementAndGet;
-  }
-
   /**
    * Drains, blocking until done.
    *
    * @param delay how long to serve normally (not ready)
    * @param drain how long work in progress may take after that
-   * @param inProgress requests in progress, standalone GET streams included
+   * @param inProgress requests in progress; streams (listen, standalone GET) are not among them:
+   *     they never end on their own, so the drain does not wait for them
+   * @param openStreams streams open, for the log
    * @param stop stops the servers (and closes what they use)
    */
   public synchronized void run(
-      Duration delay, Duration drain, IntSupplier inProgress, Runnable stop) {
+      Duration delay,
+      Duration drain,
+      IntSupplier inProgress,
+      IntSupplier openStreams,
+      Runnable stop) {
     if (phase != Phase.SERVING) {
       return;
     }
@@ -65,23 +62,21 @@ public final class Drain {
     sleep(delay.toMillis());
     phase = Phase.REFUSING;
     LOG.info(
-        "drain step=refusing-new-work in-progress={} waiting-up-to={}", busy(inProgress), drain);
+        "drain step=refusing-new-work in-progress={} waiting-up-to={}",
+        inProgress.getAsInt(),
+        drain);
     long deadline = System.nanoTime() + drain.toNanos();
-    while (busy(inProgress) > 0 && System.nanoTime() < deadline && sleep(50)) {
+    while (inProgress.getAsInt() > 0 && System.nanoTime() < deadline && sleep(50)) {
       // waiting for work in progress
     }
-    int left = busy(inProgress);
+    int left = inProgress.getAsInt();
     LOG.info(
-        "drain step=stopping {} standalone-streams={}",
+        "drain step=stopping {} streams={}",
         left == 0 ? "work-finished" : "timed-out unfinished=" + left,
-        standaloneStreams.get());
+        openStreams.getAsInt());
     stop.run();
     phase = Phase.STOPPED;
     LOG.info("drain step=stopped");
-  }
-
-  private int busy(IntSupplier inProgress) {
-    return Math.max(0, inProgress.getAsInt() - standaloneStreams.get());
   }
 
   /** False when interrupted: then the drain stops waiting. */

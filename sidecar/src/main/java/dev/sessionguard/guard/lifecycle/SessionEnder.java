@@ -2,10 +2,8 @@ package dev.sessionguard.guard.lifecycle;
 
 import dev.sessionguard.guard.admission.Ended;
 import dev.sessionguard.guard.admission.Session;
+import dev.sessionguard.guard.proxy.UpstreamClient;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
@@ -14,6 +12,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.http.HttpMethod;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,7 +45,7 @@ public final class SessionEnder {
         };
   }
 
-  private final HttpClient http;
+  private final UpstreamClient http;
   private final Supplier<URI> upstream;
   private final Supplier<Duration> timeout;
   private final ScheduledExecutorService scheduler;
@@ -64,7 +64,7 @@ public final class SessionEnder {
    * @param concurrency DELETEs in flight at most; the rest wait their turn
    */
   public SessionEnder(
-      HttpClient http,
+      UpstreamClient http,
       Supplier<URI> upstream,
       Supplier<Duration> timeout,
       ScheduledExecutorService scheduler,
@@ -125,47 +125,51 @@ public final class SessionEnder {
   }
 
   private void attempt(Session session, int attempt, CompletableFuture<Boolean> done) {
-    HttpRequest.Builder request =
-        HttpRequest.newBuilder(upstream.get())
-            .DELETE()
-            .timeout(timeout.get())
-            .header("Mcp-Session-Id", session.id());
-    if (session.authorization() != null) {
-      request.header("Authorization", session.authorization());
-    }
-    http.sendAsync(request.build(), HttpResponse.BodyHandlers.discarding())
-        .whenComplete(
-            (response, failure) -> {
-              slots.release();
-              drain();
-              if (failure == null && refusedCredentials(response.statusCode())) {
-                // The same credentials would be refused again: not retried, but the session may
-                // live on upstream, so it counts as a failed DELETE.
-                LOG.warn(
-                    "upstream refused DELETE status={} session={} credentials={}",
-                    response.statusCode(),
-                    session,
-                    session.authorization() == null ? "none" : "the client's latest");
-                events.deleteFailed(session);
-                done.complete(false);
-              } else if (failure == null && response.statusCode() < 500) {
-                // 2xx: deleted. Another 4xx: the server no longer has it (or does not do DELETE).
-                done.complete(true);
-              } else if (attempt < attempts) {
-                long wait = backoff.toMillis() << (attempt - 1);
-                scheduler.schedule(
-                    () -> submit(() -> attempt(session, attempt + 1, done)),
-                    wait,
-                    TimeUnit.MILLISECONDS);
-              } else {
-                LOG.warn(
-                    "upstream DELETE failed after {} attempts session={} cause={}",
-                    attempts,
-                    session,
-                    failure != null ? failure.getClass().getSimpleName() : response.statusCode());
-                events.deleteFailed(session);
-                done.complete(false);
-              }
-            });
+    Request request =
+        http.newRequest(upstream.get())
+            .method(HttpMethod.DELETE)
+            .timeout(timeout.get().toMillis(), TimeUnit.MILLISECONDS)
+            .headers(
+                h -> {
+                  h.put("Mcp-Session-Id", session.id());
+                  if (session.authorization() != null) {
+                    h.put("Authorization", session.authorization());
+                  }
+                });
+    request.send( // the answer's body, if any, is discarded
+        result -> {
+          Throwable failure = result.getFailure();
+          int status = result.getResponse().getStatus();
+          slots.release();
+          drain();
+          if (failure == null && refusedCredentials(status)) {
+            // The same credentials would be refused again: not retried, but the session may
+            // live on upstream, so it counts as a failed DELETE.
+            LOG.warn(
+                "upstream refused DELETE status={} session={} credentials={}",
+                status,
+                session,
+                session.authorization() == null ? "none" : "the client's latest");
+            events.deleteFailed(session);
+            done.complete(false);
+          } else if (failure == null && status < 500) {
+            // 2xx: deleted. Another 4xx: the server no longer has it (or does not do DELETE).
+            done.complete(true);
+          } else if (attempt < attempts) {
+            long wait = backoff.toMillis() << (attempt - 1);
+            scheduler.schedule(
+                () -> submit(() -> attempt(session, attempt + 1, done)),
+                wait,
+                TimeUnit.MILLISECONDS);
+          } else {
+            LOG.warn(
+                "upstream DELETE failed after {} attempts session={} cause={}",
+                attempts,
+                session,
+                failure != null ? failure.getClass().getSimpleName() : status);
+            events.deleteFailed(session);
+            done.complete(false);
+          }
+        });
   }
 }

@@ -1,7 +1,6 @@
 package dev.sessionguard.guard.proxy;
 
 import java.io.ByteArrayOutputStream;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 
@@ -32,30 +31,5 @@ final class BoundedBody {
       buf.write(chunk, 0, n);
     }
     return buf.toByteArray();
-  }
-
-  /** Counts bytes passing through and fails past {@code limit}: for bodies that are streamed. */
-  static InputStream limited(InputStream in, long limit) {
-    return new FilterInputStream(in) {
-      private long seen;
-
-      @Override
-      public int read() throws IOException {
-        int b = super.read();
-        if (b != -1 && ++seen > limit) {
-          throw new TooLarge(limit);
-        }
-        return b;
-      }
-
-      @Override
-      public int read(byte[] b, int off, int len) throws IOException {
-        int n = super.read(b, off, len);
-        if (n > 0 && (seen += n) > limit) {
-          throw new TooLarge(limit);
-        }
-        return n;
-      }
-    };
   }
 }

@@ -28,6 +28,14 @@ record Classification(Era era, String rpcMethod, JsonNode id, String sessionId) 
     return era == Era.PER_REQUEST && "subscriptions/listen".equals(rpcMethod);
   }
 
+  /**
+   * A long-lived server-to-client stream, held to the stream caps: a 2026-07-28 listen, or a
+   * session-era GET (the standalone SSE stream; GET means nothing else on the MCP endpoint).
+   */
+  boolean opensStream(String httpMethod) {
+    return isListen() || (era == Era.SESSION && "GET".equals(httpMethod));
+  }
+
   boolean isInitialize() {
     return era == Era.SESSION && "initialize".equals(rpcMethod);
   }

@@ -28,8 +28,8 @@ public enum GuardError {
   UPSTREAM_FAILED(502, -31010, "The MCP server could not be reached or answered badly"),
   UPSTREAM_TIMEOUT(504, -31011, "The MCP server did not answer in time"),
   INVALID_TOKEN(401, -31012, "The bearer token is not valid"),
-  STREAM_CAP(503, -31013, "The server has no room for another listen stream; retry later"),
-  CLIENT_STREAM_CAP(429, -31014, "This client holds as many listen streams as it may"),
+  STREAM_CAP(503, -31013, "The server has no room for another stream; retry later"),
+  CLIENT_STREAM_CAP(429, -31014, "This client holds as many streams as it may; retry later"),
   HEADER_MISMATCH(400, -32020, "Bad Request: the request headers and body disagree"),
   DRAINING(503, -31020, "This server is shutting down; retry to reach another"),
   PARSE_ERROR(400, -32700, "Parse error");

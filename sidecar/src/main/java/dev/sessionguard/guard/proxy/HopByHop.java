@@ -4,7 +4,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
 
-/** RFC 9110 §7.6.1 hop-by-hop headers, plus those the JDK HttpClient sets itself. */
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus those the upstream client writes itself. */
 final class HopByHop {
   private static final Set<String> ALWAYS =
       Set.of(
@@ -18,8 +18,8 @@ final class HopByHop {
           "transfer-encoding",
           "upgrade");
 
-  /** java.net.http refuses these ("restricted header name"); it writes its own. */
-  private static final Set<String> JDK_RESTRICTED =
+  /** The upstream client frames the request and names the upstream host itself. */
+  private static final Set<String> CLIENT_WRITES =
       Set.of("connection", "content-length", "expect", "host", "upgrade");
 
   private HopByHop() {}
@@ -28,7 +28,7 @@ final class HopByHop {
   static Set<String> namesToStrip(Iterable<String> connectionValues, boolean towardsUpstream) {
     Set<String> names = new TreeSet<>(ALWAYS);
     if (towardsUpstream) {
-      names.addAll(JDK_RESTRICTED);
+      names.addAll(CLIENT_WRITES);
     }
     for (String value : connectionValues) {
       for (String token : value.split(",")) {

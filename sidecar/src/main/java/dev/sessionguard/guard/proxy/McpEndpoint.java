@@ -12,6 +12,7 @@ import dev.sessionguard.guard.admission.Reservation;
 import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionIds;
 import dev.sessionguard.guard.admission.SessionRegistry;
+import dev.sessionguard.guard.admission.ThreadBudget;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.guard.identity.Client;
@@ -33,8 +34,6 @@ import io.javalin.http.Handler;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.Optional;
@@ -54,6 +53,7 @@ public final class McpEndpoint implements Handler {
   private final SessionRegistry sessions;
   private final InFlightLimits requests;
   private final InFlightLimits streams;
+  private final ThreadBudget threads;
   private final Identities identities;
   private final Forwarder forwarder;
   private final GuardMetrics metrics;
@@ -65,6 +65,7 @@ public final class McpEndpoint implements Handler {
       SessionRegistry sessions,
       InFlightLimits requests,
       InFlightLimits streams,
+      ThreadBudget threads,
       Identities identities,
       Forwarder forwarder,
       GuardMetrics metrics,
@@ -74,6 +75,7 @@ public final class McpEndpoint implements Handler {
     this.sessions = sessions;
     this.requests = requests;
     this.streams = streams;
+    this.threads = threads;
     this.identities = identities;
     this.forwarder = forwarder;
     this.metrics = metrics;
@@ -159,16 +161,18 @@ public final class McpEndpoint implements Handler {
     }
     Client client = ((Identification.Named) who).client();
 
-    // Admit: every request holds an in-flight permit until its answer ends; a listen stream
-    // holds a stream permit instead, for the life of the stream.
-    boolean listen = request.isListen();
+    // Admit: every request holds an in-flight permit until its answer ends; a stream (listen,
+    // or a standalone GET) holds a stream permit instead, for the life of the stream.
+    String name = client.exempt() ? null : client.name();
     InFlightLimits.Grant grant =
-        (listen ? streams : requests)
-            .acquire(
-                client.exempt() ? null : client.name(),
-                listen ? cfg.inFlight().maxStreams() : cfg.inFlight().max(),
-                listen ? cfg.inFlight().perClientStreams() : cfg.inFlight().perClient(),
-                dryRun(cfg));
+        request.opensStream(req.getMethod())
+            ? streams.acquire(
+                name,
+                threads.streams(cfg.inFlight()),
+                cfg.inFlight().perClientStreams(),
+                dryRun(cfg))
+            : requests.acquire(
+                name, threads.requests(cfg.inFlight()), cfg.inFlight().perClient(), dryRun(cfg));
     if (!grant.granted()) {
       refuse(res, grant.refusal(), request.id(), cfg.retryAfter());
       return;
@@ -203,19 +207,17 @@ public final class McpEndpoint implements Handler {
     }
     Admission.Admitted admitted = admitted(admission, client);
     Reservation reservation = admitted.reservation();
-    try {
-      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+    try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
         return; // answered with 502/504; the reservation is released below
       }
-      String issued = response.headers().firstValue("Mcp-Session-Id").orElse(null);
+      String issued = response.header("Mcp-Session-Id");
       if (!is2xx(response) || issued == null) {
         sessions.cancel(reservation); // an error, or a stateless server: nothing to record
         forwarder.relay(ctx.req(), ctx.res(), response);
         return;
       }
       if (!SessionIds.isValid(issued)) {
-        response.body().close();
         GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
         log.warn("upstream issued a session id outside visible ASCII; answered 502");
         return;
@@ -279,8 +281,7 @@ public final class McpEndpoint implements Handler {
     }
     Admission.Admitted admitted = admitted(admission, client);
     Reservation reservation = admitted.reservation();
-    try {
-      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+    try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
         return;
       }
@@ -310,12 +311,11 @@ public final class McpEndpoint implements Handler {
     if (post) {
       sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
     }
-    try {
-      HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
+    try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
         return;
       }
-      if (response.statusCode() == 404) {
+      if (response.status() == 404) {
         ended(session.id(), EndReason.UPSTREAM);
       } else if ("DELETE".equals(ctx.req().getMethod()) && is2xx(response)) {
         ended(session.id(), EndReason.CLIENT);
@@ -334,7 +334,7 @@ public final class McpEndpoint implements Handler {
       GuardConfig cfg,
       Classification request,
       Session session,
-      HttpResponse<InputStream> response)
+      UpstreamResponse response)
       throws IOException {
     boolean post = "POST".equals(ctx.req().getMethod());
     boolean activity = activity(cfg, request);
@@ -351,20 +351,17 @@ public final class McpEndpoint implements Handler {
   }
 
   /** Streams back; a standalone GET stream can be closed by whoever ends the session. */
-  private void relayOnSession(Context ctx, Session session, HttpResponse<InputStream> response)
+  private void relayOnSession(Context ctx, Session session, UpstreamResponse response)
       throws IOException {
     if (!"GET".equals(ctx.req().getMethod()) || !is2xx(response)) {
       forwarder.relay(ctx.req(), ctx.res(), response);
       return;
     }
-    // The standalone stream: ending the session closes it; a drain does not wait for it.
-    InputStream in = response.body();
-    Runnable unregister = session.onEnd(() -> closeQuietly(in));
-    Runnable streamEnded = drain.streamOpened();
+    // The standalone stream: ending the session closes it.
+    Runnable unregister = session.onEnd(() -> response.abort(new IOException("the session ended")));
     try {
       forwarder.relay(ctx.req(), ctx.res(), response);
     } finally {
-      streamEnded.run();
       unregister.run();
     }
   }
@@ -372,18 +369,19 @@ public final class McpEndpoint implements Handler {
   /** Forwards one request that needs no session decision. */
   private void passThrough(Context ctx, GuardConfig cfg, Classification request, byte[] body)
       throws IOException {
-    HttpResponse<InputStream> response = forward(ctx, cfg, request, body);
-    if (response != null) {
-      forwarder.relay(ctx.req(), ctx.res(), response);
+    try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
+      if (response != null) {
+        forwarder.relay(ctx.req(), ctx.res(), response);
+      }
     }
   }
 
   /** Sends upstream; on failure answers 502/504 itself and returns null. */
-  private HttpResponse<InputStream> forward(
+  private UpstreamResponse forward(
       Context ctx, GuardConfig cfg, Classification request, byte[] body) throws IOException {
+    boolean stream = request.opensStream(ctx.req().getMethod());
     Answer answer =
-        forwarder.send(
-            forwarder.request(cfg, ctx.req(), Forwarder.body(body)), cfg.firstByteTimeout());
+        forwarder.send(forwarder.request(cfg, ctx.req(), body, stream), cfg.firstByteTimeout());
     if (answer instanceof Answer.Failed failed) {
       failed.error().write(ctx.res(), request.id(), null, null);
       log.warn("upstream {}: {}", failed.error().status(), failed.why());
@@ -392,7 +390,7 @@ public final class McpEndpoint implements Handler {
     Answer.Response r = (Answer.Response) answer;
     metrics.upstreamAnswered(request.era(), r.took());
     identities.upstreamAnswered(
-        r.response().statusCode(), r.response().headers().allValues("WWW-Authenticate"));
+        r.response().status(), r.response().headerValues("WWW-Authenticate"));
     return r.response();
   }
 
@@ -459,19 +457,11 @@ public final class McpEndpoint implements Handler {
         req.getRemoteAddr(), req::getHeader, Collections.list(req.getHeaders("X-Forwarded-For")));
   }
 
-  private static boolean is2xx(HttpResponse<?> response) {
-    return response.statusCode() / 100 == 2;
+  private static boolean is2xx(UpstreamResponse response) {
+    return response.status() / 100 == 2;
   }
 
   private static String hash(Client client) {
     return SessionIds.shortHash(client.name());
-  }
-
-  private static void closeQuietly(InputStream in) {
-    try {
-      in.close();
-    } catch (IOException ignored) {
-      // closing is all that is wanted
-    }
   }
 }

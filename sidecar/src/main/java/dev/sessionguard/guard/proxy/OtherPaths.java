@@ -8,13 +8,11 @@ import dev.sessionguard.guard.proxy.Forwarder.Answer;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.http.HttpRequest.BodyPublisher;
-import java.net.http.HttpRequest.BodyPublishers;
 
 /**
  * Everything that is not the MCP endpoint (OAuth metadata under {@code /.well-known/}, other
- * methods): forwarded untouched, without admission; the body is streamed under the size limit.
+ * methods): forwarded untouched, without admission; the body is read under the size limit, as on
+ * the MCP endpoint.
  */
 public final class OtherPaths implements Handler {
   private final ActivePolicy policy;
@@ -30,26 +28,27 @@ public final class OtherPaths implements Handler {
   @Override
   public void handle(Context ctx) throws IOException {
     GuardConfig cfg = policy.get();
-    long declared = ctx.req().getContentLengthLong();
-    if (declared > cfg.maxBodyBytes()) {
+    if (ctx.req().getContentLengthLong() > cfg.maxBodyBytes()) {
       GuardError.BODY_TOO_LARGE.write(ctx.res(), null, null, null);
       return;
     }
-    BodyPublisher body;
-    if (declared == 0 || (declared < 0 && ctx.req().getHeader("Transfer-Encoding") == null)) {
-      body = BodyPublishers.noBody();
-    } else {
-      InputStream in = BoundedBody.limited(ctx.req().getInputStream(), cfg.maxBodyBytes());
-      BodyPublisher streamed = BodyPublishers.ofInputStream(() -> in);
-      body = declared >= 0 ? BodyPublishers.fromPublisher(streamed, declared) : streamed;
+    byte[] body;
+    try {
+      body = BoundedBody.readAll(ctx.req().getInputStream(), cfg.maxBodyBytes());
+    } catch (BoundedBody.TooLarge e) {
+      GuardError.BODY_TOO_LARGE.write(ctx.res(), null, null, null);
+      return;
     }
-    Answer answer = forwarder.send(forwarder.request(cfg, ctx.req(), body), cfg.firstByteTimeout());
+    Answer answer =
+        forwarder.send(forwarder.request(cfg, ctx.req(), body, false), cfg.firstByteTimeout());
     if (answer instanceof Answer.Failed failed) {
       failed.error().write(ctx.res(), null, null, null);
       return;
     }
     Answer.Response r = (Answer.Response) answer;
     metrics.upstreamAnswered(Era.OTHER, r.took());
-    forwarder.relay(ctx.req(), ctx.res(), r.response());
+    try (UpstreamResponse response = r.response()) {
+      forwarder.relay(ctx.req(), ctx.res(), response);
+    }
   }
 }

@@ -192,13 +192,13 @@ class GuardReapingTest {
                 .GET()
                 .build(),
             HttpResponse.BodyHandlers.ofString());
-    await().until(() -> guard.requests().total() == 1);
+    await().until(() -> guard.streams().total() == 1);
     clock.advance(Duration.ofMinutes(5));
     reap();
 
     awaitDeleted(s);
     await().atMost(Duration.ofSeconds(10)).until(stream::isDone);
-    await().atMost(Duration.ofSeconds(10)).until(() -> guard.requests().total() == 0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> guard.streams().total() == 0);
     assertThat(guard.sessions().active()).isZero();
   }
 

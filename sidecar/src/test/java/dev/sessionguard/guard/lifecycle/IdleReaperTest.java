@@ -12,9 +12,9 @@ import dev.sessionguard.guard.admission.Lookup;
 import dev.sessionguard.guard.admission.MemorySessionRegistry;
 import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionCaps;
+import dev.sessionguard.guard.proxy.UpstreamClient;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.List;
 import java.util.Queue;
@@ -44,6 +44,7 @@ class IdleReaperTest {
   final Queue<EndReason> endedReasons = new ConcurrentLinkedQueue<>();
   ScheduledExecutorService scheduler;
   HttpServer upstream;
+  UpstreamClient http;
   IdleReaper reaper;
 
   @BeforeEach
@@ -72,9 +73,11 @@ class IdleReaperTest {
     upstream.start();
     scheduler = Executors.newScheduledThreadPool(2);
     URI url = URI.create("http://127.0.0.1:" + upstream.getAddress().getPort() + "/mcp");
+    http = new UpstreamClient(Duration.ofSeconds(5));
+    http.start();
     SessionEnder ender =
         new SessionEnder(
-            HttpClient.newHttpClient(),
+            http,
             () -> url,
             () -> Duration.ofSeconds(5),
             scheduler,
@@ -96,9 +99,10 @@ class IdleReaperTest {
   }
 
   @AfterEach
-  void stop() {
+  void stop() throws Exception {
     reaper.close();
     scheduler.shutdownNow();
+    http.stop();
     upstream.stop(0);
   }
 

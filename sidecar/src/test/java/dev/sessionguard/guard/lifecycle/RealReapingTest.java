@@ -90,7 +90,8 @@ class RealReapingTest {
             () -> {
               assertThat(guard.sessions().active()).isZero();
               assertThat(guard.sessions().clients()).isZero();
-              assertThat(guard.requests().total()).isZero(); // the reaped GET stream was closed
+              assertThat(guard.streams().total()).isZero(); // the reaped GET stream was closed
+              assertThat(guard.requests().total()).isZero();
             });
   }
 }

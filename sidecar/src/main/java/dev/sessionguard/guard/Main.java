@@ -35,11 +35,6 @@ public final class Main {
   }
 
   public static void main(String[] args) {
-    // Before the first logger exists: logback reads its configuration once.
-    if ("json".equalsIgnoreCase(System.getenv("SESSIONGUARD_LOG_FORMAT"))
-        && System.getProperty("logback.configurationFile") == null) {
-      System.setProperty("logback.configurationFile", "logback-json.xml");
-    }
     int code =
         run(
             args,

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** {@code java -jar session-guard-sidecar.jar --policy FILE [overrides]}. */
@@ -38,14 +37,20 @@ public final class Main {
 
   public static void main(String[] args) {
     startUpSettings();
+    if (List.of(args).contains(TrainingRun.FLAG)) {
+      if (args.length > 1) {
+        System.err.println(TrainingRun.FLAG + " takes no other options");
+        System.err.println(CommandLine.USAGE);
+        System.exit(2);
+      }
+      System.exit(TrainingRun.run(System.err));
+    }
     int code =
         run(
             args,
             System.err,
             (config, line, loaded) -> {
-              Logger log = LoggerFactory.getLogger(Main.class);
-              Guard guard = Guard.start(config, Clock.systemUTC());
-              guard.watch(line.policy(), loaded, line.overrides(), POLICY_POLL);
+              Guard guard = launch(config, line, loaded);
               Runtime.getRuntime()
                   .addShutdownHook(
                       new Thread(
@@ -55,19 +60,27 @@ public final class Main {
                             Runtime.getRuntime().halt(0);
                           },
                           "guard-drain"));
-              log.info(
-                  "started policy={} hash={} mode={} listen={}:{} admin={} upstream={}",
-                  config.policy().name(),
-                  config.policy().hash(),
-                  config.policy().mode(),
-                  config.listen().host(),
-                  guard.port(),
-                  guard.adminPort(),
-                  config.mcpUrl());
             });
     if (code != 0) {
       System.exit(code);
     }
+  }
+
+  /** Starts the guard, watches its policy file, and says so in the log. */
+  static Guard launch(GuardConfig config, CommandLine line, byte[] loaded) {
+    Guard guard = Guard.start(config, Clock.systemUTC());
+    guard.watch(line.policy(), loaded, line.overrides(), POLICY_POLL);
+    LoggerFactory.getLogger(Main.class)
+        .info(
+            "started policy={} hash={} mode={} listen={}:{} admin={} upstream={}",
+            config.policy().name(),
+            config.policy().hash(),
+            config.policy().mode(),
+            config.listen().host(),
+            guard.port(),
+            guard.adminPort(),
+            config.mcpUrl());
+    return guard;
   }
 
   /**

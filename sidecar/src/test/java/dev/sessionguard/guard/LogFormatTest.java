@@ -5,18 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sessionguard.policy.PolicyJson;
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,14 +74,9 @@ class LogFormatTest {
 
   private String firstLine(Map<String, String> env, List<String> jvmFlags) throws Exception {
     Path policy = Files.writeString(dir.resolve("policy.yaml"), "name: logs\n");
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(jvmFlags);
-    command.addAll(
-        List.of(
-            "-cp",
-            shippedClassPath(),
-            "dev.sessionguard.guard.Main",
+    ProcessBuilder builder =
+        TestGuards.process(
+            jvmFlags,
             "--policy",
             policy.toString(),
             "--upstream",
@@ -95,9 +86,7 @@ class LogFormatTest {
             "--admin-port",
             "0",
             "--host",
-            "127.0.0.1"));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-    builder.environment().remove(LogFormat.ENV);
+            "127.0.0.1");
     builder.environment().putAll(env);
     Process guard = builder.start();
     try (BufferedReader out =
@@ -114,11 +103,5 @@ class LogFormatTest {
     } finally {
       guard.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     }
-  }
-
-  private static String shippedClassPath() {
-    return Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
-        .filter(entry -> !Path.of(entry).endsWith("test-classes"))
-        .collect(Collectors.joining(File.pathSeparator));
   }
 }

@@ -13,13 +13,14 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** {@code java -jar session-guard-sidecar.jar --policy FILE [overrides]}. */
 public final class Main {
   // The longest a policy change can go unseen when no file event arrives.
   private static final Duration POLICY_POLL = Duration.ofSeconds(2);
+  private static final String JETTY_REFERENCES_PER_CACHE_LINE =
+      "org.eclipse.jetty.util.referencesPerCacheLine";
 
   private Main() {}
 
@@ -35,19 +36,21 @@ public final class Main {
   }
 
   public static void main(String[] args) {
-    // Before the first logger exists: logback reads its configuration once.
-    if ("json".equalsIgnoreCase(System.getenv("SESSIONGUARD_LOG_FORMAT"))
-        && System.getProperty("logback.configurationFile") == null) {
-      System.setProperty("logback.configurationFile", "logback-json.xml");
+    startUpSettings();
+    if (List.of(args).contains(TrainingRun.FLAG)) {
+      if (args.length > 1) {
+        System.err.println(TrainingRun.FLAG + " takes no other options");
+        System.err.println(CommandLine.USAGE);
+        System.exit(2);
+      }
+      System.exit(TrainingRun.run(System.err));
     }
     int code =
         run(
             args,
             System.err,
             (config, line, loaded) -> {
-              Logger log = LoggerFactory.getLogger(Main.class);
-              Guard guard = Guard.start(config, Clock.systemUTC());
-              guard.watch(line.policy(), loaded, line.overrides(), POLICY_POLL);
+              Guard guard = launch(config, line, loaded);
               Runtime.getRuntime()
                   .addShutdownHook(
                       new Thread(
@@ -57,18 +60,39 @@ public final class Main {
                             Runtime.getRuntime().halt(0);
                           },
                           "guard-drain"));
-              log.info(
-                  "started policy={} hash={} mode={} listen={}:{} admin={} upstream={}",
-                  config.policy().name(),
-                  config.policy().hash(),
-                  config.policy().mode(),
-                  config.listen().host(),
-                  guard.port(),
-                  guard.adminPort(),
-                  config.mcpUrl());
             });
     if (code != 0) {
       System.exit(code);
+    }
+  }
+
+  /** Starts the guard, watches its policy file, and says so in the log. */
+  static Guard launch(GuardConfig config, CommandLine line, byte[] loaded) {
+    Guard guard = Guard.start(config, Clock.systemUTC());
+    guard.watch(line.policy(), loaded, line.overrides(), POLICY_POLL);
+    LoggerFactory.getLogger(Main.class)
+        .info(
+            "started policy={} hash={} mode={} listen={}:{} admin={} upstream={}",
+            config.policy().name(),
+            config.policy().hash(),
+            config.policy().mode(),
+            config.listen().host(),
+            guard.port(),
+            guard.adminPort(),
+            config.mcpUrl());
+    return guard;
+  }
+
+  /**
+   * Settings libraries read once, set before they are first used. Without this one Jetty asks the
+   * platform MBean server whether oops are compressed, to pad its queues to a cache line: that
+   * starts JMX and every platform MXBean, some 400 classes never used again. 16 (4-byte references
+   * on a 64-byte line) is Jetty's own fallback, and right for any heap below 32 GB, where the JVM
+   * compresses oops.
+   */
+  static void startUpSettings() {
+    if (System.getProperty(JETTY_REFERENCES_PER_CACHE_LINE) == null) {
+      System.setProperty(JETTY_REFERENCES_PER_CACHE_LINE, "16");
     }
   }
 

@@ -3,13 +3,19 @@ package dev.sessionguard.guard;
 import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.PolicyValidator;
+import java.io.File;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
 
 /** Guards for tests: a policy written inline, every port 0, loopback only. */
 public final class TestGuards {
@@ -93,5 +99,25 @@ public final class TestGuards {
       }
     }
     throw new AssertionError("no sample " + sample);
+  }
+
+  /**
+   * A guard process as shipped: {@code java [jvmFlags] Main args} on this test's class path minus
+   * the test classes (whose logback-test.xml would otherwise configure its logs).
+   */
+  public static ProcessBuilder process(List<String> jvmFlags, String... args) {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvmFlags);
+    command.add("-cp");
+    command.add(
+        Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+            .filter(entry -> !Path.of(entry).endsWith("test-classes"))
+            .collect(Collectors.joining(File.pathSeparator)));
+    command.add(Main.class.getName());
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().remove(LogFormat.ENV);
+    return builder;
   }
 }

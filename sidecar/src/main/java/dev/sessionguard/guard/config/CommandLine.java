@@ -10,7 +10,9 @@ public record CommandLine(Path policy, GuardConfig.Overrides overrides) {
 
   public static final String USAGE =
       "usage: java -jar session-guard-sidecar.jar --policy FILE [--upstream URL] [--port N]"
-          + " [--admin-port N] [--host ADDRESS]";
+          + " [--admin-port N] [--host ADDRESS]\n"
+          + "       java -jar session-guard-sidecar.jar --training-run   (start against a stub"
+          + " server, exercise, exit 0: for class-data archives)";
 
   /** Thrown for arguments that cannot be read; the message lists every problem. */
   public static final class BadArguments extends Exception {

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Footprint: time from JVM start to /readyz 200, RSS idle, RSS under load (wrk at saturation on
-# tools/call) and after it, on Java 25 and 17. "image" is the JVM flags of sidecar/Dockerfile with
-# the chart's 384Mi memory limit (-XX:MaxRAM); variations on it: a small heap and thread stacks,
-# class-data sharing (AppCDS, from a training run), and on 25 the AOT cache (JEP 483/514); "bare"
-# is no flags at all on this 24 GiB machine. The guard runs on core 1 (the chart's CPU limit is 1),
-# the nginx upstream and wrk on core 0, as in proxy.sh.
+# Footprint: time from JVM start to /readyz 200 (wall, and the CPU the JVM spent getting there),
+# RSS idle (and how much of it is anonymous, i.e. the guard's own, and file-backed, i.e. the JVM's
+# library and the class-data archive, shareable and reclaimable), threads and loaded classes, RSS
+# under load (wrk at saturation on tools/call) and after it; on Java 25 and 17.
 #
-# Usage: bench/footprint.sh      (env: RUNS=3 LOAD_SECONDS=10 JVMS="25 17")
+# Configurations:
+#   image             sidecar/Dockerfile's ENTRYPOINT flags, class-data archive included, made by
+#                     the Dockerfile's training run (--training-run) with the same JVM; plus the
+#                     chart's 384Mi memory limit (-XX:MaxRAM, see image_java_opts in lib.sh)
+#   image-no-archive  the same without the archive (what it buys)
+#   image-aot         (25 only) the AOT cache of JEP 483/514 instead of the archive
+#   image-c1          the image with C1 alone (-XX:TieredStopAtLevel=1): the JIT's share
+#   bare              no flags at all on this machine (24 GiB: a large heap, G1 with 2 cores)
+#   custom            the flags in $CUSTOM_FLAGS (e.g. an older image's), when CONFIGS names it
+# The policy is a file as the operator writes it (JSON, with its hash). The guard runs on core 1
+# (the chart's CPU limit is 1), the nginx upstream and wrk on core 0, as in proxy.sh.
+#
+# Usage: bench/footprint.sh      (env: RUNS=3 LOAD_SECONDS=10 IDLE_SECONDS=10 JVMS="25 17"
+#                                      CONFIGS="image image-no-archive image-aot image-c1 bare")
 source "$(dirname "$0")/lib.sh"
 need nginx:nginx wrk:wrk taskset:util-linux curl:curl
 need_jvms
@@ -14,11 +25,11 @@ build_guard
 
 RUNS=${RUNS:-3}
 LOAD_SECONDS=${LOAD_SECONDS:-10}
+IDLE_SECONDS=${IDLE_SECONDS:-10} # long enough for the image's native-memory trim to have run
 JVMS=${JVMS:-25 17}
+CONFIGS=${CONFIGS:-image image-no-archive image-aot image-c1 bare}
 UP=18281 GRD=18283 ADM=18293
 out="$RESULTS/footprint.txt"
-IMAGE_OPTS=$(image_java_opts)
-TUNED="-XX:+UseSerialGC -Xms8m -Xmx96m -Xss256k -XX:ReservedCodeCacheSize=32m"
 CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
 
@@ -31,14 +42,15 @@ nginx_start footprint-upstream 0 "  server {
     }
   }"
 wait_status "http://127.0.0.1:$UP/mcp" 200
-cat >"$WORK/footprint-policy.yaml" <<YAML
-name: bench-footprint
-upstream: {host: 127.0.0.1, port: $UP, path: /mcp}
-guard: {port: $GRD, adminPort: $ADM}
-identity: {source: Address, anonymous: PerAddress}
-sessions: {max: 100000, perClient: 100000, idleTimeout: 1h, maxLifetime: 24h}
-requests: {maxInFlight: 10000, perClientInFlight: 10000}
-YAML
+cat >"$WORK/footprint-policy.json" <<JSON
+{"schemaVersion": 1, "name": "bench-footprint", "generation": 1,
+ "hash": "5b1e2c0d9a8f7e6d5c4b3a29181716151413121110f0e0d0c0b0a09080706050",
+ "upstream": {"host": "127.0.0.1", "port": $UP, "path": "/mcp"},
+ "guard": {"port": $GRD, "adminPort": $ADM},
+ "identity": {"source": "Address", "anonymous": "PerAddress"},
+ "sessions": {"max": 100000, "perClient": 100000, "idleTimeout": "1h", "maxLifetime": "24h"},
+ "requests": {"maxInFlight": 10000, "perClientInFlight": 10000}}
+JSON
 cat >"$WORK/footprint-call.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$CALL'
@@ -53,7 +65,7 @@ guard_start() {
   local t0 code
   t0=$(date +%s%N)
   # shellcheck disable=SC2086
-  taskset -c 1 "$1" $2 -jar "$GUARD_JAR" --policy "$WORK/footprint-policy.yaml" >"$WORK/footprint-guard.log" 2>&1 &
+  taskset -c 1 "$1" $2 -jar "$GUARD_JAR" --policy "$WORK/footprint-policy.json" >"$WORK/footprint-guard.log" 2>&1 &
   GUARD=$!
   started "$GUARD"
   until code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADM/readyz") && [ "$code" = 200 ]; do
@@ -65,22 +77,29 @@ guard_start() {
   READY_CPU_MS=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000 / hz}' "/proc/$GUARD/stat")
 }
 
-# Some traffic for a training run (CDS, AOT), then a clean stop so the archive is written.
-train() {
-  guard_start "$1" "$2"
-  curl -s -o /dev/null -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT" "http://127.0.0.1:$GRD/mcp"
-  taskset -c 0 wrk -t1 -c8 -d3s -s "$WORK/footprint-call.lua" "http://127.0.0.1:$GRD/mcp" >/dev/null
-  curl -s -o /dev/null "http://127.0.0.1:$ADM/metrics"
+kb_mb() { awk '/^'"$1"':/{printf "%.1f", $2/1024}' "/proc/$2/status"; } # FIELD PID
+
+# classes JVM OPTS: one more start, logging class loading: classes loaded by the time of ready, and
+# how many of them came from a class-data archive.
+classes() {
+  local log="$WORK/footprint-classes.log"
+  rm -f "$log"
+  guard_start "$1" "$2 -Xlog:class+load=info:file=$log"
+  CLASSES=$(grep -c ' source: ' "$log" || true)
+  SHARED=$(grep -c 'source: shared objects file' "$log" || true)
   stop "$GUARD"
 }
 
 measure() { # jvm-version config-name java opts
   local v=$1 name=$2 java=$3 opts=$4 r peak rss rps
+  classes "$java" "$opts"
   for r in $(seq "$RUNS"); do
     guard_start "$java" "$opts"
-    sleep 5
-    local idle idle_threads
+    sleep "$IDLE_SECONDS"
+    local idle anon file idle_threads
     idle=$(rss_mb "$GUARD")
+    anon=$(kb_mb RssAnon "$GUARD")
+    file=$(kb_mb RssFile "$GUARD")
     idle_threads=$(threads_of "$GUARD")
     curl -s -o /dev/null -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT" "http://127.0.0.1:$GRD/mcp"
     taskset -c 0 wrk -t1 -c32 -d"${LOAD_SECONDS}s" -s "$WORK/footprint-call.lua" "http://127.0.0.1:$GRD/mcp" >"$WORK/footprint-wrk.out" 2>&1 &
@@ -94,46 +113,59 @@ measure() { # jvm-version config-name java opts
     wait "$w" || true
     rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$WORK/footprint-wrk.out")
     sleep 2
-    echo "footprint jvm=$v config=$name run=$r ready_ms=$READY_MS ready_cpu_ms=$READY_CPU_MS idle_rss_mb=$idle idle_threads=$idle_threads load_rss_mb=$peak load_rps=$rps after_rss_mb=$(rss_mb "$GUARD") load_threads=$(threads_of "$GUARD")" | tee -a "$WORK/footprint.lines"
+    echo "footprint jvm=$v config=$name run=$r ready_ms=$READY_MS ready_cpu_ms=$READY_CPU_MS idle_rss_mb=$idle idle_anon_mb=$anon idle_file_mb=$file idle_threads=$idle_threads classes=$CLASSES shared_classes=$SHARED load_rss_mb=$peak load_rps=$rps after_rss_mb=$(rss_mb "$GUARD") load_threads=$(threads_of "$GUARD") load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$WORK/footprint.lines"
     stop "$GUARD"
   done
+}
+
+# opts_of JAVA VERSION CONFIG: the flags of a configuration (empty: not run on this JVM)
+opts_of() {
+  local java=$1 v=$2 image dir
+  image=$(image_java_opts "$java")
+  dir=$(image_dir "$java")
+  case $3 in
+    image) echo "$image" ;;
+    image-no-archive) echo "$image" | sed 's/-XX:SharedArchiveFile=[^ ]* //' ;;
+    image-c1) echo "$image -XX:TieredStopAtLevel=1" ;;
+    image-aot)
+      [ "$v" -ge 25 ] || return 0
+      if [ ! -f "$dir/guard.aot" ] || [ "$GUARD_JAR" -nt "$dir/guard.aot" ]; then
+        rm -f "$dir/guard.aot"
+        # the image's training run, writing an AOT cache instead of the archive
+        # shellcheck disable=SC2046
+        "$java" $(dockerfile_flags '^RUN .*--training-run' "$dir" | sed "s|-XX:ArchiveClassesAtExit=[^ ]*|-XX:AOTCacheOutput=$dir/guard.aot|") \
+          -jar "$GUARD_JAR" --training-run >"$dir/training-aot.log" 2>&1 ||
+          { echo "AOT training run failed:" >&2; cat "$dir/training-aot.log" >&2; exit 1; }
+      fi
+      echo "$image" | sed "s|-XX:SharedArchiveFile=[^ ]*|-XX:AOTCache=$dir/guard.aot|"
+      ;;
+    bare) echo " " ;;
+    custom) echo "${CUSTOM_FLAGS:- }" ;;
+  esac
 }
 
 log_to "$out"
 : >"$WORK/footprint.lines"
 echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
-echo "# guard on core 1 (taskset), upstream nginx and wrk on core 0; $RUNS starts per configuration; load: wrk -t1 -c32 -d${LOAD_SECONDS}s"
-echo "# image: '$IMAGE_OPTS' (sidecar/Dockerfile + the pod's memory limit); tuned: image + '$TUNED'"
+echo "# guard on core 1 (taskset), upstream nginx and wrk on core 0; $RUNS starts per configuration; idle: ${IDLE_SECONDS} s after ready; load: wrk -t1 -c32 -d${LOAD_SECONDS}s"
+echo "# image: '$(image_java_opts | sed "s|$WORK/image-[^/]*/|/app/|g")' (sidecar/Dockerfile's ENTRYPOINT, its archive from the Dockerfile's training run with the same JVM, the pod's memory limit)"
+[[ " $CONFIGS " != *" custom "* ]] || echo "# custom: '${CUSTOM_FLAGS:-}'"
 for v in $JVMS; do
   java_bin=JAVA$v
   java=${!java_bin}
   echo "# jvm=$v: $("$java" -version 2>&1 | head -1)"
-  measure "$v" bare "$java" ""
-  measure "$v" image "$java" "$IMAGE_OPTS"
-  measure "$v" tuned "$java" "$IMAGE_OPTS $TUNED"
-  jsa="$WORK/guard-$v.jsa"
-  rm -f "$jsa"
-  if [ "$v" -ge 19 ]; then
-    cds="-XX:+AutoCreateSharedArchive -XX:SharedArchiveFile=$jsa"
-    train "$java" "$IMAGE_OPTS $TUNED $cds"
-  else
-    train "$java" "$IMAGE_OPTS $TUNED -XX:ArchiveClassesAtExit=$jsa"
-    cds="-XX:SharedArchiveFile=$jsa"
-  fi
-  measure "$v" tuned+cds "$java" "$IMAGE_OPTS $TUNED $cds"
-  if [ "$v" -ge 25 ]; then
-    aot="$WORK/guard-$v.aot"
-    rm -f "$aot"
-    train "$java" "$IMAGE_OPTS $TUNED -XX:AOTCacheOutput=$aot"
-    measure "$v" tuned+aot "$java" "$IMAGE_OPTS $TUNED -XX:AOTCache=$aot"
-  fi
+  for name in $CONFIGS; do
+    opts=$(opts_of "$java" "$v" "$name")
+    [ -n "$opts" ] || continue
+    measure "$v" "$name" "$java" "$opts"
+  done
 done
 for v in $JVMS; do
-  for name in bare image tuned tuned+cds tuned+aot; do
+  for name in $CONFIGS; do
     lines=$(grep "^footprint jvm=$v config=$name " "$WORK/footprint.lines" || true)
     [ -n "$lines" ] || continue
     printf "summary jvm=%s config=%s" "$v" "$name"
-    for f in ready_ms ready_cpu_ms idle_rss_mb load_rss_mb load_rps idle_threads; do
+    for f in ready_ms ready_cpu_ms idle_rss_mb idle_anon_mb idle_file_mb load_rss_mb load_rps idle_threads classes shared_classes; do
       printf " %s=%s" "$f" "$(echo "$lines" | field "$f" | stats | cut -d' ' -f1)"
     done
     echo

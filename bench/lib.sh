@@ -111,16 +111,37 @@ wait_status() {
 rss_mb() { awk '/^VmRSS:/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
 threads_of() { awk '/^Threads:/{print $2}' "/proc/$1/status"; }
 
-# The JVM flags of the guard's image (the -X… options in sidecar/Dockerfile's ENTRYPOINT), plus
-# -XX:MaxRAM=$POD_MEMORY: the JVM in the pod sizes itself from the container's memory limit (the
-# chart's default is 384Mi), not from this machine's memory.
+# The guard image's JVM settings, as sidecar/Dockerfile writes them: the "-X…" options of its
+# ENTRYPOINT, and those of the training run (the RUN line with --training-run) that writes the
+# class-data archive when the image is built. /app/… names files here: the jar is $GUARD_JAR, the
+# archive one per JVM in $WORK/image-<jdk>/. -XX:MaxRAM=$POD_MEMORY is added to ENTRYPOINT's:
+# in the pod the JVM sizes itself from the container's memory limit (the chart's default is
+# 384Mi), not from this machine's memory.
 POD_MEMORY=${POD_MEMORY:-384m}
-image_java_opts() {
-  local df="$ROOT/sidecar/Dockerfile" opts=""
-  if [ -f "$df" ]; then
-    opts=$(grep '^ENTRYPOINT' "$df" | grep -o '"-X[^"]*"' | tr -d '"' | tr '\n' ' ')
+dockerfile_flags() { # PATTERN DIR: the -X options of the Dockerfile line matching PATTERN, /app/ -> DIR/
+  grep -E -e "$1" "$ROOT/sidecar/Dockerfile" | grep -o '"-X[^"]*"' | tr -d '"' | sed "s|/app/|$2/|g" | tr '\n' ' '
+}
+image_dir() { echo "$WORK/image-$(basename "$(dirname "$(dirname "$1")")")"; } # JAVA
+# image_archive JAVA: runs the image's training run with JAVA, as the image build does, unless its
+# archive is there and newer than the jar.
+image_archive() {
+  local java=$1 dir archive
+  dir=$(image_dir "$java")
+  archive=$(dockerfile_flags '^ENTRYPOINT' "$dir" | grep -o -- '-XX:\(SharedArchiveFile\|AOTCache\)=[^ ]*' | cut -d= -f2)
+  [ -n "$archive" ] || return 0
+  if [ ! -f "$archive" ] || [ "$GUARD_JAR" -nt "$archive" ]; then
+    mkdir -p "$dir"
+    rm -f "$archive"
+    # shellcheck disable=SC2046
+    "$java" $(dockerfile_flags '^RUN .*--training-run' "$dir") -jar "$GUARD_JAR" --training-run >"$dir/training.log" 2>&1 ||
+      { echo "training run failed:" >&2; cat "$dir/training.log" >&2; exit 1; }
   fi
-  echo "${opts}-XX:MaxRAM=$POD_MEMORY"
+}
+# image_java_opts [JAVA]: the image's ENTRYPOINT flags for JAVA (default: Java 25), its archive made
+image_java_opts() {
+  local java=${1:-$JAVA25}
+  image_archive "$java"
+  echo "$(dockerfile_flags '^ENTRYPOINT' "$(image_dir "$java")")-XX:MaxRAM=$POD_MEMORY"
 }
 
 load_note() {

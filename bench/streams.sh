@@ -48,8 +48,8 @@ echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
 echo "# streams=$N (wanted $WANT; open-files limit $LIMIT, two per stream in the guard); guard opts='$(POD_MEMORY='<mem>' image_java_opts)'"
 for mem in $MEMORIES; do
 for v in $JVMS; do
-  GUARD_OPTS=$(POD_MEMORY=$mem image_java_opts)
   java_bin=JAVA$v
+  GUARD_OPTS=$(POD_MEMORY=$mem image_java_opts "${!java_bin}")
   taskset -c 0 "$JAVA25" -XX:+UseSerialGC -cp "$JAR" dev.sessionguard.bench.SseUpstream "$UP" 5 \
     >"$WORK/streams-upstream-$v.log" 2>&1 &
   up=$!

@@ -59,12 +59,7 @@ public record PolicyFile(
   /** Parses and validates YAML or JSON text; every problem is reported at once. */
   public static PolicyFile parse(String text, PolicyValidator.Mode mode)
       throws InvalidPolicyException {
-    JsonNode root;
-    try {
-      root = PolicyJson.yaml().readTree(text);
-    } catch (JsonProcessingException e) {
-      throw new InvalidPolicyException(List.of("not YAML or JSON: " + e.getOriginalMessage()));
-    }
+    JsonNode root = readTree(text);
     if (!(root instanceof ObjectNode object)) {
       throw new InvalidPolicyException(
           List.of("a policy file is a mapping of name and spec fields"));
@@ -133,6 +128,29 @@ public record PolicyFile(
       throw new InvalidPolicyException(problems);
     }
     return new PolicyFile(schemaVersion, name, generation, hash, spec);
+  }
+
+  /**
+   * JSON (what the operator writes) is read as JSON, which spares a guard's start the YAML parser;
+   * anything else, and JSON that only YAML accepts (comments), is read as YAML, which also reports
+   * what neither can read.
+   */
+  private static JsonNode readTree(String text) throws InvalidPolicyException {
+    if (text.stripLeading().startsWith("{")) {
+      try {
+        return PolicyJson.json()
+            .reader()
+            .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .readTree(text);
+      } catch (JsonProcessingException e) {
+        // not strict JSON: YAML decides
+      }
+    }
+    try {
+      return PolicyJson.yaml().readTree(text);
+    } catch (JsonProcessingException e) {
+      throw new InvalidPolicyException(List.of("not YAML or JSON: " + e.getOriginalMessage()));
+    }
   }
 
   /** This file as the operator writes it: header fields first, then the spec, as JSON. */

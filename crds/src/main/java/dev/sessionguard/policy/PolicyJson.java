@@ -12,12 +12,20 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 /** The Jackson mappers every reader and writer of policies shares. */
 public final class PolicyJson {
   private static final ObjectMapper JSON = configure(JsonMapper.builder()).build();
-  private static final ObjectMapper YAML = configure(YAMLMapper.builder()).build();
-  private static final ObjectMapper CANONICAL =
-      configure(JsonMapper.builder())
-          .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
-          .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
-          .build();
+
+  // The other two are built on first use: a guard reading the operator's policy.json (with its
+  // hash) needs neither, and each costs start-up time (YAML also loads SnakeYAML).
+  private static final class Yaml {
+    static final ObjectMapper MAPPER = configure(YAMLMapper.builder()).build();
+  }
+
+  private static final class Canonical {
+    static final ObjectMapper MAPPER =
+        configure(JsonMapper.builder())
+            .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
+            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+            .build();
+  }
 
   private PolicyJson() {}
 
@@ -38,11 +46,11 @@ public final class PolicyJson {
 
   /** YAML (which also reads JSON), for files people write. */
   public static ObjectMapper yaml() {
-    return YAML;
+    return Yaml.MAPPER;
   }
 
   /** Sorted keys, no nulls, no whitespace: the input of the policy hash. */
   public static ObjectMapper canonical() {
-    return CANONICAL;
+    return Canonical.MAPPER;
   }
 }

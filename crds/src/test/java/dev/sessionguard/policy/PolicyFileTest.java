@@ -36,6 +36,18 @@ class PolicyFileTest {
   }
 
   @Test
+  void json_that_only_yaml_accepts_is_still_read() throws Exception {
+    // A comment is not JSON; YAML, which reads every policy file, takes it.
+    PolicyFile file =
+        PolicyFile.parse(
+            "{\"name\": \"demo\", # the demo\n \"sessions\": {\"max\": 3, \"perClient\": 2}}",
+            Mode.STANDALONE);
+
+    assertThat(file.name()).isEqualTo("demo");
+    assertThat(file.spec().sessions.max).isEqualTo(3);
+  }
+
+  @Test
   void written_file_reads_back_to_the_same_policy_and_hash() throws Exception {
     SessionPolicySpec spec = new SessionPolicySpec();
     spec.sessions.max = 7;

@@ -129,13 +129,14 @@ opts_of() {
     image-c1) echo "$image -XX:TieredStopAtLevel=1" ;;
     image-aot)
       [ "$v" -ge 25 ] || return 0
-      if [ ! -f "$dir/guard.aot" ] || [ "$GUARD_JAR" -nt "$dir/guard.aot" ]; then
+      if ! made_for_this_jar "$dir/guard.aot"; then
         rm -f "$dir/guard.aot"
         # the image's training run, writing an AOT cache instead of the archive
         # shellcheck disable=SC2046
         "$java" $(dockerfile_flags '^RUN .*--training-run' "$dir" | sed "s|-XX:ArchiveClassesAtExit=[^ ]*|-XX:AOTCacheOutput=$dir/guard.aot|") \
           -jar "$GUARD_JAR" --training-run >"$dir/training-aot.log" 2>&1 ||
           { echo "AOT training run failed:" >&2; cat "$dir/training-aot.log" >&2; exit 1; }
+        jar_stamp >"$dir/guard.aot.jar"
       fi
       echo "$image" | sed "s|-XX:SharedArchiveFile=[^ ]*|-XX:AOTCache=$dir/guard.aot|"
       ;;

@@ -122,19 +122,24 @@ dockerfile_flags() { # PATTERN DIR: the -X options of the Dockerfile line matchi
   grep -E -e "$1" "$ROOT/sidecar/Dockerfile" | grep -o '"-X[^"]*"' | tr -d '"' | sed "s|/app/|$2/|g" | tr '\n' ' '
 }
 image_dir() { echo "$WORK/image-$(basename "$(dirname "$(dirname "$1")")")"; } # JAVA
+# made_for_this_jar FILE: FILE exists and was made from $GUARD_JAR as it is now (an archive made
+# from another jar would be refused at start, silently but for a warning).
+made_for_this_jar() { [ -f "$1" ] && [ "$(cat "$1.jar" 2>/dev/null)" = "$(jar_stamp)" ]; }
+jar_stamp() { echo "$GUARD_JAR $(stat -c '%s %Y' "$GUARD_JAR")"; }
 # image_archive JAVA: runs the image's training run with JAVA, as the image build does, unless its
-# archive is there and newer than the jar.
+# archive is there, made from this jar.
 image_archive() {
   local java=$1 dir archive
   dir=$(image_dir "$java")
   archive=$(dockerfile_flags '^ENTRYPOINT' "$dir" | grep -o -- '-XX:\(SharedArchiveFile\|AOTCache\)=[^ ]*' | cut -d= -f2)
   [ -n "$archive" ] || return 0
-  if [ ! -f "$archive" ] || [ "$GUARD_JAR" -nt "$archive" ]; then
+  if ! made_for_this_jar "$archive"; then
     mkdir -p "$dir"
     rm -f "$archive"
     # shellcheck disable=SC2046
     "$java" $(dockerfile_flags '^RUN .*--training-run' "$dir") -jar "$GUARD_JAR" --training-run >"$dir/training.log" 2>&1 ||
       { echo "training run failed:" >&2; cat "$dir/training.log" >&2; exit 1; }
+    jar_stamp >"$archive.jar"
   fi
 }
 # image_java_opts [JAVA]: the image's ENTRYPOINT flags for JAVA (default: Java 25), its archive made

@@ -210,12 +210,19 @@ class ReconcileTest {
   void status_is_not_rewritten_when_nothing_changed() {
     createAndWaitAccepted("quiet");
     var statusWrites = MockCluster.writesTo("/sessionpolicies/quiet/status");
-    // one write reports Accepted and Injected together
+    // Accepted and Injected are reported in one or two writes (two when the injection lands
+    // after the first status write, as on a busy machine); then the status settles.
     await()
-        .during(Duration.ofMillis(800))
         .atMost(WAIT)
         .untilAsserted(
-            () -> assertThat(cluster.seen().stream().filter(statusWrites).toList()).hasSize(1));
+            () ->
+                assertThat(cluster.seen().stream().filter(statusWrites).toList())
+                    .hasSizeBetween(1, 2));
+    long settled =
+        await()
+            .during(Duration.ofMillis(800))
+            .atMost(WAIT)
+            .until(() -> cluster.count(statusWrites), n -> n >= 1);
     var policyWrites = MockCluster.writesTo("/sessionpolicies/quiet");
     long writes = cluster.count(policyWrites);
 
@@ -223,11 +230,11 @@ class ReconcileTest {
     double reconciles = running.reconciles();
     touch("quiet");
     await().atMost(WAIT).until(() -> running.reconciles() > reconciles);
-    // "nothing happens" needs a window: the count must stay at one for a while
+    // "nothing happens" needs a window: the count must stay where it settled for a while
     await()
         .during(Duration.ofMillis(800))
         .atMost(WAIT)
-        .until(() -> cluster.count(statusWrites) == 1);
+        .until(() -> cluster.count(statusWrites) == settled);
     assertThat(cluster.count(policyWrites)).isEqualTo(writes);
   }
 

@@ -87,6 +87,7 @@ public final class Guard implements AutoCloseable {
   private final Clock clock;
   private final Drain drain = new Drain();
   private final ScheduledExecutorService lifecycle;
+  private final SessionEnder ender;
   private final IdleReaper reaper;
   private final Javalin proxy;
   private final Javalin admin;
@@ -118,7 +119,7 @@ public final class Guard implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    SessionEnder ender =
+    this.ender =
         new SessionEnder(
             upstream,
             () -> policy.get().mcpUrl(),
@@ -475,6 +476,7 @@ public final class Guard implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    ender.close(); // answers cut short by the stop below must not delete their sessions upstream
     if (watcher != null) {
       watcher.close();
     }

@@ -55,6 +55,7 @@ public final class SessionEnder {
   // A burst of expiring sessions must not become a burst of connections to the upstream.
   private final Semaphore slots;
   private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
+  private volatile boolean closed;
 
   /**
    * @param upstream the MCP endpoint of the policy in force
@@ -101,6 +102,15 @@ public final class SessionEnder {
     return done;
   }
 
+  /**
+   * From now on no DELETE is sent: a stopping guard leaves its sessions to the upstream (and to the
+   * guard that takes over), as DESIGN.md's drain says. Sessions ended later still close their
+   * streams; their futures complete with false.
+   */
+  public void close() {
+    closed = true;
+  }
+
   private void submit(Runnable attempt) {
     waiting.add(attempt);
     drain();
@@ -125,6 +135,12 @@ public final class SessionEnder {
   }
 
   private void attempt(Session session, int attempt, CompletableFuture<Boolean> done) {
+    if (closed) {
+      slots.release();
+      LOG.info("not deleted upstream: the guard is stopping session={}", session);
+      done.complete(false);
+      return;
+    }
     Request request =
         http.newRequest(upstream.get())
             .method(HttpMethod.DELETE)

@@ -157,6 +157,11 @@ public final class Forwarder {
         }
         Content.Chunk chunk = upstream.next();
         if (Content.Chunk.isFailure(chunk)) {
+          if (declared >= 0 && written == declared) {
+            // Only the end-of-body marker was missing (e.g. the guard is stopping): the client
+            // already has the whole answer.
+            return Outcome.COMPLETE;
+          }
           abortClient(req, chunk.getFailure());
           return Outcome.UPSTREAM_BROKEN;
         }

@@ -45,6 +45,7 @@ class IdleReaperTest {
   ScheduledExecutorService scheduler;
   HttpServer upstream;
   UpstreamClient http;
+  SessionEnder ender;
   IdleReaper reaper;
 
   @BeforeEach
@@ -75,7 +76,7 @@ class IdleReaperTest {
     URI url = URI.create("http://127.0.0.1:" + upstream.getAddress().getPort() + "/mcp");
     http = new UpstreamClient(Duration.ofSeconds(5));
     http.start();
-    SessionEnder ender =
+    ender =
         new SessionEnder(
             http,
             () -> url,
@@ -132,6 +133,23 @@ class IdleReaperTest {
     assertThat(registry.lookup("s-1")).isInstanceOf(Lookup.Ended.class);
     assertThat(registry.active()).isZero();
     assertThat(registry.clients()).isZero();
+  }
+
+  @Test
+  void once_the_guard_stops_sessions_still_end_here_but_nothing_is_deleted_upstream()
+      throws Exception {
+    Session s = open("alice", "s-1");
+    AtomicBoolean streamClosed = new AtomicBoolean();
+    s.onEnd(() -> streamClosed.set(true));
+    ender.close();
+
+    boolean acknowledged =
+        ender.end(new Ended(s, EndReason.UPSTREAM)).get(10, java.util.concurrent.TimeUnit.SECONDS);
+
+    assertThat(acknowledged).isFalse(); // no DELETE went out, so none was acknowledged
+    assertThat(deleted).isEmpty();
+    assertThat(streamClosed).isTrue();
+    assertThat(failedDeletes).hasValue(0); // not a failure: a stopping guard deletes nothing
   }
 
   @Test

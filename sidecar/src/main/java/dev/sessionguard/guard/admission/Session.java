@@ -1,19 +1,27 @@
 package dev.sessionguard.guard.admission;
 
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 
 /**
  * One live MCP session the guard admitted. Its mutable state is guarded by the registry's lock; the
  * proxy only reads {@link #id()} and {@link #client()}.
  */
 public final class Session {
+  // Compared by identity: after the session ended, a late stream is closed at once.
+  private static final List<Runnable> ENDED = Collections.unmodifiableList(new ArrayList<>());
+
   private final String id;
   private final String client;
   // Epoch milliseconds rather than Instants: two fewer objects per session.
   private final long created;
   long lastActivity;
   int busy;
-  private volatile Runnable streamCloser;
+  // What closes its standalone GET streams (a client may hold more than one); guarded by this.
+  // List.of() when none, so the common case costs no object of its own; ENDED once closed.
+  private List<Runnable> streamClosers = List.of();
   private volatile String authorization;
 
   Session(String id, String client, long createdMillis) {
@@ -46,16 +54,30 @@ public final class Session {
   }
 
   /**
-   * Registers what closes this session's standalone GET stream; the reaper calls it. Returns a
-   * handle that unregisters it when the stream ends on its own.
+   * Registers what closes one of this session's standalone GET streams; ending the session calls
+   * it. Returns a handle that unregisters it when the stream ends on its own. A stream registered
+   * after the session ended is closed at once.
    */
   public Runnable onEnd(Runnable closer) {
-    this.streamCloser = closer;
-    return () -> {
-      if (this.streamCloser == closer) {
-        this.streamCloser = null;
+    synchronized (this) {
+      if (streamClosers != ENDED) {
+        List<Runnable> next = new ArrayList<>(streamClosers);
+        next.add(closer);
+        streamClosers = List.copyOf(next);
+        return () -> unregister(closer);
       }
-    };
+    }
+    closer.run();
+    return () -> {};
+  }
+
+  private synchronized void unregister(Runnable closer) {
+    if (streamClosers == ENDED) {
+      return;
+    }
+    List<Runnable> next = new ArrayList<>(streamClosers);
+    next.remove(closer);
+    streamClosers = List.copyOf(next);
   }
 
   /**
@@ -73,13 +95,14 @@ public final class Session {
     return authorization;
   }
 
-  /** Closes the session's GET stream, if one is open. */
+  /** Closes the session's GET streams, if any are open; any registered later closes at once. */
   public void closeStream() {
-    Runnable closer = streamCloser;
-    streamCloser = null;
-    if (closer != null) {
-      closer.run();
+    List<Runnable> closers;
+    synchronized (this) {
+      closers = streamClosers == ENDED ? List.of() : streamClosers;
+      streamClosers = ENDED;
     }
+    closers.forEach(Runnable::run);
   }
 
   @Override

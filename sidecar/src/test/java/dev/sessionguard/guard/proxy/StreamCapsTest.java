@@ -148,4 +148,36 @@ class StreamCapsTest {
     assertThat(stream("carol", carol).statusCode()).isEqualTo(200);
     await().untilAsserted(() -> assertThat(guard.streams().total()).isEqualTo(3));
   }
+
+  @Test
+  void ending_a_session_closes_every_stream_it_holds_not_only_the_latest() throws Exception {
+    String alice = session("alice");
+    HttpResponse<InputStream> first = stream("alice", alice);
+    HttpResponse<InputStream> second = stream("alice", alice);
+    assertThat(first.statusCode()).isEqualTo(200);
+    assertThat(second.statusCode()).isEqualTo(200);
+    await().untilAsserted(() -> assertThat(guard.streams().total()).isEqualTo(2));
+
+    HttpResponse<String> deleted =
+        send(
+            HttpRequest.newBuilder(mcp(guard))
+                .DELETE()
+                .header("Mcp-Session-Id", alice)
+                .header("X-User", "alice")
+                .build());
+
+    assertThat(deleted.statusCode()).isEqualTo(200);
+    await().untilAsserted(() -> assertThat(guard.streams().total()).isZero());
+    assertThat(ended(first)).isTrue();
+    assertThat(ended(second)).isTrue();
+  }
+
+  /** True once the client's side of the stream has ended (cleanly or cut off). */
+  static boolean ended(HttpResponse<InputStream> r) {
+    try {
+      return r.body().readAllBytes().length >= 0;
+    } catch (java.io.IOException cutOff) {
+      return true;
+    }
+  }
 }

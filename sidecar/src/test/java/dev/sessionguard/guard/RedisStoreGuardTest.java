@@ -184,6 +184,30 @@ class RedisStoreGuardTest {
   }
 
   @Test
+  void a_client_deleting_a_stopped_guards_session_leaves_no_orphan_for_the_survivors()
+      throws Exception {
+    Guard a = guard("guard-a", "Open", "ns7");
+    Guard b = guard("guard-b", "Open", "ns7");
+    String s = sessionId(send(initialize(a, 1)));
+    a.close(); // gives its lease back: its session becomes an orphan, no slot, not ended
+    guards.remove(a);
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(redisCommands().zrange("sessionguard:{ns7/test}:orphans", 0, -1))
+                    .containsExactly(s));
+
+    assertThat(delete(b, s).statusCode()).isEqualTo(200); // the upstream ends it
+
+    assertThat(redisCommands().zcard("sessionguard:{ns7/test}:orphans")).isZero();
+    assertThat(redisCommands().hlen("sessionguard:{ns7/test}:orphaned")).isZero();
+    int seenBefore = upstream.seen.size();
+    assertThat(send(call(b, s, "anyone", null)).statusCode()).isEqualTo(404); // remembered
+    assertThat(upstream.seen).hasSize(seenBefore); // answered by the guard, not forwarded
+    assertThat(b.sessions().active()).isZero();
+  }
+
+  @Test
   void policies_in_other_namespaces_do_not_share_counts() {
     Guard a = guard("guard-a", "Open", "ns1");
     Guard other = guard("guard-x", "Open", "ns2");

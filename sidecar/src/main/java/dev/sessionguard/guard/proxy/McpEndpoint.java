@@ -261,7 +261,16 @@ public final class McpEndpoint implements Handler {
       return;
     }
     if ("DELETE".equals(ctx.req().getMethod())) {
-      passThrough(ctx, cfg, request, body); // ending a session nobody holds records nothing
+      // Ending a session nobody holds takes no slot. If the upstream ended it, the registry
+      // forgets it too (with a shared store: a dead guard's orphan, no longer to be reaped).
+      try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
+        if (response != null) {
+          if (is2xx(response)) {
+            sessions.end(request.sessionId(), EndReason.CLIENT);
+          }
+          forwarder.relay(ctx.req(), ctx.res(), response);
+        }
+      }
       return;
     }
     adopt(ctx, cfg, request, body, client);

@@ -281,6 +281,11 @@ class RedisAcrossGuardsTest {
     // Alice comes back on c5 through a survivor: an adoption, so it is no orphan any more.
     assertThat(survivors.get(0).lookup("c5")).isInstanceOf(Lookup.Unknown.class);
     open(survivors.get(0), "alice", "c5", caps);
+    // Alice ends c4 herself (a DELETE the upstream accepted): nobody is to reap it any more.
+    assertThat(survivors.get(1).end("c4", EndReason.CLIENT)).isEmpty(); // it held no slot
+    assertThat(redis.redis().zrange("sessionguard:{test-policy}:orphans", 0, -1))
+        .containsExactlyInAnyOrder("c0", "c1", "c2", "c3");
+    assertThat(survivors.get(0).lookup("c4")).isInstanceOf(Lookup.Ended.class);
     assertThat(survivors.get(1).admit("carol", caps, false, false))
         .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
     for (int i = 0; i < 9; i++) {
@@ -312,9 +317,7 @@ class RedisAcrossGuardsTest {
       ended.addAll(f.get());
     }
     pool.shutdown();
-    assertThat(ended)
-        .extracting(e -> e.session().id())
-        .containsExactlyInAnyOrder("c1", "c2", "c3", "c4");
+    assertThat(ended).extracting(e -> e.session().id()).containsExactlyInAnyOrder("c1", "c2", "c3");
     assertThat(ended).allSatisfy(e -> assertThat(e.session().client()).isEqualTo("alice"));
     assertThat(ended).allSatisfy(e -> assertThat(e.reason()).isEqualTo(EndReason.IDLE));
     assertThat(survivors.get(1).lookup("c1")).isInstanceOf(Lookup.Ended.class); // 404 later

@@ -208,6 +208,38 @@ class RedisStoreGuardTest {
   }
 
   @Test
+  void evicting_a_session_another_guard_served_deletes_it_with_the_same_clients_token()
+      throws Exception {
+    upstream.credentialsRequired = true; // as vMCP: a DELETE without the client's token is refused
+    String yaml =
+        "identity: {source: Header, header: {name: X-Client}}\n"
+            + "sessions: {max: 10, perClient: 1, onClientCap: EvictIdlest}\n"
+            + redisStore("Open");
+    Guard a = guard("guard-a", "ns8", upstream.mcpUrl("a"), yaml, Clock.systemUTC());
+    Guard b = guard("guard-b", "ns8", upstream.mcpUrl("b"), yaml, Clock.systemUTC());
+    String first =
+        sessionId(
+            send(initialize(a, 1, "X-Client", "alice", "Authorization", "Bearer alice-on-a")));
+
+    String second =
+        sessionId(
+            send(initialize(b, 2, "X-Client", "alice", "Authorization", "Bearer alice-on-b")));
+
+    assertThat(second).isNotEqualTo(first);
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(upstream.seen)
+                    .filteredOn(r -> r.method().equals("DELETE") && first.equals(r.sessionId()))
+                    .extracting(FastUpstream.Seen::path, FastUpstream.Seen::authorization)
+                    .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("/b/mcp", "Bearer alice-on-b")));
+    assertThat(upstream.live).doesNotContain(first).contains(second);
+    assertThat(metric(b, "sessionguard_upstream_delete_failures_total")).isZero();
+    assertThat(b.sessions().active()).isEqualTo(1);
+  }
+
+  @Test
   void policies_in_other_namespaces_do_not_share_counts() {
     Guard a = guard("guard-a", "Open", "ns1");
     Guard other = guard("guard-x", "Open", "ns2");

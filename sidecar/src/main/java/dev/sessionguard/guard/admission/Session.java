@@ -90,6 +90,16 @@ public final class Session {
     }
   }
 
+  /**
+   * Takes {@code value} as the client's credentials unless the guard already holds some for this
+   * session (e.g. a session another guard served, ended on behalf of the same client).
+   */
+  public void rememberAuthorizationIfNone(String value) {
+    if (authorization == null) {
+      rememberAuthorization(value);
+    }
+  }
+
   /** The client's latest {@code Authorization} header, or null. */
   public String authorization() {
     return authorization;

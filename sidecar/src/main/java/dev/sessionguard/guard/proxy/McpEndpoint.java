@@ -205,7 +205,8 @@ public final class McpEndpoint implements Handler {
       refuse(ctx.res(), refused.reason(), request.id(), cfg.retryAfter());
       return;
     }
-    Admission.Admitted admitted = admitted(admission, client);
+    Admission.Admitted admitted =
+        admitted(admission, client, cfg, ctx.req().getHeader("Authorization"));
     Reservation reservation = admitted.reservation();
     try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
@@ -288,7 +289,8 @@ public final class McpEndpoint implements Handler {
       log.info("refused adoption client={} reason={}", hash(client), refused.reason().label());
       return;
     }
-    Admission.Admitted admitted = admitted(admission, client);
+    Admission.Admitted admitted =
+        admitted(admission, client, cfg, ctx.req().getHeader("Authorization"));
     Reservation reservation = admitted.reservation();
     try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
@@ -416,10 +418,19 @@ public final class McpEndpoint implements Handler {
   }
 
   /** The admitted reservation; sessions evicted for it are ended upstream, would-bes counted. */
-  private Admission.Admitted admitted(Admission admission, Client client) {
+  private Admission.Admitted admitted(
+      Admission admission, Client client, GuardConfig cfg, String authorization) {
     Admission.Admitted admitted = (Admission.Admitted) admission;
     admitted.wouldRefuse().ifPresent(r -> wouldRefuse(r, client));
-    admitted.evicted().forEach(s -> ender.end(new Ended(s, EndReason.EVICTED)));
+    for (Session evicted : admitted.evicted()) {
+      if (boundToClients(cfg)) {
+        // The client's own session: when another guard served it last (a shared store), this
+        // guard never saw its token, and the upstream refuses a DELETE without one. The request
+        // asking for the eviction comes from the same verified client.
+        evicted.rememberAuthorizationIfNone(authorization);
+      }
+      ender.end(new Ended(evicted, EndReason.EVICTED));
+    }
     return admitted;
   }
 

@@ -62,10 +62,10 @@ class RealPeersTest {
           .containsExactly("list=true", "call=true", "long=4:4=true", "delete=true");
       List<JsonNode> progress = client.lines.stream().filter(event("progress")).toList();
       assertThat(progress).hasSize(4);
-      for (JsonNode p : progress) {
-        // one second apart upstream: each event must arrive on its own, not in a batch
-        assertThat(p.get("sinceLastMs").asLong()).isBetween(600L, 5000L);
-      }
+      // Sent one second apart upstream: relayed as they come they span ~3 s; a buffered
+      // answer would deliver them together. (A busy machine may bunch two, never all.)
+      long span = progress.stream().skip(1).mapToLong(p -> p.get("sinceLastMs").asLong()).sum();
+      assertThat(span).isGreaterThan(1500L);
       assertThat(client.lines.stream().filter(event("http")))
           .anyMatch(
               l -> l.path("method").asText().equals("GET") && l.path("status").asInt() == 200);
@@ -112,11 +112,11 @@ class RealPeersTest {
               Map.<String, Object>of("duration", 3, "steps", 3),
               Map.<String, Object>of("progressToken", "java-progress")));
       assertThat(arrivals).hasSize(3);
-      long previous = started;
-      for (long at : arrivals) {
-        assertThat(Duration.ofNanos(at - previous).toMillis()).isBetween(600L, 5000L);
-        previous = at;
-      }
+      // Sent one second apart upstream: relayed as they come they span ~2 s; a buffered
+      // answer would deliver them together. (A busy machine may bunch two, never all.)
+      assertThat(Duration.ofNanos(arrivals.get(2) - arrivals.get(0)).toMillis())
+          .isGreaterThan(1000L);
+      assertThat(arrivals.get(0)).isGreaterThan(started);
     } finally {
       client.closeGracefully();
     }

@@ -269,6 +269,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
             evicted);
       } catch (RedisException e) {
         unavailable(e);
+        // A timed-out script may still run: whatever it reserved is given back once Redis answers.
+        replay("cancel", rid);
       }
     }
     return admitLocally(client, caps, exempt, force);
@@ -310,10 +312,12 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
         unavailable(e);
       }
     }
-    // The upstream issued the session: hold it here until Redis can record it.
-    replay("cancel", rid);
+    // The upstream issued the session: hold it here until Redis can record it. Its reservation
+    // keeps the slot until then, and is turned into the session in one step (a cancel followed
+    // by an import would let another guard take the slot in between: one session over the cap).
     Session session = local.confirm(new Reservation(reservation.client, false), sessionId);
     held.putIfAbsent(session.id(), session);
+    replay("confirm", rid, sessionId, reservation.client);
     return session;
   }
 
@@ -624,10 +628,10 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   private void reconcile() {
     for (String[] op = replay.peek(); op != null; op = replay.peek()) {
-      if (op[0].equals("end")) {
-        call(END, ScriptOutputType.MULTI, op[1], tombstoneMs);
-      } else {
-        call(CANCEL, ScriptOutputType.INTEGER, op[1]);
+      switch (op[0]) {
+        case "end" -> call(END, ScriptOutputType.MULTI, op[1], tombstoneMs);
+        case "confirm" -> call(CONFIRM, ScriptOutputType.MULTI, now(), op[1], op[2], op[3]);
+        default -> call(CANCEL, ScriptOutputType.INTEGER, op[1]);
       }
       replay.poll();
       replaySize.decrementAndGet();

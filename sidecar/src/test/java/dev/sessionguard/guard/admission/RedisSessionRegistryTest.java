@@ -1,8 +1,11 @@
 package dev.sessionguard.guard.admission;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.sessionguard.guard.ManualClock;
+import dev.sessionguard.guard.admission.redis.RedisStore;
+import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
 import java.time.Duration;
 import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.AfterAll;
@@ -255,5 +258,51 @@ class RedisSessionRegistryTest {
     assertThat(registry.clients()).isZero();
     assertThat(registry.pending()).isZero();
     assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  /** Holds every Redis client's commands for a while: a store call times out, then runs late. */
+  static void pauseRedis(Duration d) {
+    try (var own = io.lettuce.core.RedisClient.create(redis.server.url()).connect()) {
+      own.sync().clientPause(d.toMillis());
+    }
+  }
+
+  static final String KEYS = RedisStore.keyPrefix(RedisFixture.SCOPE);
+
+  @Test
+  void an_admission_that_timed_out_gives_its_reservation_back_when_redis_answers_again() {
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
+    pauseRedis(Duration.ofMillis(2500));
+
+    // The script times out (1 s) and the guard refuses, as failureMode Closed says; Redis runs
+    // the script once the pause ends, and would hold that reservation for nobody.
+    assertThat(slow.admit("alice", CAPS, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+    assertThat(slow.storeAvailable()).isFalse();
+
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(slow.storeAvailable()).isTrue());
+    assertThat(redis.redis().hlen(KEYS + "reservations")).isZero();
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void a_session_whose_confirmation_timed_out_keeps_its_slot_until_redis_records_it() {
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
+    var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);
+    pauseRedis(Duration.ofMillis(2500));
+
+    Session s = slow.confirm(admitted.reservation(), "s-late");
+    slow.cancel(admitted.reservation()); // what the proxy does after every initialize
+
+    assertThat(slow.storeAvailable()).isFalse();
+    assertThat(slow.lookup("s-late")).isEqualTo(new Lookup.Known(s)); // served meanwhile
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(slow.storeAvailable()).isTrue());
+    assertThat(redis.redis().zrange(KEYS + "sessions", 0, -1)).containsExactly("s-late");
+    assertThat(redis.redis().hlen(KEYS + "reservations")).isZero();
+    assertThat(slow.active()).isEqualTo(1);
   }
 }

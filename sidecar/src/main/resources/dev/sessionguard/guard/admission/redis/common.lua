@@ -80,6 +80,24 @@ local function forget_orphan(id)
   redis.call('HDEL', K_ORPHANED, id)
 end
 
+-- Remembers an ended session's id for tomb_ms, so later requests with it get 404 (0: not at all).
+local function tombstone(id, tomb_ms)
+  if tomb_ms > 0 then
+    redis.call('SET', tomb_key(id), '1', 'PX', tomb_ms)
+  end
+end
+
+-- Ends an orphan (reaped, or ended by its client): forgotten, its id remembered.
+-- Returns its "<created> <client>", or false when the id was no orphan.
+local function end_orphan(id, tomb_ms)
+  local v = redis.call('HGET', K_ORPHANED, id)
+  forget_orphan(id)
+  if v then
+    tombstone(id, tomb_ms)
+  end
+  return v
+end
+
 local function add_session(id, client, created, act)
   redis.call('HSET', session_key(id), 'client', client, 'created', created, 'act', act,
     'busy', 0, 'guard', GUARD)
@@ -104,9 +122,7 @@ local function remove_session(id, tomb_ms)
   redis.call('ZREM', guard_idle(f[3]), id)
   redis.call('ZREM', guard_sessions(f[3]), id)
   drop_client_member(f[1], 's:' .. id)
-  if tomb_ms > 0 then
-    redis.call('SET', tomb_key(id), '1', 'PX', tomb_ms)
-  end
+  tombstone(id, tomb_ms)
   return {f[1], f[2]}
 end
 

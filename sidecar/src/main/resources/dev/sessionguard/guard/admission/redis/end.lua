@@ -7,10 +7,5 @@ local ended = remove_session(id, tomb_ms)
 if ended then
   return ended
 end
-if redis.call('HEXISTS', K_ORPHANED, id) == 1 then
-  forget_orphan(id)
-  if tomb_ms > 0 then
-    redis.call('SET', tomb_key(id), '1', 'PX', tomb_ms)
-  end
-end
+end_orphan(id, tomb_ms)
 return {}

@@ -38,12 +38,8 @@ if #idle < limit then
   local orphans = redis.call('ZRANGEBYSCORE', K_ORPHANS, '-inf', idle_cutoff, 'LIMIT', 0,
     limit - #idle)
   for _, id in ipairs(orphans) do
-    local v = redis.call('HGET', K_ORPHANED, id)
-    forget_orphan(id)
+    local v = end_orphan(id, tomb_ms)
     if v then
-      if tomb_ms > 0 then
-        redis.call('SET', tomb_key(id), '1', 'PX', tomb_ms)
-      end
       local sp = string.find(v, ' ', 1, true)
       reply(id, string.sub(v, sp + 1), string.sub(v, 1, sp - 1), 'IDLE')
     end

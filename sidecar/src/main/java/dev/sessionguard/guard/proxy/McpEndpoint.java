@@ -267,7 +267,7 @@ public final class McpEndpoint implements Handler {
       try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
         if (response != null) {
           if (is2xx(response)) {
-            sessions.end(request.sessionId(), EndReason.CLIENT);
+            ended(request.sessionId(), EndReason.CLIENT);
           }
           forwarder.relay(ctx.req(), ctx.res(), response);
         }

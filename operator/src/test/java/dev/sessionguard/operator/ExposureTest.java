@@ -8,7 +8,6 @@ import dev.sessionguard.policy.SessionPolicySpec;
 import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.IntOrString;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
@@ -118,7 +117,7 @@ class ExposureTest {
     p.getSpec().exposure.lockdown = true;
     create(p);
     await().atMost(WAIT).until(() -> injected("p"));
-    pod("vmcp-1", "p", "10.0.0.1");
+    cluster.runningPod(NS, "vmcp-1", "p", "10.0.0.1");
     // injected, pods running, but not enforcing yet: the door stays open
     double reconciles = running.reconciles();
     await().atMost(WAIT).until(() -> running.reconciles() > reconciles + 2);
@@ -328,7 +327,7 @@ class ExposureTest {
     var hash = policy(policy).getStatus().policyHash;
     int i = 0;
     for (var ip : ips) {
-      pod(policy + "-pod-" + i++, policy, ip);
+      cluster.runningPod(NS, policy + "-pod-" + i++, policy, ip);
       running.guards.put(ip, hash);
     }
   }
@@ -342,31 +341,6 @@ class ExposureTest {
   boolean injected(String policy) {
     var c = condition(policy, "Injected");
     return c != null && "True".equals(c.status);
-  }
-
-  void pod(String name, String policy, String ip) {
-    cluster
-        .client
-        .pods()
-        .inNamespace(NS)
-        .resource(
-            new PodBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .addToLabels(PodTemplates.GUARDED_BY, policy)
-                .endMetadata()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("mcp")
-                .withImage("mcp")
-                .endContainer()
-                .endSpec()
-                .withNewStatus()
-                .withPhase("Running")
-                .withPodIP(ip)
-                .endStatus()
-                .build())
-        .create();
   }
 
   void create(SessionPolicy p) {

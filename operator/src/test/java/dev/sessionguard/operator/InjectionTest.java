@@ -8,7 +8,6 @@ import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import dev.sessionguard.policy.SessionPolicyStatus.Condition;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -294,8 +293,8 @@ class InjectionTest {
     cluster.deployment(NS, "vmcp", 2);
     cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
     awaitInjected("vmcp");
-    pod("vmcp-1", "10.0.0.1");
-    pod("vmcp-2", "10.0.0.2");
+    cluster.runningPod(NS, "vmcp-1", "p", "10.0.0.1");
+    cluster.runningPod(NS, "vmcp-2", "p", "10.0.0.2");
     await().atMost(WAIT).until(() -> policy("p").getStatus().policyHash != null);
     var hash = policy("p").getStatus().policyHash;
 
@@ -402,30 +401,5 @@ class InjectionTest {
               assertThat(vmcp.<String>get("spec", "groupRef")).isEqualTo("tools");
             });
     assertThat(running.operator.getRuntimeInfo().allEventSourcesAreHealthy()).isTrue();
-  }
-
-  void pod(String name, String ip) {
-    cluster
-        .client
-        .pods()
-        .inNamespace(NS)
-        .resource(
-            new PodBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .addToLabels("sessionguard.dev/guarded-by", "p")
-                .endMetadata()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("mcp")
-                .withImage("mcp")
-                .endContainer()
-                .endSpec()
-                .withNewStatus()
-                .withPhase("Running")
-                .withPodIP(ip)
-                .endStatus()
-                .build())
-        .create();
   }
 }

@@ -4,6 +4,7 @@ import dev.sessionguard.policy.SessionPolicy;
 import dev.sessionguard.policy.SessionPolicySpec;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
@@ -161,6 +162,31 @@ final class MockCluster implements AutoCloseable {
                 .endSpec()
                 .endTemplate()
                 .endSpec()
+                .build())
+        .create();
+  }
+
+  /** A running pod with one container named "mcp", labelled as guarded by {@code policy}. */
+  void runningPod(String namespace, String name, String policy, String ip) {
+    client
+        .pods()
+        .inNamespace(namespace)
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .addToLabels(PodTemplates.GUARDED_BY, policy)
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("mcp")
+                .withImage("mcp")
+                .endContainer()
+                .endSpec()
+                .withNewStatus()
+                .withPhase("Running")
+                .withPodIP(ip)
+                .endStatus()
                 .build())
         .create();
   }

@@ -149,12 +149,44 @@ public final class GuardProcess implements AutoCloseable {
     throw new AssertionError(name + " has no sample " + sample);
   }
 
+  /** Its admin endpoint at {@code path}, e.g. {@code /readyz}. */
+  public URI admin(String path) {
+    return URI.create("http://127.0.0.1:" + adminPort + path);
+  }
+
   /** SIGKILL, as the kernel's OOM killer or a node loss would end it: no shutdown hook runs. */
   public void kill() throws Exception {
-    new ProcessBuilder("kill", "-KILL", Long.toString(process.pid())).start().waitFor();
+    signal("KILL");
     if (!process.waitFor(30, TimeUnit.SECONDS)) {
       throw new AssertionError(name + " survived SIGKILL");
     }
+  }
+
+  /**
+   * SIGTERM, as the kubelet sends it (Process.destroy() from a forked test JVM was not seen by the
+   * child's shutdown hook; kill(1) is what a pod gets).
+   */
+  public void terminate() throws Exception {
+    signal("TERM");
+  }
+
+  private void signal(String name) throws Exception {
+    new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).start().waitFor();
+  }
+
+  /** Its exit code once it has exited within {@code timeout}, else null. */
+  public Integer awaitExit(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS) ? process.exitValue() : null;
+  }
+
+  /** What it has logged so far, one line each. */
+  public List<String> log() {
+    return log;
+  }
+
+  /** True once it has logged a line containing {@code text}. */
+  public boolean logged(String text) {
+    return log.stream().anyMatch(l -> l.contains(text));
   }
 
   /** Its log, prefixed with its name, for a failing test's report. */

@@ -3,24 +3,18 @@ package dev.sessionguard.guard.lifecycle;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.sessionguard.guard.GuardProcess;
 import dev.sessionguard.guard.ScriptedUpstream;
 import dev.sessionguard.guard.TestGuards;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,14 +23,13 @@ import org.junit.jupiter.api.io.TempDir;
 class DrainTest {
   @TempDir Path dir;
   ScriptedUpstream upstream;
-  Process guard;
-  final List<String> log = new CopyOnWriteArrayList<>();
+  GuardProcess guard;
 
   @AfterEach
   void stop() throws Exception {
-    log.forEach(l -> System.out.println("guard| " + l)); // the guard's own account, for failures
     if (guard != null) {
-      guard.destroyForcibly();
+      guard.printLog(); // the guard's own account, for failures
+      guard.close();
     }
     if (upstream != null) {
       upstream.close();
@@ -60,51 +53,9 @@ class DrainTest {
         });
     Path policy = dir.resolve("policy.yaml");
     Files.writeString(policy, "name: drain\ntimeouts: {drainDelay: 1s, drain: 20s}\n");
-    guard =
-        new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.sessionguard.guard.Main",
-                "--policy",
-                policy.toString(),
-                "--upstream",
-                upstream.mcpUrl().toString(),
-                "--port",
-                "0",
-                "--admin-port",
-                "0",
-                "--host",
-                "127.0.0.1")
-            .redirectErrorStream(true)
-            .start();
-    Thread reader =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(guard.getInputStream(), StandardCharsets.UTF_8))) {
-                in.lines().forEach(log::add);
-              } catch (Exception e) {
-                // the process ended
-              }
-            });
-    reader.setDaemon(true);
-    reader.start();
-    Pattern started = Pattern.compile("listen=127\\.0\\.0\\.1:(\\d+) admin=(\\d+)");
-    Matcher m =
-        await()
-            .atMost(Duration.ofSeconds(30))
-            .until(
-                () ->
-                    log.stream()
-                        .map(started::matcher)
-                        .filter(Matcher::find)
-                        .findFirst()
-                        .orElse(null),
-                java.util.Objects::nonNull);
-    URI mcp = URI.create("http://127.0.0.1:" + m.group(1) + "/mcp");
-    URI readyz = URI.create("http://127.0.0.1:" + m.group(2) + "/readyz");
+    guard = GuardProcess.start("drain", policy, upstream.mcpUrl()).awaitStarted();
+    URI mcp = guard.mcp();
+    URI readyz = guard.admin("/readyz");
     assertThat(status(HttpRequest.newBuilder(readyz).build())).isEqualTo(200);
     String session =
         TestGuards.send(init(mcp)).headers().firstValue("Mcp-Session-Id").orElseThrow();
@@ -113,24 +64,23 @@ class DrainTest {
         TestGuards.HTTP.sendAsync(post(mcp, session, "slow"), HttpResponse.BodyHandlers.ofString());
     await().until(() -> upstream.seen.stream().anyMatch(r -> r.body().contains("slow")));
     long termAt = System.nanoTime();
-    // SIGTERM as the kubelet sends it (Process.destroy() from this forked test JVM was not seen
-    // by the child's shutdown hook here; kill(1) is what a pod gets).
-    new ProcessBuilder("kill", "-TERM", Long.toString(guard.pid())).start().waitFor();
+    guard.terminate();
 
     await()
         .atMost(Duration.ofSeconds(30)) // generous: a loaded machine starts hooks slowly
-        .until(() -> log.stream().anyMatch(l -> l.contains("drain step=not-ready")));
+        .until(() -> guard.logged("drain step=not-ready"));
     await()
         .atMost(Duration.ofSeconds(30))
-        .until(() -> log.stream().anyMatch(l -> l.contains("drain step=refusing-new-work")));
+        .until(() -> guard.logged("drain step=refusing-new-work"));
     HttpResponse<String> refused = TestGuards.send(init(mcp));
     assertThat(refused.statusCode()).isEqualTo(503);
     assertThat(refused.body()).contains("\"reason\":\"draining\"").contains("-31020");
     assertThat(status(post(mcp, session, "quick"))).isEqualTo(200); // a known session: forwarded
 
     assertThat(slow.get(40, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-    assertThat(guard.waitFor(60, TimeUnit.SECONDS)).as("exited; log %s", log).isTrue();
-    assertThat(guard.exitValue()).as("log %s", log).isZero();
+    Integer exit = guard.awaitExit(Duration.ofSeconds(60));
+    assertThat(exit).as("exited; log %s", guard.log()).isNotNull();
+    assertThat(exit).as("log %s", guard.log()).isZero();
     // drainDelay + drain, and slack
     assertThat(Duration.ofNanos(System.nanoTime() - termAt)).isLessThan(Duration.ofSeconds(45));
     assertThat(upstream.seen).noneMatch(r -> r.method().equals("DELETE"));

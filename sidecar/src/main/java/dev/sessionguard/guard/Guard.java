@@ -17,6 +17,7 @@ import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.lifecycle.IdleReaper;
 import dev.sessionguard.guard.lifecycle.SessionEnder;
 import dev.sessionguard.guard.metrics.GuardMetrics;
+import dev.sessionguard.guard.proxy.FastPath;
 import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.guard.proxy.JettyGuards;
 import dev.sessionguard.guard.proxy.McpEndpoint;
@@ -187,6 +188,21 @@ public final class Guard implements AutoCloseable {
               c.jetty.modifyServer(
                   server -> {
                     server.setErrorHandler(new JettyGuards.JsonRpcErrorHandler(metrics));
+                    // Innermost first: the fast path, then the override strip in front of it.
+                    server.insertHandler(
+                        new FastPath(
+                            policy,
+                            mcp,
+                            sessions,
+                            redis == null,
+                            requests,
+                            threads,
+                            identities,
+                            forwarder,
+                            drain,
+                            pool.getVirtualThreadsExecutor() != null
+                                ? pool.getVirtualThreadsExecutor()
+                                : pool));
                     server.insertHandler(new JettyGuards.StripMethodOverride());
                     upstream.runOn(server); // its threads and buffers; stops with this port
                   });

@@ -15,11 +15,13 @@ import java.util.Collections;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.ee10.servlet.HttpOutput;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 
@@ -59,14 +61,41 @@ public final class Forwarder {
    * connections that streams hold for hours.
    */
   Request request(GuardConfig cfg, HttpServletRequest req, byte[] body, boolean stream) {
+    HttpFields.Mutable headers = HttpFields.build();
+    for (String name : Collections.list(req.getHeaderNames())) {
+      for (String value : Collections.list(req.getHeaders(name))) {
+        headers.add(name, value);
+      }
+    }
     String query = req.getQueryString();
-    URI target =
-        URI.create(
-            cfg.upstream() + req.getRequestURI() + (query == null ? "" : "?" + query)); // raw path
+    return request(
+        cfg,
+        req.getMethod(),
+        req.getRequestURI() + (query == null ? "" : "?" + query), // raw path
+        headers,
+        req.getRemoteAddr(),
+        req.getScheme(),
+        body,
+        stream);
+  }
+
+  /**
+   * {@link #request(GuardConfig, HttpServletRequest, byte[], boolean)} from the parts of a request:
+   * {@code pathQuery} is the raw path and query, {@code in} the client's headers.
+   */
+  Request request(
+      GuardConfig cfg,
+      String method,
+      String pathQuery,
+      HttpFields in,
+      String peer,
+      String scheme,
+      byte[] body,
+      boolean stream) {
     Request out =
         client
-            .newRequest(target)
-            .method(req.getMethod())
+            .newRequest(URI.create(cfg.upstream() + pathQuery))
+            .method(method)
             // No idle timeout while the answer streams: a quiet SSE stream is not a dead one.
             .idleTimeout(0, TimeUnit.MILLISECONDS);
     if (body != null && body.length > 0) {
@@ -75,23 +104,19 @@ public final class Forwarder {
     if (stream) {
       out.tag(STREAMS);
     }
-    Set<String> strip = HopByHop.namesToStrip(Collections.list(req.getHeaders("Connection")), true);
-    String prior = String.join(", ", Collections.list(req.getHeaders("X-Forwarded-For")));
-    String peer = req.getRemoteAddr();
+    Set<String> strip = HopByHop.namesToStrip(in.getValuesList(HttpHeader.CONNECTION), true);
+    String prior = String.join(", ", in.getValuesList(HttpHeader.X_FORWARDED_FOR));
     out.headers(
         headers -> {
-          for (String name : Collections.list(req.getHeaderNames())) {
-            String lower = name.toLowerCase(Locale.ROOT);
-            if (strip.contains(lower) || lower.equals("x-forwarded-for")) {
-              continue;
-            }
-            for (String value : Collections.list(req.getHeaders(name))) {
-              headers.add(name, value);
+          for (HttpField field : in) {
+            String lower = field.getLowerCaseName();
+            if (!strip.contains(lower) && !lower.equals("x-forwarded-for")) {
+              headers.add(field);
             }
           }
-          headers.put("X-Forwarded-For", prior.isEmpty() ? peer : prior + ", " + peer);
-          if (req.getHeader("X-Forwarded-Proto") == null) {
-            headers.put("X-Forwarded-Proto", req.getScheme());
+          headers.put(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer);
+          if (!in.contains(HttpHeader.X_FORWARDED_PROTO)) {
+            headers.put(HttpHeader.X_FORWARDED_PROTO, scheme);
           }
         });
     return out;
@@ -123,23 +148,11 @@ public final class Forwarder {
       throws IOException {
     res.setStatus(upstream.status());
     res.setContentType(null); // Javalin presets text/plain; the upstream's own comes below
-    Set<String> strip = HopByHop.namesToStrip(upstream.headerValues("Connection"), false);
-    for (HttpField field : upstream.headers()) {
-      String name = field.getName();
-      if (strip.contains(name.toLowerCase(Locale.ROOT))) {
-        continue;
-      }
-      if (field.getHeader() == HttpHeader.DATE) {
-        res.setHeader(name, field.getValue()); // replace Jetty's own Date, not add a second
-      } else {
-        res.addHeader(name, field.getValue());
-      }
-    }
-    String type = upstream.header("Content-Type");
-    boolean sse = type != null && type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
-    if (sse) {
-      res.setHeader("X-Accel-Buffering", "no");
-    }
+    boolean sse =
+        answerHeaders(
+            upstream.headers(),
+            field -> res.addHeader(field.getName(), field.getValue()),
+            field -> res.setHeader(field.getName(), field.getValue()));
     ServletOutputStream out = res.getOutputStream(); // not ctx.outputStream(): that one may gzip
     // Once the declared length is written the client has the whole answer, and Jetty may
     // already have completed the response: a failing flush then is not a lost answer.
@@ -184,6 +197,32 @@ public final class Forwarder {
       upstream.abort(clientGone);
       return written == declared ? Outcome.COMPLETE : Outcome.CLIENT_GONE;
     }
+  }
+
+  /**
+   * Passes the upstream's end-to-end answer headers to {@code add}; Date goes to {@code replace}
+   * (the server's own Date is replaced, not doubled). Returns true for an SSE answer, which then
+   * also carries {@code X-Accel-Buffering: no} (no proxy in front may hold its events back).
+   */
+  static boolean answerHeaders(
+      HttpFields upstream, Consumer<HttpField> add, Consumer<HttpField> replace) {
+    Set<String> strip = HopByHop.namesToStrip(upstream.getValuesList(HttpHeader.CONNECTION), false);
+    for (HttpField field : upstream) {
+      if (strip.contains(field.getLowerCaseName())) {
+        continue;
+      }
+      if (field.getHeader() == HttpHeader.DATE) {
+        replace.accept(field);
+      } else {
+        add.accept(field);
+      }
+    }
+    String type = upstream.get(HttpHeader.CONTENT_TYPE);
+    boolean sse = type != null && type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+    if (sse) {
+      replace.accept(new HttpField("X-Accel-Buffering", "no"));
+    }
+    return sse;
   }
 
   /** Writes a chunk as it is (Jetty's output takes the buffer without a copy); returns its size. */

@@ -36,6 +36,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Collections;
+import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -399,14 +400,22 @@ public final class McpEndpoint implements Handler {
       return null;
     }
     Answer.Response r = (Answer.Response) answer;
-    metrics.upstreamAnswered(request.era(), r.took());
-    identities.upstreamAnswered(
-        r.response().status(), r.response().headerValues("WWW-Authenticate"));
+    upstreamAnswered(
+        request.era(),
+        r.took(),
+        r.response().status(),
+        r.response().headerValues("WWW-Authenticate"));
     return r.response();
   }
 
+  /** What the upstream's answer headers tell the metrics and the identity check. */
+  void upstreamAnswered(Era era, Duration took, int status, List<String> authenticate) {
+    metrics.upstreamAnswered(era, took);
+    identities.upstreamAnswered(status, authenticate);
+  }
+
   /** The client-side end of a session that the registry still holds (DELETE, upstream 404). */
-  private void ended(String sessionId, EndReason reason) {
+  void ended(String sessionId, EndReason reason) {
     sessions
         .end(sessionId, reason)
         .ifPresent(
@@ -455,12 +464,12 @@ public final class McpEndpoint implements Handler {
   }
 
   /** A session belongs to the client that opened it when clients are named by credentials. */
-  private static boolean boundToClients(GuardConfig cfg) {
+  static boolean boundToClients(GuardConfig cfg) {
     IdentitySource source = cfg.identity().source();
     return source == IdentitySource.Jwt || source == IdentitySource.Header;
   }
 
-  private static boolean activity(GuardConfig cfg, Classification request) {
+  static boolean activity(GuardConfig cfg, Classification request) {
     return cfg.activity() == Activity.AnyRequest || "tools/call".equals(request.rpcMethod());
   }
 

@@ -1,0 +1,424 @@
+package dev.sessionguard.guard.proxy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sessionguard.guard.admission.EndReason;
+import dev.sessionguard.guard.admission.InFlightLimits;
+import dev.sessionguard.guard.admission.Lookup;
+import dev.sessionguard.guard.admission.Session;
+import dev.sessionguard.guard.admission.SessionIds;
+import dev.sessionguard.guard.admission.SessionRegistry;
+import dev.sessionguard.guard.admission.ThreadBudget;
+import dev.sessionguard.guard.config.ActivePolicy;
+import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.guard.identity.Client;
+import dev.sessionguard.guard.identity.Identification;
+import dev.sessionguard.guard.identity.Identities;
+import dev.sessionguard.guard.identity.RequestFacts;
+import dev.sessionguard.guard.lifecycle.Drain;
+import dev.sessionguard.guard.metrics.GuardMetrics.Era;
+import dev.sessionguard.policy.PolicyJson;
+import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
+import dev.sessionguard.policy.SessionPolicySpec.Mode;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Promise;
+import org.eclipse.jetty.util.thread.Scheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The hot path: a JSON-RPC POST on a session this guard holds, served without a thread hand-off. It
+ * runs where Jetty reads the request (the selector), sends upstream without waiting and relays the
+ * answer as it arrives, so a request costs no thread wake-ups of its own. It takes the request only
+ * when every check is a plain in-memory decision that lets it through (memory store; address or
+ * trusted-header identity; enforcing; not draining; a valid session id; a known session owned by
+ * the client; room in the in-flight caps; not {@code initialize}); anything else — a refusal, a
+ * request that creates or adopts a session, GET, DELETE, Redis, JWT — goes on, with its body, to
+ * {@link McpEndpoint} on a thread of its own, which decides exactly as it always does. The answers
+ * are the same either way.
+ */
+public final class FastPath extends Handler.Wrapper {
+  private static final Logger log = LoggerFactory.getLogger(FastPath.class);
+
+  private final ActivePolicy policy;
+  private final McpEndpoint mcp;
+  private final SessionRegistry sessions;
+  private final boolean memoryStore;
+  private final InFlightLimits requests;
+  private final ThreadBudget threads;
+  private final Identities identities;
+  private final Forwarder forwarder;
+  private final Drain drain;
+  private final Executor blocking;
+
+  /**
+   * @param memoryStore true when {@code sessions} answers from memory (never waits on a network)
+   * @param blocking where requests the fast path does not take are handled (they may block)
+   */
+  public FastPath(
+      ActivePolicy policy,
+      McpEndpoint mcp,
+      SessionRegistry sessions,
+      boolean memoryStore,
+      InFlightLimits requests,
+      ThreadBudget threads,
+      Identities identities,
+      Forwarder forwarder,
+      Drain drain,
+      Executor blocking) {
+    this.policy = policy;
+    this.mcp = mcp;
+    this.sessions = sessions;
+    this.memoryStore = memoryStore;
+    this.requests = requests;
+    this.threads = threads;
+    this.identities = identities;
+    this.forwarder = forwarder;
+    this.drain = drain;
+    this.blocking = blocking;
+  }
+
+  /** Never blocks: Jetty may call it on the thread that read the request. */
+  @Override
+  public InvocationType getInvocationType() {
+    return InvocationType.NON_BLOCKING;
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) {
+    GuardConfig cfg = policy.get();
+    if (!candidate(cfg, request)) {
+      return elsewhere(request, response, callback);
+    }
+    Content.Source.asByteArrayAsync(
+        request,
+        (int) request.getLength(),
+        Promise.Invocable.from(
+            InvocationType.NON_BLOCKING,
+            body -> serve(cfg, request, response, callback, body),
+            callback::failed));
+    return true;
+  }
+
+  /** What can be known before reading the body: could this be the hot path's? */
+  private boolean candidate(GuardConfig cfg, Request request) {
+    if (!memoryStore
+        || !"POST".equals(request.getMethod())
+        || cfg.policy().mode() == Mode.DryRun
+        || drain.refusingNewWork()) {
+      return false;
+    }
+    IdentitySource source = cfg.identity().source();
+    if (source != IdentitySource.Address && source != IdentitySource.Header) {
+      return false; // a token check may fetch signing keys
+    }
+    HttpFields headers = request.getHeaders();
+    String sessionId = headers.get("Mcp-Session-Id");
+    String origin = headers.get(HttpHeader.ORIGIN);
+    long length = request.getLength();
+    return sessionId != null
+        && SessionIds.isValid(sessionId)
+        && Classification.eraOf(headers.get("MCP-Protocol-Version")) == Era.SESSION
+        && (origin == null || cfg.allowedOrigins().contains(origin))
+        && length > 0
+        && length <= cfg.maxBodyBytes()
+        && cfg.mcpPath().equals(Request.getPathInContext(request));
+  }
+
+  /** The body is here: take the request if every check lets it through, else pass it on. */
+  private void serve(
+      GuardConfig cfg, Request request, Response response, Callback callback, byte[] body) {
+    HttpFields headers = request.getHeaders();
+    JsonNode message;
+    try {
+      message = PolicyJson.json().readTree(body);
+    } catch (IOException e) {
+      elsewhere(request, response, callback, body); // refused there, as a parse error
+      return;
+    }
+    if (message == null || !message.isObject() || !message.path("method").isTextual()) {
+      elsewhere(request, response, callback, body); // a response, a batch: rare, not hot
+      return;
+    }
+    Classification rpc =
+        new Classification(
+            Era.SESSION,
+            message.get("method").asText(),
+            message.get("id"),
+            headers.get("Mcp-Session-Id"));
+    if (rpc.isInitialize()) {
+      elsewhere(request, response, callback, body);
+      return;
+    }
+    Identification who =
+        identities
+            .current(cfg.identity())
+            .identify(
+                new RequestFacts(
+                    Request.getRemoteAddr(request),
+                    headers::get,
+                    headers.getValuesList(HttpHeader.X_FORWARDED_FOR)));
+    if (!(who instanceof Identification.Named named)) {
+      elsewhere(request, response, callback, body);
+      return;
+    }
+    Client client = named.client();
+    InFlightLimits.Grant grant =
+        requests.acquire(
+            client.exempt() ? null : client.name(),
+            threads.requests(cfg.inFlight()),
+            cfg.inFlight().perClient(),
+            false);
+    if (!grant.granted()) {
+      elsewhere(request, response, callback, body);
+      return;
+    }
+    if (!(sessions.lookup(rpc.sessionId()) instanceof Lookup.Known known)
+        || (McpEndpoint.boundToClients(cfg) && !known.session().client().equals(client.name()))) {
+      grant.permit().close();
+      elsewhere(request, response, callback, body); // unknown, ended or not the client's
+      return;
+    }
+    new Exchange(cfg, rpc, known.session(), grant.permit(), request, response, callback)
+        .start(body);
+  }
+
+  /** Hands a request the fast path does not take, whole, to the handlers behind it. */
+  private boolean elsewhere(Request request, Response response, Callback callback) {
+    blocking.execute(
+        () -> {
+          try {
+            if (!super.handle(request, response, callback)) {
+              Response.writeError(request, response, callback, 404);
+            }
+          } catch (Throwable x) {
+            Response.writeError(request, response, callback, x);
+          }
+        });
+    return true;
+  }
+
+  /** {@link #elsewhere(Request, Response, Callback)} once its body has been read here. */
+  private void elsewhere(Request request, Response response, Callback callback, byte[] body) {
+    elsewhere(new ReadAgain(request, body), response, callback);
+  }
+
+  /** A request whose body was read already: reads it again from memory. */
+  private static final class ReadAgain extends Request.Wrapper {
+    private final Content.Source body;
+
+    ReadAgain(Request request, byte[] body) {
+      super(request);
+      this.body = Content.Source.from(ByteBuffer.wrap(body));
+    }
+
+    @Override
+    public Content.Chunk read() {
+      return body.read();
+    }
+
+    @Override
+    public void demand(Runnable demandCallback) {
+      body.demand(demandCallback);
+    }
+
+    @Override
+    public void fail(Throwable failure) {
+      body.fail(failure);
+    }
+  }
+
+  /**
+   * One request on the way to the upstream and its answer on the way back. Exactly one of the
+   * answer's headers, the first-byte timeout and the exchange's failure decides how it goes on.
+   */
+  private final class Exchange
+      implements org.eclipse.jetty.client.Response.ContentSourceListener,
+          org.eclipse.jetty.client.Response.CompleteListener {
+    private static final int WAITING = 0;
+    private static final int ANSWERED = 1;
+    private static final int FAILED = 2;
+
+    private final GuardConfig cfg;
+    private final Classification rpc;
+    private final Session session;
+    private final InFlightLimits.Permit permit;
+    private final Request request;
+    private final Response response;
+    private final Callback callback;
+    private final boolean activity;
+    private final AtomicInteger state = new AtomicInteger(WAITING);
+    private final AtomicBoolean finished = new AtomicBoolean();
+    private org.eclipse.jetty.client.Request upstream;
+    private Scheduler.Task firstByte;
+    private long started;
+    private volatile boolean clientFailed;
+
+    Exchange(
+        GuardConfig cfg,
+        Classification rpc,
+        Session session,
+        InFlightLimits.Permit permit,
+        Request request,
+        Response response,
+        Callback callback) {
+      this.cfg = cfg;
+      this.rpc = rpc;
+      this.session = session;
+      this.permit = permit;
+      this.request = request;
+      this.response = response;
+      this.callback = callback;
+      this.activity = McpEndpoint.activity(cfg, rpc);
+    }
+
+    void start(byte[] body) {
+      // For a DELETE the guard may send when it ends the session.
+      session.rememberAuthorization(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+      sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
+      // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
+      request.addIdleTimeoutListener(timeout -> false);
+      String scheme = request.getHttpURI().getScheme();
+      upstream =
+          forwarder.request(
+              cfg,
+              request.getMethod(),
+              request.getHttpURI().getPathQuery(),
+              request.getHeaders(),
+              Request.getRemoteAddr(request),
+              scheme == null ? "http" : scheme,
+              body,
+              false);
+      started = System.nanoTime();
+      firstByte =
+          getServer().getScheduler().schedule(this::firstByteTimedOut, cfg.firstByteTimeout());
+      upstream.send(this);
+    }
+
+    private void firstByteTimedOut() {
+      if (state.compareAndSet(WAITING, FAILED)) {
+        UpstreamResponse.FirstByteTimeout timedOut =
+            new UpstreamResponse.FirstByteTimeout(cfg.firstByteTimeout());
+        upstream.abort(timedOut);
+        answer(GuardError.UPSTREAM_TIMEOUT, timedOut.getMessage());
+      }
+    }
+
+    @Override
+    public void onComplete(Result result) {
+      if (result.isFailed() && state.compareAndSet(WAITING, FAILED)) {
+        firstByte.cancel();
+        Throwable failure = result.getFailure();
+        answer(
+            GuardError.UPSTREAM_FAILED,
+            failure instanceof SocketTimeoutException ? "connect timed out" : failure.toString());
+      }
+    }
+
+    /** The upstream failed before answering: the guard answers 502 or 504 itself. */
+    private void answer(GuardError error, String why) {
+      log.warn("upstream {}: {}", error.status(), why);
+      response.setStatus(error.status());
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+      response.write(true, ByteBuffer.wrap(error.body(rpc.id(), null)), done());
+    }
+
+    @Override
+    public void onContentSource(org.eclipse.jetty.client.Response answer, Content.Source content) {
+      if (!state.compareAndSet(WAITING, ANSWERED)) {
+        content.fail(new IOException("answered already")); // timed out just before
+        return;
+      }
+      firstByte.cancel();
+      int status = answer.getStatus();
+      mcp.upstreamAnswered(
+          rpc.era(),
+          Duration.ofNanos(System.nanoTime() - started),
+          status,
+          answer.getHeaders().getValuesList(HttpHeader.WWW_AUTHENTICATE));
+      if (status == 404) {
+        mcp.ended(session.id(), EndReason.UPSTREAM);
+      }
+      response.setStatus(status);
+      HttpFields.Mutable out = response.getHeaders();
+      boolean sse = Forwarder.answerHeaders(answer.getHeaders(), out::add, out::put);
+      long declared = answer.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+      Callback relayed = relayed(declared);
+      Content.Sink client = this::write;
+      if (sse) {
+        // Status and headers go before the first event, however long it takes.
+        response.write(
+            false,
+            BufferUtil.EMPTY_BUFFER,
+            Callback.from(() -> Content.copy(content, client, relayed), relayed::failed));
+      } else {
+        Content.copy(content, client, relayed);
+      }
+    }
+
+    /** Writes to the client, noting a failure as the client's (gone, or not reading). */
+    private void write(boolean last, ByteBuffer bytes, Callback written) {
+      response.write(
+          last,
+          bytes,
+          Callback.from(
+              written::succeeded,
+              x -> {
+                clientFailed = true;
+                written.failed(x);
+              }));
+    }
+
+    /** How relaying the answer's body ends. */
+    private Callback relayed(long declared) {
+      return Callback.from(
+          done()::succeeded,
+          x -> {
+            if (clientFailed) {
+              upstream.abort(x); // the client went away: stop the upstream too
+            }
+            if (!clientFailed
+                && declared >= 0
+                && Response.getContentBytesWritten(response) == declared) {
+              done().succeeded(); // only the end-of-body marker was missing: the client has it all
+            } else {
+              done().failed(x); // the client must see a cut answer, not a clean end
+            }
+          });
+    }
+
+    /** Once the answer has ended, however: the permit and the session's busy mark go back. */
+    private Callback done() {
+      return Callback.from(
+          () -> {
+            finish();
+            callback.succeeded();
+          },
+          x -> {
+            finish();
+            callback.failed(x);
+          });
+    }
+
+    private void finish() {
+      if (finished.compareAndSet(false, true)) {
+        sessions.requestFinished(session, activity);
+        permit.close();
+      }
+    }
+  }
+}

@@ -1,0 +1,248 @@
+package dev.sessionguard.guard.proxy;
+
+import static dev.sessionguard.guard.ScriptedUpstream.json;
+import static dev.sessionguard.guard.ScriptedUpstream.raw;
+import static dev.sessionguard.guard.TestGuards.metric;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sessionguard.guard.Guard;
+import dev.sessionguard.guard.ScriptedUpstream;
+import dev.sessionguard.guard.TestGuards;
+import dev.sessionguard.policy.PolicyJson;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Requests on a session the guard holds take the non-blocking path: the same answers as the
+ * blocking one, and every permit back however the exchange ends.
+ */
+class FastPathTest {
+  static final String SESSION = "s-fast-1";
+  static final String CALL =
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\","
+          + "\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"h\u00e9llo\"}}}";
+  static final String INFLIGHT = "sessionguard_inflight_requests";
+
+  ScriptedUpstream upstream;
+  Guard guard;
+
+  @BeforeEach
+  void start() throws Exception {
+    upstream = new ScriptedUpstream();
+    guard = TestGuards.start(upstream.mcpUrl(), "timeouts: {firstByte: 1s}\n");
+    upstream.script(
+        (r, s) -> json(s, 200, Map.of("Mcp-Session-Id", SESSION), "{\"jsonrpc\":\"2.0\"}"));
+    assertThat(TestGuards.send(TestGuards.initialize(guard, 1)).statusCode()).isEqualTo(200);
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    guard.close();
+    upstream.close();
+  }
+
+  /** Sends {@code request} (a whole HTTP/1.1 request) on a fresh connection, returns the answer. */
+  String exchange(String request) throws Exception {
+    try (Socket s = new Socket("127.0.0.1", guard.port())) {
+      s.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+      s.getOutputStream().flush();
+      return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  static String post(String session, String body, String... extraHeaderLines) {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    return "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
+        + "Accept: application/json, text/event-stream\r\nConnection: close\r\n"
+        + "Mcp-Session-Id: "
+        + session
+        + "\r\n"
+        + String.join("", extraHeaderLines)
+        + "Content-Length: "
+        + bytes.length
+        + "\r\n\r\n"
+        + body;
+  }
+
+  static JsonNode bodyOf(String answer) throws Exception {
+    return PolicyJson.json().readTree(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+  }
+
+  @Test
+  void a_call_on_a_held_session_is_relayed_byte_for_byte_with_one_date_and_no_hop_headers()
+      throws Exception {
+    upstream.script(
+        (r, s) ->
+            raw(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                    + "Date: Tue, 01 Jan 2030 00:00:00 GMT\r\nConnection: X-Private\r\n"
+                    + "X-Private: secret\r\nX-End-To-End: kept\r\n\r\n{}"));
+
+    String answer =
+        exchange(post(SESSION, CALL, "X-HTTP-Method-Override: DELETE\r\n", "X-Mine: 1\r\n"));
+
+    ScriptedUpstream.Request seen = upstream.seen.get(1);
+    assertThat(seen.method()).isEqualTo("POST");
+    assertThat(seen.body()).isEqualTo(CALL);
+    assertThat(seen.headers())
+        .containsEntry("mcp-session-id", SESSION)
+        .containsEntry("x-mine", "1")
+        .containsEntry("x-forwarded-for", "127.0.0.1")
+        .doesNotContainKey("x-http-method-override");
+    String head = answer.substring(0, answer.indexOf("\r\n\r\n")).toLowerCase();
+    assertThat(head).startsWith("http/1.1 200").contains("x-end-to-end: kept");
+    assertThat(head).doesNotContain("x-private");
+    assertThat(head.split("\r\ndate: ", -1)).hasSize(2);
+    assertThat(head).contains("date: tue, 01 jan 2030 00:00:00 gmt");
+    assertThat(answer).endsWith("\r\n\r\n{}");
+    assertThat(metric(guard, INFLIGHT)).isZero();
+    assertThat(metric(guard, "sessionguard_sessions_active")).isEqualTo(1);
+  }
+
+  @Test
+  void an_upstream_silent_past_the_first_byte_timeout_gets_504_and_the_permit_back()
+      throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    upstream.script((r, s) -> release.await(10, TimeUnit.SECONDS));
+    try {
+      String answer = exchange(post(SESSION, CALL));
+
+      assertThat(answer).startsWith("HTTP/1.1 504");
+      assertThat(bodyOf(answer).path("id").asInt()).isEqualTo(7);
+      assertThat(bodyOf(answer).path("error").path("code").asInt()).isEqualTo(-31011);
+      assertThat(metric(guard, INFLIGHT)).isZero();
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
+  void an_upstream_that_breaks_mid_body_cuts_the_answer_and_gives_the_permit_back()
+      throws Exception {
+    upstream.script(
+        (r, s) -> {
+          raw(
+              s,
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+          raw(s, "{\"partial\":");
+          ScriptedUpstream.reset(s);
+        });
+
+    String answer = exchange(post(SESSION, CALL));
+
+    // The client sees a cut answer (fewer bytes than declared), never a clean end.
+    assertThat(answer).startsWith("HTTP/1.1 200").containsIgnoringCase("content-length: 100");
+    assertThat(answer.substring(answer.indexOf("\r\n\r\n") + 4).length()).isLessThan(100);
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
+  void an_sse_answer_sends_its_headers_at_once_and_each_event_as_it_comes() throws Exception {
+    CountDownLatch second = new CountDownLatch(1);
+    upstream.script(
+        (r, s) -> {
+          raw(
+              s,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                  + "Transfer-Encoding: chunked\r\n\r\n");
+          second.await(10, TimeUnit.SECONDS);
+          String event = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n\n";
+          raw(s, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n0\r\n\r\n");
+        });
+
+    try (Socket s = new Socket("127.0.0.1", guard.port())) {
+      s.setSoTimeout(10_000);
+      OutputStream out = s.getOutputStream();
+      out.write(post(SESSION, CALL).getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      InputStream in = s.getInputStream();
+      String head = readUntil(in, "\r\n\r\n"); // before the upstream sent any event
+      assertThat(head).startsWith("HTTP/1.1 200").containsIgnoringCase("x-accel-buffering: no");
+      assertThat(metric(guard, INFLIGHT)).isEqualTo(1);
+      second.countDown();
+      assertThat(readUntil(in, "\n\n")).contains("\"id\":7");
+    }
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
+  void a_client_that_leaves_mid_stream_ends_the_upstream_exchange_and_frees_its_permit()
+      throws Exception {
+    CountDownLatch upstreamSawTheEnd = new CountDownLatch(1);
+    upstream.script(
+        (r, s) -> {
+          raw(
+              s,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                  + "Transfer-Encoding: chunked\r\n\r\n");
+          try {
+            for (int i = 0; i < 1000; i++) {
+              String event = "data: " + i + "\n\n";
+              raw(s, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n");
+              Thread.sleep(20);
+            }
+          } finally {
+            upstreamSawTheEnd.countDown();
+          }
+        });
+
+    try (Socket s = new Socket("127.0.0.1", guard.port())) {
+      s.getOutputStream().write(post(SESSION, CALL).getBytes(StandardCharsets.UTF_8));
+      s.getOutputStream().flush();
+      assertThat(readUntil(s.getInputStream(), "data: 1\n\n")).contains("data: 0");
+    } // the client hangs up
+
+    assertThat(upstreamSawTheEnd.await(10, TimeUnit.SECONDS)).isTrue();
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+    assertThat(metric(guard, "sessionguard_sessions_active")).isEqualTo(1);
+  }
+
+  @Test
+  void requests_it_does_not_take_reach_the_endpoint_with_their_body_whole() throws Exception {
+    upstream.script((r, s) -> json(s, 200, Map.of(), "{\"ok\":true}"));
+
+    // An id the guard never saw: adopted by the endpoint, which reads the body read here before.
+    String adopted = exchange(post("s-unknown", CALL));
+    // Not JSON: refused by the endpoint as a parse error.
+    String broken = exchange(post(SESSION, "{not json"));
+
+    assertThat(adopted).startsWith("HTTP/1.1 200").endsWith("{\"ok\":true}");
+    assertThat(upstream.seen.get(1).body()).isEqualTo(CALL);
+    assertThat(broken).startsWith("HTTP/1.1 400");
+    assertThat(bodyOf(broken).path("error").path("code").asInt()).isEqualTo(-32700);
+    assertThat(upstream.seen).hasSize(2);
+    assertThat(metric(guard, "sessionguard_sessions_active")).isEqualTo(2);
+  }
+
+  @Test
+  void an_upstream_404_ends_the_session_on_the_fast_path_too() throws Exception {
+    upstream.script((r, s) -> json(s, 404, Map.of(), "{}"));
+
+    assertThat(exchange(post(SESSION, CALL))).startsWith("HTTP/1.1 404");
+
+    assertThat(metric(guard, "sessionguard_sessions_active")).isZero();
+  }
+
+  private static String readUntil(InputStream in, String end) throws Exception {
+    StringBuilder seen = new StringBuilder();
+    while (seen.indexOf(end) < 0) {
+      int b = in.read();
+      if (b < 0) {
+        break;
+      }
+      seen.append((char) b);
+    }
+    return seen.toString();
+  }
+}

@@ -194,7 +194,6 @@ public final class Guard implements AutoCloseable {
                             policy,
                             mcp,
                             sessions,
-                            redis == null,
                             requests,
                             threads,
                             identities,

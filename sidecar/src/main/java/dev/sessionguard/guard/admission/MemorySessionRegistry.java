@@ -156,6 +156,13 @@ public final class MemorySessionRegistry implements SessionRegistry {
   }
 
   @Override
+  public Optional<Session> held(String sessionId) {
+    return lookup(sessionId) instanceof Lookup.Known known
+        ? Optional.of(known.session())
+        : Optional.empty();
+  }
+
+  @Override
   public Lookup lookup(String sessionId) {
     lock.lock();
     try {

@@ -343,6 +343,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   // ---- Sessions
 
   @Override
+  public Optional<Session> held(String sessionId) {
+    return Optional.ofNullable(held.get(sessionId));
+  }
+
+  @Override
   public Lookup lookup(String sessionId) {
     Session mine = held.get(sessionId);
     if (mine != null) {

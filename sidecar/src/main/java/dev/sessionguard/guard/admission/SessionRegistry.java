@@ -35,6 +35,13 @@ public interface SessionRegistry {
   /** What the registry knows of {@code sessionId}. */
   Lookup lookup(String sessionId);
 
+  /**
+   * The live session {@code sessionId} if this guard holds it, answered from memory: never waits on
+   * a network, so it may be called where Jetty reads requests. Empty says only "not here"; {@link
+   * #lookup} knows the rest.
+   */
+  Optional<Session> held(String sessionId);
+
   /** Ends a live session (remembering its id); empty if it was not live. */
   Optional<Session> end(String sessionId, EndReason reason);
 

@@ -3,7 +3,6 @@ package dev.sessionguard.guard.proxy;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sessionguard.guard.admission.EndReason;
 import dev.sessionguard.guard.admission.InFlightLimits;
-import dev.sessionguard.guard.admission.Lookup;
 import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionIds;
 import dev.sessionguard.guard.admission.SessionRegistry;
@@ -44,12 +43,12 @@ import org.slf4j.LoggerFactory;
  * The hot path: a JSON-RPC POST on a session this guard holds, served without a thread hand-off. It
  * runs where Jetty reads the request (the selector), sends upstream without waiting and relays the
  * answer as it arrives, so a request costs no thread wake-ups of its own. It takes the request only
- * when every check is a plain in-memory decision that lets it through (memory store; address or
- * trusted-header identity; enforcing; not draining; a valid session id; a known session owned by
- * the client; room in the in-flight caps; not {@code initialize}); anything else — a refusal, a
- * request that creates or adopts a session, GET, DELETE, Redis, JWT — goes on, with its body, to
- * {@link McpEndpoint} on a thread of its own, which decides exactly as it always does. The answers
- * are the same either way.
+ * when every check is an in-memory decision that lets it through (address or trusted-header
+ * identity; enforcing; not draining; a valid session id; a session this guard holds, owned by the
+ * client; room in the in-flight caps; not {@code initialize}); anything else — a refusal, a request
+ * that creates or adopts a session, GET, DELETE, a session only Redis knows, JWT — goes on, with
+ * its body, to {@link McpEndpoint} on a thread of its own, which decides exactly as it always does.
+ * The answers are the same either way.
  */
 public final class FastPath extends Handler.Wrapper {
   private static final Logger log = LoggerFactory.getLogger(FastPath.class);
@@ -57,7 +56,6 @@ public final class FastPath extends Handler.Wrapper {
   private final ActivePolicy policy;
   private final McpEndpoint mcp;
   private final SessionRegistry sessions;
-  private final boolean memoryStore;
   private final InFlightLimits requests;
   private final ThreadBudget threads;
   private final Identities identities;
@@ -66,14 +64,12 @@ public final class FastPath extends Handler.Wrapper {
   private final Executor blocking;
 
   /**
-   * @param memoryStore true when {@code sessions} answers from memory (never waits on a network)
    * @param blocking where requests the fast path does not take are handled (they may block)
    */
   public FastPath(
       ActivePolicy policy,
       McpEndpoint mcp,
       SessionRegistry sessions,
-      boolean memoryStore,
       InFlightLimits requests,
       ThreadBudget threads,
       Identities identities,
@@ -83,7 +79,6 @@ public final class FastPath extends Handler.Wrapper {
     this.policy = policy;
     this.mcp = mcp;
     this.sessions = sessions;
-    this.memoryStore = memoryStore;
     this.requests = requests;
     this.threads = threads;
     this.identities = identities;
@@ -116,8 +111,7 @@ public final class FastPath extends Handler.Wrapper {
 
   /** What can be known before reading the body: could this be the hot path's? */
   private boolean candidate(GuardConfig cfg, Request request) {
-    if (!memoryStore
-        || !"POST".equals(request.getMethod())
+    if (!"POST".equals(request.getMethod())
         || cfg.policy().mode() == Mode.DryRun
         || drain.refusingNewWork()) {
       return false;
@@ -187,14 +181,14 @@ public final class FastPath extends Handler.Wrapper {
       elsewhere(request, response, callback, body);
       return;
     }
-    if (!(sessions.lookup(rpc.sessionId()) instanceof Lookup.Known known)
-        || (McpEndpoint.boundToClients(cfg) && !known.session().client().equals(client.name()))) {
+    Session session = sessions.held(rpc.sessionId()).orElse(null);
+    if (session == null
+        || (McpEndpoint.boundToClients(cfg) && !session.client().equals(client.name()))) {
       grant.permit().close();
-      elsewhere(request, response, callback, body); // unknown, ended or not the client's
+      elsewhere(request, response, callback, body); // not held here, or not the client's
       return;
     }
-    new Exchange(cfg, rpc, known.session(), grant.permit(), request, response, callback)
-        .start(body);
+    new Exchange(cfg, rpc, session, grant.permit(), request, response, callback).start(body);
   }
 
   /** Hands a request the fast path does not take, whole, to the handlers behind it. */
@@ -351,9 +345,21 @@ public final class FastPath extends Handler.Wrapper {
           status,
           answer.getHeaders().getValuesList(HttpHeader.WWW_AUTHENTICATE));
       if (status == 404) {
-        mcp.ended(session.id(), EndReason.UPSTREAM);
+        // The upstream forgot the session: end it before the client hears (the registry may
+        // call Redis, so on a thread that may wait), then relay the answer from there.
+        blocking.execute(
+            () -> {
+              mcp.ended(session.id(), EndReason.UPSTREAM);
+              relay(answer, content);
+            });
+      } else {
+        relay(answer, content);
       }
-      response.setStatus(status);
+    }
+
+    /** Status, end-to-end headers, then the body as it arrives. */
+    private void relay(org.eclipse.jetty.client.Response answer, Content.Source content) {
+      response.setStatus(answer.getStatus());
       HttpFields.Mutable out = response.getHeaders();
       boolean sse = Forwarder.answerHeaders(answer.getHeaders(), out::add, out::put);
       long declared = answer.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);

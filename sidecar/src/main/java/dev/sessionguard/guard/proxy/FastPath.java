@@ -40,15 +40,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The hot path: a JSON-RPC POST on a session this guard holds, served without a thread hand-off. It
- * runs where Jetty reads the request (the selector), sends upstream without waiting and relays the
- * answer as it arrives, so a request costs no thread wake-ups of its own. It takes the request only
- * when every check is an in-memory decision that lets it through (address or trusted-header
- * identity; enforcing; not draining; a valid session id; a session this guard holds, owned by the
- * client; room in the in-flight caps; not {@code initialize}); anything else — a refusal, a request
- * that creates or adopts a session, GET, DELETE, a session only Redis knows, JWT — goes on, with
- * its body, to {@link McpEndpoint} on a thread of its own, which decides exactly as it always does.
- * The answers are the same either way.
+ * The hot path: a JSON-RPC POST on a session this guard holds (or, in the 2026-07-28 era, any
+ * JSON-RPC POST but a listen), served without a thread hand-off. It runs where Jetty reads the
+ * request (the selector), sends upstream without waiting and relays the answer as it arrives, so a
+ * request costs no thread wake-ups of its own. It takes the request only when every check is an
+ * in-memory decision that lets it through (address or trusted-header identity; enforcing; not
+ * draining; a valid session id; a session this guard holds, owned by the client; headers that agree
+ * with the body; room in the in-flight caps; not {@code initialize}); anything else — a refusal, a
+ * request that creates or adopts a session, GET, DELETE, a session only Redis knows, JWT — goes on,
+ * with its body, to {@link McpEndpoint} on a thread of its own, which decides exactly as it always
+ * does. The answers are the same either way.
  */
 public final class FastPath extends Handler.Wrapper {
   private static final Logger log = LoggerFactory.getLogger(FastPath.class);
@@ -124,9 +125,10 @@ public final class FastPath extends Handler.Wrapper {
     String sessionId = headers.get("Mcp-Session-Id");
     String origin = headers.get(HttpHeader.ORIGIN);
     long length = request.getLength();
-    return sessionId != null
-        && SessionIds.isValid(sessionId)
-        && Classification.eraOf(headers.get("MCP-Protocol-Version")) == Era.SESSION
+    // A session-era request needs its session; a per-request-era one carries none that counts.
+    boolean perRequest =
+        Classification.eraOf(headers.get("MCP-Protocol-Version")) == Era.PER_REQUEST;
+    return (sessionId == null ? perRequest : SessionIds.isValid(sessionId))
         && (origin == null || cfg.allowedOrigins().contains(origin))
         && length > 0
         && length <= cfg.maxBodyBytes()
@@ -150,11 +152,14 @@ public final class FastPath extends Handler.Wrapper {
     }
     Classification rpc =
         new Classification(
-            Era.SESSION,
+            Classification.eraOf(headers.get("MCP-Protocol-Version")),
             message.get("method").asText(),
             message.get("id"),
             headers.get("Mcp-Session-Id"));
-    if (rpc.isInitialize()) {
+    boolean perRequest = rpc.era() == Era.PER_REQUEST;
+    if (rpc.isInitialize()
+        || rpc.isListen() // a stream, held to the stream caps
+        || (perRequest && HeaderCheck.mismatch(message, headers::get).isPresent())) {
       elsewhere(request, response, callback, body);
       return;
     }
@@ -181,9 +186,11 @@ public final class FastPath extends Handler.Wrapper {
       elsewhere(request, response, callback, body);
       return;
     }
-    Session session = sessions.held(rpc.sessionId()).orElse(null);
-    if (session == null
-        || (McpEndpoint.boundToClients(cfg) && !session.client().equals(client.name()))) {
+    // The per-request era has no sessions: its Mcp-Session-Id, if any, passes untouched.
+    Session session = perRequest ? null : sessions.held(rpc.sessionId()).orElse(null);
+    if (!perRequest
+        && (session == null
+            || (McpEndpoint.boundToClients(cfg) && !session.client().equals(client.name())))) {
       grant.permit().close();
       elsewhere(request, response, callback, body); // not held here, or not the client's
       return;
@@ -281,9 +288,11 @@ public final class FastPath extends Handler.Wrapper {
     }
 
     void start(byte[] body) {
-      // For a DELETE the guard may send when it ends the session.
-      session.rememberAuthorization(request.getHeaders().get(HttpHeader.AUTHORIZATION));
-      sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
+      if (session != null) {
+        // For a DELETE the guard may send when it ends the session.
+        session.rememberAuthorization(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
+      }
       // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
       request.addIdleTimeoutListener(timeout -> false);
       String scheme = request.getHttpURI().getScheme();
@@ -344,7 +353,7 @@ public final class FastPath extends Handler.Wrapper {
           Duration.ofNanos(System.nanoTime() - started),
           status,
           answer.getHeaders().getValuesList(HttpHeader.WWW_AUTHENTICATE));
-      if (status == 404) {
+      if (status == 404 && session != null) {
         // The upstream forgot the session: end it before the client hears (the registry may
         // call Redis, so on a thread that may wait), then relay the answer from there.
         blocking.execute(
@@ -422,7 +431,9 @@ public final class FastPath extends Handler.Wrapper {
 
     private void finish() {
       if (finished.compareAndSet(false, true)) {
-        sessions.requestFinished(session, activity);
+        if (session != null) {
+          sessions.requestFinished(session, activity);
+        }
         permit.close();
       }
     }

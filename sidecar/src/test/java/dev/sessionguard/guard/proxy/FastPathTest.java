@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Requests on a session the guard holds take the non-blocking path: the same answers as the
- * blocking one, and every permit back however the exchange ends.
+ * blocking one, and every permit back however the exchange ends (the permit goes back as the
+ * answer's last write completes, which a client may see a moment before: hence the awaits).
  */
 class FastPathTest {
   static final String SESSION = "s-fast-1";
@@ -106,7 +107,7 @@ class FastPathTest {
     assertThat(head.split("\r\ndate: ", -1)).hasSize(2);
     assertThat(head).contains("date: tue, 01 jan 2030 00:00:00 gmt");
     assertThat(answer).endsWith("\r\n\r\n{}");
-    assertThat(metric(guard, INFLIGHT)).isZero();
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
     assertThat(metric(guard, "sessionguard_sessions_active")).isEqualTo(1);
   }
 
@@ -121,7 +122,7 @@ class FastPathTest {
       assertThat(answer).startsWith("HTTP/1.1 504");
       assertThat(bodyOf(answer).path("id").asInt()).isEqualTo(7);
       assertThat(bodyOf(answer).path("error").path("code").asInt()).isEqualTo(-31011);
-      assertThat(metric(guard, INFLIGHT)).isZero();
+      await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
     } finally {
       release.countDown();
     }
@@ -232,6 +233,37 @@ class FastPathTest {
     assertThat(exchange(post(SESSION, CALL))).startsWith("HTTP/1.1 404");
 
     assertThat(metric(guard, "sessionguard_sessions_active")).isZero();
+  }
+
+  @Test
+  void a_per_request_era_call_is_relayed_and_one_whose_headers_disagree_is_refused()
+      throws Exception {
+    upstream.script((r, s) -> json(s, 200, Map.of(), "{\"ok\":true}"));
+
+    String relayed = exchange(perRequest(CALL, "Mcp-Method: tools/call\r\n", "Mcp-Name: echo\r\n"));
+    String refused = exchange(perRequest(CALL, "Mcp-Method: tools/list\r\n"));
+
+    assertThat(relayed).startsWith("HTTP/1.1 200").endsWith("{\"ok\":true}");
+    assertThat(upstream.seen.get(1).body()).isEqualTo(CALL);
+    assertThat(upstream.seen.get(1).headers()).doesNotContainKey("mcp-session-id");
+    assertThat(refused).startsWith("HTTP/1.1 400");
+    assertThat(bodyOf(refused).path("error").path("code").asInt()).isEqualTo(-32020);
+    assertThat(upstream.seen).hasSize(2);
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+    assertThat(metric(guard, "sessionguard_sessions_active")).isEqualTo(1); // no session counted
+  }
+
+  /** A 2026-07-28 POST: no session, the protocol version on every request. */
+  static String perRequest(String body, String... extraHeaderLines) {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    return "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
+        + "Accept: application/json, text/event-stream\r\nConnection: close\r\n"
+        + "MCP-Protocol-Version: 2026-07-28\r\n"
+        + String.join("", extraHeaderLines)
+        + "Content-Length: "
+        + bytes.length
+        + "\r\n\r\n"
+        + body;
   }
 
   private static String readUntil(InputStream in, String end) throws Exception {

@@ -4,10 +4,13 @@ import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.PolicyValidator;
 import java.io.File;
+import java.io.IOException;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.Charset;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -80,6 +83,18 @@ public final class TestGuards {
       return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
     } catch (Exception e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Sends {@code request} (a whole HTTP/1.1 request, written in {@code charset}) on a fresh
+   * connection and returns everything the guard answers until it closes, read in {@code charset}.
+   */
+  public static String exchange(Guard guard, String request, Charset charset) throws IOException {
+    try (Socket s = new Socket("127.0.0.1", guard.port())) {
+      s.getOutputStream().write(request.getBytes(charset));
+      s.getOutputStream().flush();
+      return new String(s.getInputStream().readAllBytes(), charset);
     }
   }
 

@@ -52,13 +52,8 @@ class FastPathTest {
     upstream.close();
   }
 
-  /** Sends {@code request} (a whole HTTP/1.1 request) on a fresh connection, returns the answer. */
   String exchange(String request) throws Exception {
-    try (Socket s = new Socket("127.0.0.1", guard.port())) {
-      s.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
-      s.getOutputStream().flush();
-      return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    }
+    return TestGuards.exchange(guard, request, StandardCharsets.UTF_8);
   }
 
   static String post(String session, String body, String... extraHeaderLines) {

@@ -10,7 +10,6 @@ import dev.sessionguard.guard.TestGuards;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -39,14 +38,8 @@ class ForwardingTest {
     upstream.close();
   }
 
-  /** Sends {@code request} (a whole HTTP/1.1 request) on a fresh connection, returns the answer. */
   String exchange(String request) throws Exception {
-    try (Socket s = new Socket("127.0.0.1", guard.port())) {
-      OutputStream out = s.getOutputStream();
-      out.write(request.getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
-      return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
-    }
+    return TestGuards.exchange(guard, request, StandardCharsets.ISO_8859_1);
   }
 
   @Test

@@ -12,6 +12,14 @@ public interface ClientIdentity {
 
   Identification identify(RequestFacts request);
 
+  /**
+   * {@link #identify} when it can be answered without waiting on anything (a key fetch, a network
+   * call); empty when it cannot, and the request must be identified where waiting is allowed.
+   */
+  default Optional<Identification> identifyWithoutWaiting(RequestFacts request) {
+    return Optional.of(identify(request));
+  }
+
   /** Why clients cannot be named right now (e.g. no signing keys), for readiness. */
   default Optional<String> problem() {
     return Optional.empty();

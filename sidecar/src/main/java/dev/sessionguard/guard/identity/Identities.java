@@ -45,6 +45,15 @@ public final class Identities {
     }
   }
 
+  /**
+   * The identity step for {@code rules} if it is built already; empty when building it is still to
+   * be done (which may fetch keys). Never waits.
+   */
+  public Optional<ClientIdentity> ready(IdentityRules rules) {
+    Built b = built;
+    return b != null && b.rules().equals(rules) ? Optional.of(b.identity()) : Optional.empty();
+  }
+
   /** Why clients cannot be named right now under the policy in force; for {@code /readyz}. */
   public Optional<String> problem() {
     return current(policy.get().identity()).problem();

@@ -63,19 +63,45 @@ final class JwtIdentity implements ClientIdentity {
 
   @Override
   public Identification identify(RequestFacts request) {
+    String token = bearer(request);
+    if (token == null || verifier == null) {
+      return withoutToken(request, token);
+    }
+    return named(verifier.verify(token));
+  }
+
+  /** Answers at once for a request without a token and for a token verified lately. */
+  @Override
+  public Optional<Identification> identifyWithoutWaiting(RequestFacts request) {
+    String token = bearer(request);
+    if (token == null || verifier == null) {
+      return Optional.of(withoutToken(request, token));
+    }
+    return verifier.remembered(token).map(this::named);
+  }
+
+  /** The bearer token of the request, or null without one. */
+  private static String bearer(RequestFacts request) {
     String authorization = request.header().apply("Authorization");
     if (authorization == null || !authorization.toLowerCase(Locale.ROOT).startsWith(BEARER)) {
-      Identification anon = ClientIdentity.anonymous(anonymous, address, request);
-      if (anon instanceof Identification.Refused r) {
-        return new Identification.Refused(r.status(), r.reason(), r.message(), challenge(null));
-      }
-      return anon;
+      return null;
     }
-    String token = authorization.substring(BEARER.length()).trim();
-    if (verifier == null) {
+    return authorization.substring(BEARER.length()).trim();
+  }
+
+  /** No token (anonymous), or a token while no keys could be loaded at all (refused). */
+  private Identification withoutToken(RequestFacts request, String token) {
+    if (token != null) {
       return invalid(loadProblem);
     }
-    JwtVerifier.Result result = verifier.verify(token);
+    Identification anon = ClientIdentity.anonymous(anonymous, address, request);
+    if (anon instanceof Identification.Refused r) {
+      return new Identification.Refused(r.status(), r.reason(), r.message(), challenge(null));
+    }
+    return anon;
+  }
+
+  private Identification named(JwtVerifier.Result result) {
     if (result instanceof JwtVerifier.Result.Verified v) {
       return new Identification.Named(new Client("jwt:" + v.client(), true, false));
     }

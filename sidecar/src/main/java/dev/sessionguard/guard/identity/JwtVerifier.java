@@ -25,8 +25,10 @@ import java.time.Duration;
 import java.util.Date;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 
@@ -38,7 +40,7 @@ import java.util.stream.Collectors;
  * any), expiry and not-before are checked with {@link #CLOCK_SKEW} of tolerance. Keys come from a
  * JWKS file, or a JWKS URL that is cached and fetched again when a token names an unknown {@code
  * kid} (at most once per rate-limit interval); fetch failures are reported by {@link
- * #keyProblem()}.
+ * #keyProblem()}. A verified token is remembered for {@link #REMEMBER} (never past its expiry).
  */
 public final class JwtVerifier {
   /** Tolerance for clocks that disagree a little. */
@@ -70,7 +72,22 @@ public final class JwtVerifier {
     record Rejected(String why) implements Result {}
   }
 
+  /**
+   * How long a verified token is remembered at most (never past its {@code exp}). A client sends
+   * the same token on every request, and checking its signature again costs more than the rest of
+   * the request. This adds no exposure to a key withdrawn from the JWKS: the keys themselves are
+   * cached for longer (15 minutes).
+   */
+  public static final Duration REMEMBER = Duration.ofMinutes(5);
+
+  // Bounds the memory of remembered tokens; past it, expired ones go, then all.
+  private static final int REMEMBERED_MAX = 4096;
+
+  private record Remembered(String client, long untilMillis) {}
+
   private final Settings settings;
+  private final Clock clock;
+  private final Map<String, Remembered> remembered = new ConcurrentHashMap<>();
   private final JWKSource<SecurityContext> keys;
   private final DefaultJWTProcessor<SecurityContext> processor = new DefaultJWTProcessor<>();
   private final AtomicReference<String> keyProblem = new AtomicReference<>();
@@ -80,6 +97,7 @@ public final class JwtVerifier {
    */
   public JwtVerifier(Settings settings, Clock clock) throws IOException {
     this.settings = settings;
+    this.clock = clock;
     this.keys = keySource(settings);
     Set<JWSAlgorithm> algorithms =
         settings.algorithms().stream().map(JWSAlgorithm::parse).collect(Collectors.toSet());
@@ -128,18 +146,54 @@ public final class JwtVerifier {
         .build();
   }
 
-  /** Verifies {@code token}; never throws. */
+  /** Verifies {@code token} (or knows it from a recent check); never throws. */
   public Result verify(String token) {
+    Optional<Result> known = remembered(token);
+    if (known.isPresent()) {
+      return known.get();
+    }
     try {
       JWTClaimsSet claims = processor.process(token, null);
       Object name = claims.getClaim(settings.claim());
       if (!(name instanceof String client) || client.isBlank()) {
         return new Result.Rejected("claim " + settings.claim() + " is not a non-empty string");
       }
+      remember(token, client, claims.getExpirationTime().getTime());
       return new Result.Verified(client);
     } catch (Exception e) {
       return new Result.Rejected(describe(e));
     }
+  }
+
+  /**
+   * The outcome for a token verified within {@link #REMEMBER} that has not expired; empty when it
+   * must be verified, which may fetch keys. Never waits.
+   */
+  public Optional<Result> remembered(String token) {
+    Remembered r = remembered.get(token);
+    if (r == null) {
+      return Optional.empty();
+    }
+    if (clock.millis() >= r.untilMillis()) {
+      remembered.remove(token, r);
+      return Optional.empty();
+    }
+    return Optional.of(new Result.Verified(r.client()));
+  }
+
+  private void remember(String token, String client, long expiresMillis) {
+    long now = clock.millis();
+    long until = Math.min(expiresMillis, now + REMEMBER.toMillis());
+    if (until <= now) {
+      return; // within the clock-skew tolerance only: checked every time
+    }
+    if (remembered.size() >= REMEMBERED_MAX) {
+      remembered.values().removeIf(r -> r.untilMillis() <= now);
+      if (remembered.size() >= REMEMBERED_MAX) {
+        remembered.clear();
+      }
+    }
+    remembered.put(token, new Remembered(client, until));
   }
 
   /** Fetches the keys now (if they come from a URL) so their health is known before a token. */

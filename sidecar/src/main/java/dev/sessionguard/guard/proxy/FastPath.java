@@ -16,7 +16,6 @@ import dev.sessionguard.guard.identity.RequestFacts;
 import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.metrics.GuardMetrics.Era;
 import dev.sessionguard.policy.PolicyJson;
-import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
 import dev.sessionguard.policy.SessionPolicySpec.Mode;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -44,12 +43,13 @@ import org.slf4j.LoggerFactory;
  * JSON-RPC POST but a listen), served without a thread hand-off. It runs where Jetty reads the
  * request (the selector), sends upstream without waiting and relays the answer as it arrives, so a
  * request costs no thread wake-ups of its own. It takes the request only when every check is an
- * in-memory decision that lets it through (address or trusted-header identity; enforcing; not
- * draining; a valid session id; a session this guard holds, owned by the client; headers that agree
- * with the body; room in the in-flight caps; not {@code initialize}); anything else — a refusal, a
- * request that creates or adopts a session, GET, DELETE, a session only Redis knows, JWT — goes on,
- * with its body, to {@link McpEndpoint} on a thread of its own, which decides exactly as it always
- * does. The answers are the same either way.
+ * in-memory decision that lets it through (a client named without waiting — by address, trusted
+ * header, or a bearer token verified lately; enforcing; not draining; a valid session id; a session
+ * this guard holds, owned by the client; headers that agree with the body; room in the in-flight
+ * caps; not {@code initialize}); anything else — a refusal, a request that creates or adopts a
+ * session, GET, DELETE, a session only Redis knows, a token to verify — goes on, with its body, to
+ * {@link McpEndpoint} on a thread of its own, which decides exactly as it always does. The answers
+ * are the same either way.
  */
 public final class FastPath extends Handler.Wrapper {
   private static final Logger log = LoggerFactory.getLogger(FastPath.class);
@@ -117,10 +117,6 @@ public final class FastPath extends Handler.Wrapper {
         || drain.refusingNewWork()) {
       return false;
     }
-    IdentitySource source = cfg.identity().source();
-    if (source != IdentitySource.Address && source != IdentitySource.Header) {
-      return false; // a token check may fetch signing keys
-    }
     HttpFields headers = request.getHeaders();
     String sessionId = headers.get("Mcp-Session-Id");
     String origin = headers.get(HttpHeader.ORIGIN);
@@ -163,14 +159,17 @@ public final class FastPath extends Handler.Wrapper {
       elsewhere(request, response, callback, body);
       return;
     }
+    RequestFacts facts =
+        new RequestFacts(
+            Request.getRemoteAddr(request),
+            headers::get,
+            headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
+    // A token not verified lately may need its signing keys fetched: that is the endpoint's.
     Identification who =
         identities
-            .current(cfg.identity())
-            .identify(
-                new RequestFacts(
-                    Request.getRemoteAddr(request),
-                    headers::get,
-                    headers.getValuesList(HttpHeader.X_FORWARDED_FOR)));
+            .ready(cfg.identity())
+            .flatMap(identity -> identity.identifyWithoutWaiting(facts))
+            .orElse(null);
     if (!(who instanceof Identification.Named named)) {
       elsewhere(request, response, callback, body);
       return;

@@ -160,6 +160,43 @@ class JwtVerifierTest {
   }
 
   @Test
+  void a_verified_token_is_remembered_until_it_expires_and_never_longer_than_the_limit()
+      throws Exception {
+    Instant now = clock.instant();
+    String shortLived =
+        rs256(rsa, claims().expirationTime(Date.from(now.plusSeconds(120))).build());
+    String longLived =
+        rs256(rsa, claims().expirationTime(Date.from(now.plusSeconds(3600))).build());
+
+    assertThat(verifier.remembered(shortLived)).isEmpty(); // never checked: must be verified
+    assertThat(verifier.verify(shortLived)).isEqualTo(new Result.Verified("alice"));
+    assertThat(verifier.verify(longLived)).isEqualTo(new Result.Verified("alice"));
+    assertThat(verifier.remembered(shortLived)).contains(new Result.Verified("alice"));
+
+    clock.advance(Duration.ofSeconds(121)); // past exp, within the clock skew
+    assertThat(verifier.remembered(shortLived)).isEmpty();
+    assertThat(verifier.remembered(longLived)).contains(new Result.Verified("alice"));
+    assertThat(verifier.verify(shortLived)).isInstanceOf(Result.Verified.class); // the skew
+    assertThat(verifier.remembered(shortLived)).isEmpty(); // but not remembered past exp
+
+    clock.advance(Duration.ofSeconds(60));
+    assertThat(verifier.verify(shortLived)).isInstanceOf(Result.Rejected.class);
+
+    clock.advance(JwtVerifier.REMEMBER.minusSeconds(180)); // the limit, though exp is later
+    assertThat(verifier.remembered(longLived)).isEmpty();
+    assertThat(verifier.verify(longLived)).isEqualTo(new Result.Verified("alice"));
+  }
+
+  @Test
+  void a_forged_token_is_never_remembered() throws Exception {
+    RSAKey stranger = new RSAKeyGenerator(2048).keyID("rsa-1").generate();
+    String forged = rs256(stranger, claims().build());
+
+    assertThat(verifier.verify(forged)).isInstanceOf(Result.Rejected.class);
+    assertThat(verifier.remembered(forged)).isEmpty();
+  }
+
+  @Test
   void tolerates_a_small_clock_skew() throws Exception {
     Instant now = clock.instant();
     String justExpired =

@@ -111,6 +111,11 @@ public final class SessionEnder {
     closed = true;
   }
 
+  /** True once {@link #close} was called: the guard is stopping. */
+  public boolean stopping() {
+    return closed;
+  }
+
   private void submit(Runnable attempt) {
     waiting.add(attempt);
     drain();

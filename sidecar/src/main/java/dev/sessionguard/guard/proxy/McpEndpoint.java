@@ -229,8 +229,10 @@ public final class McpEndpoint implements Handler {
       metrics.admitted(false);
       log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
       Outcome outcome = forwarder.relay(ctx.req(), ctx.res(), response);
-      if (outcome != Outcome.COMPLETE) {
-        // The client may never have seen the id: nobody else can use or end this session.
+      // The client may never have seen the id: nobody else can use or end this session. Unless
+      // the guard cut the answer by stopping: then the session stays, like every other one, for
+      // the upstream and (with Redis) the guards that remain.
+      if (outcome != Outcome.COMPLETE && !ender.stopping()) {
         sessions
             .end(session.id(), EndReason.UPSTREAM)
             .ifPresent(s -> ender.end(new Ended(s, EndReason.UPSTREAM)));

@@ -196,6 +196,44 @@ class InitializeFaultsTest {
   }
 
   @Test
+  void an_initialize_answer_cut_by_the_guard_stopping_leaves_its_session_alone() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    upstream.script(
+        (r, s) -> {
+          raw(
+              s,
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: cut-1\r\n"
+                  + "Content-Length: 100\r\n\r\n{\"partial\":");
+          release.await(10, TimeUnit.SECONDS); // the rest never comes before the guard stops
+        });
+    try {
+      CompletableFuture<HttpResponse<String>> answer =
+          TestGuards.HTTP.sendAsync(initialize(guard, 1), BodyHandlers.ofString());
+      await().untilAsserted(() -> assertThat(guard.sessions().active()).isEqualTo(1));
+
+      guard.close(); // cuts the answer mid-body
+
+      await().until(answer::isDone);
+      // Like every other session of a stopping guard: not ended, not deleted upstream (with
+      // Redis it stays for the guards that remain).
+      await()
+          .during(Duration.ofMillis(500))
+          .atMost(Duration.ofSeconds(5))
+          .untilAsserted(
+              () -> {
+                assertThat(guard.sessions().active()).isEqualTo(1);
+                assertThat(
+                        TestGuards.metric(
+                            guard, "sessionguard_sessions_ended_total{reason=\"upstream\"}"))
+                    .isZero();
+              });
+      assertThat(upstream.seen).noneMatch(r -> r.method().equals("DELETE"));
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
   void in_flight_caps_refuse_with_429_and_503_and_release_when_the_answer_ends() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     upstream.script(

@@ -36,9 +36,10 @@ public interface SessionRegistry {
   Lookup lookup(String sessionId);
 
   /**
-   * The live session {@code sessionId} if this guard holds it, answered from memory: never waits on
-   * a network, so it may be called where Jetty reads requests. Empty says only "not here"; {@link
-   * #lookup} knows the rest.
+   * The live session {@code sessionId} when the registry can tell from memory alone: never waits on
+   * a network, so it may be called where Jetty reads requests. In memory that is every live
+   * session; with Redis only those held locally while Redis is unreachable (the others are Redis's
+   * to tell). Empty says only "not from memory"; {@link #lookup} knows the rest.
    */
   Optional<Session> held(String sessionId);
 

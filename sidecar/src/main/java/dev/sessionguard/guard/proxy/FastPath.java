@@ -97,7 +97,8 @@ public final class FastPath extends Handler.Wrapper {
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
     GuardConfig cfg = policy.get();
-    if (!candidate(cfg, request)) {
+    Era era = Classification.eraOf(request.getHeaders().get("MCP-Protocol-Version"));
+    if (!candidate(cfg, era, request)) {
       return elsewhere(request, response, callback);
     }
     Content.Source.asByteArrayAsync(
@@ -105,13 +106,13 @@ public final class FastPath extends Handler.Wrapper {
         (int) request.getLength(),
         Promise.Invocable.from(
             InvocationType.NON_BLOCKING,
-            body -> serve(cfg, request, response, callback, body),
+            body -> serve(cfg, era, request, response, callback, body),
             callback::failed));
     return true;
   }
 
   /** What can be known before reading the body: could this be the hot path's? */
-  private boolean candidate(GuardConfig cfg, Request request) {
+  private boolean candidate(GuardConfig cfg, Era era, Request request) {
     if (!"POST".equals(request.getMethod())
         || cfg.policy().mode() == Mode.DryRun
         || drain.refusingNewWork()) {
@@ -122,9 +123,7 @@ public final class FastPath extends Handler.Wrapper {
     String origin = headers.get(HttpHeader.ORIGIN);
     long length = request.getLength();
     // A session-era request needs its session; a per-request-era one carries none that counts.
-    boolean perRequest =
-        Classification.eraOf(headers.get("MCP-Protocol-Version")) == Era.PER_REQUEST;
-    return (sessionId == null ? perRequest : SessionIds.isValid(sessionId))
+    return (sessionId == null ? era == Era.PER_REQUEST : SessionIds.isValid(sessionId))
         && (origin == null || cfg.allowedOrigins().contains(origin))
         && length > 0
         && length <= cfg.maxBodyBytes()
@@ -133,7 +132,12 @@ public final class FastPath extends Handler.Wrapper {
 
   /** The body is here: take the request if every check lets it through, else pass it on. */
   private void serve(
-      GuardConfig cfg, Request request, Response response, Callback callback, byte[] body) {
+      GuardConfig cfg,
+      Era era,
+      Request request,
+      Response response,
+      Callback callback,
+      byte[] body) {
     HttpFields headers = request.getHeaders();
     JsonNode message;
     try {
@@ -148,10 +152,7 @@ public final class FastPath extends Handler.Wrapper {
     }
     Classification rpc =
         new Classification(
-            Classification.eraOf(headers.get("MCP-Protocol-Version")),
-            message.get("method").asText(),
-            message.get("id"),
-            headers.get("Mcp-Session-Id"));
+            era, message.get("method").asText(), message.get("id"), headers.get("Mcp-Session-Id"));
     boolean perRequest = rpc.era() == Era.PER_REQUEST;
     if (rpc.isInitialize()
         || rpc.isListen() // a stream, held to the stream caps
@@ -294,17 +295,7 @@ public final class FastPath extends Handler.Wrapper {
       }
       // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
       request.addIdleTimeoutListener(timeout -> false);
-      String scheme = request.getHttpURI().getScheme();
-      upstream =
-          forwarder.request(
-              cfg,
-              request.getMethod(),
-              request.getHttpURI().getPathQuery(),
-              request.getHeaders(),
-              Request.getRemoteAddr(request),
-              scheme == null ? "http" : scheme,
-              body,
-              false);
+      upstream = forwarder.request(cfg, request, body, false);
       started = System.nanoTime();
       firstByte =
           getServer().getScheduler().schedule(this::firstByteTimedOut, cfg.firstByteTimeout());

@@ -11,7 +11,6 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.Collections;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -61,41 +60,19 @@ public final class Forwarder {
    * connections that streams hold for hours.
    */
   Request request(GuardConfig cfg, HttpServletRequest req, byte[] body, boolean stream) {
-    HttpFields.Mutable headers = HttpFields.build();
-    for (String name : Collections.list(req.getHeaderNames())) {
-      for (String value : Collections.list(req.getHeaders(name))) {
-        headers.add(name, value);
-      }
-    }
-    String query = req.getQueryString();
-    return request(
-        cfg,
-        req.getMethod(),
-        req.getRequestURI() + (query == null ? "" : "?" + query), // raw path
-        headers,
-        req.getRemoteAddr(),
-        req.getScheme(),
-        body,
-        stream);
+    return request(cfg, jetty(req), body, stream);
   }
 
-  /**
-   * {@link #request(GuardConfig, HttpServletRequest, byte[], boolean)} from the parts of a request:
-   * {@code pathQuery} is the raw path and query, {@code in} the client's headers.
-   */
+  /** {@link #request(GuardConfig, HttpServletRequest, byte[], boolean)} from Jetty's request. */
   Request request(
-      GuardConfig cfg,
-      String method,
-      String pathQuery,
-      HttpFields in,
-      String peer,
-      String scheme,
-      byte[] body,
-      boolean stream) {
+      GuardConfig cfg, org.eclipse.jetty.server.Request in, byte[] body, boolean stream) {
+    String scheme = in.getHttpURI().getScheme();
+    String peer = org.eclipse.jetty.server.Request.getRemoteAddr(in);
+    HttpFields headers = in.getHeaders();
     Request out =
         client
-            .newRequest(URI.create(cfg.upstream() + pathQuery))
-            .method(method)
+            .newRequest(URI.create(cfg.upstream() + in.getHttpURI().getPathQuery())) // raw path
+            .method(in.getMethod())
             // No idle timeout while the answer streams: a quiet SSE stream is not a dead one.
             .idleTimeout(0, TimeUnit.MILLISECONDS);
     if (body != null && body.length > 0) {
@@ -104,19 +81,19 @@ public final class Forwarder {
     if (stream) {
       out.tag(STREAMS);
     }
-    Set<String> strip = HopByHop.namesToStrip(in.getValuesList(HttpHeader.CONNECTION), true);
-    String prior = String.join(", ", in.getValuesList(HttpHeader.X_FORWARDED_FOR));
+    Set<String> strip = HopByHop.namesToStrip(headers.getValuesList(HttpHeader.CONNECTION), true);
+    String prior = String.join(", ", headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
     out.headers(
-        headers -> {
-          for (HttpField field : in) {
+        upstream -> {
+          for (HttpField field : headers) {
             String lower = field.getLowerCaseName();
             if (!strip.contains(lower) && !lower.equals("x-forwarded-for")) {
-              headers.add(field);
+              upstream.add(field);
             }
           }
-          headers.put(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer);
-          if (!in.contains(HttpHeader.X_FORWARDED_PROTO)) {
-            headers.put(HttpHeader.X_FORWARDED_PROTO, scheme);
+          upstream.put(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer);
+          if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
+            upstream.put(HttpHeader.X_FORWARDED_PROTO, scheme == null ? "http" : scheme);
           }
         });
     return out;
@@ -243,10 +220,16 @@ public final class Forwarder {
 
   /** The upstream died mid-body: the client must see a truncated response, not a clean end. */
   private static void abortClient(HttpServletRequest req, Throwable cause) {
+    jetty(req).getServletChannel().getEndPoint().close(cause);
+  }
+
+  /** Jetty's own request under a servlet request (the guard runs only on Jetty). */
+  private static ServletContextRequest jetty(HttpServletRequest req) {
     ServletContextRequest jetty = ServletContextRequest.getServletContextRequest(req);
-    if (jetty != null) {
-      jetty.getServletChannel().getEndPoint().close(cause);
+    if (jetty == null) {
+      throw new IllegalStateException("not a request Jetty serves: " + req);
     }
+    return jetty;
   }
 
   /** True when a TCP connection to the upstream opens within {@code timeout}. */

@@ -64,8 +64,11 @@ final class JwtIdentity implements ClientIdentity {
   @Override
   public Identification identify(RequestFacts request) {
     String token = bearer(request);
-    if (token == null || verifier == null) {
-      return withoutToken(request, token);
+    if (token == null) {
+      return anonymous(request);
+    }
+    if (verifier == null) {
+      return invalid(loadProblem);
     }
     return named(verifier.verify(token));
   }
@@ -74,8 +77,11 @@ final class JwtIdentity implements ClientIdentity {
   @Override
   public Optional<Identification> identifyWithoutWaiting(RequestFacts request) {
     String token = bearer(request);
-    if (token == null || verifier == null) {
-      return Optional.of(withoutToken(request, token));
+    if (token == null) {
+      return Optional.of(anonymous(request));
+    }
+    if (verifier == null) {
+      return Optional.of(invalid(loadProblem));
     }
     return verifier.remembered(token).map(this::named);
   }
@@ -89,11 +95,8 @@ final class JwtIdentity implements ClientIdentity {
     return authorization.substring(BEARER.length()).trim();
   }
 
-  /** No token (anonymous), or a token while no keys could be loaded at all (refused). */
-  private Identification withoutToken(RequestFacts request, String token) {
-    if (token != null) {
-      return invalid(loadProblem);
-    }
+  /** A request without a token, per {@code identity.anonymous}; a refusal carries the challenge. */
+  private Identification anonymous(RequestFacts request) {
     Identification anon = ClientIdentity.anonymous(anonymous, address, request);
     if (anon instanceof Identification.Refused r) {
       return new Identification.Refused(r.status(), r.reason(), r.message(), challenge(null));

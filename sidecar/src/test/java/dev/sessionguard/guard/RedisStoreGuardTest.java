@@ -250,6 +250,29 @@ class RedisStoreGuardTest {
   }
 
   @Test
+  void a_call_while_redis_stalls_is_still_answered_and_leaves_nothing_in_flight() throws Exception {
+    Guard a = guard("guard-a", "Closed", "ns6");
+    Guard b = guard("guard-b", "Closed", "ns6");
+    String s = sessionId(send(initialize(a, 1)));
+    assertThat(send(call(b, s, "anyone", null)).statusCode()).isEqualTo(200); // found in Redis
+
+    // Redis holds every command for 2.5 s: the lookup times out (1 s), the guard counts Redis down
+    // and serves the session it has seen.
+    try (var own = RedisClient.create(redis.url()).connect()) {
+      own.sync().clientPause(2500);
+    }
+    HttpResponse<String> stalled = send(call(b, s, "anyone", null));
+
+    assertThat(stalled.statusCode()).isEqualTo(200);
+    assertThat(PolicyJson.json().readTree(stalled.body()).has("result")).isTrue();
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> metric(b, "sessionguard_store_available") == 1);
+    assertThat(send(call(b, s, "anyone", null)).statusCode()).isEqualTo(200);
+    await().untilAsserted(() -> assertThat(metric(b, "sessionguard_inflight_requests")).isZero());
+  }
+
+  @Test
   void redis_down_with_failure_mode_closed_refuses_new_sessions_but_stays_ready() throws Exception {
     Guard a = guard("guard-a", "Closed", "ns3");
     String s = sessionId(send(initialize(a, 1)));

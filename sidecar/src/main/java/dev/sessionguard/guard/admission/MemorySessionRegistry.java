@@ -14,6 +14,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -156,10 +158,11 @@ public final class MemorySessionRegistry implements SessionRegistry {
   }
 
   @Override
-  public Optional<Session> held(String sessionId) {
-    return lookup(sessionId) instanceof Lookup.Known known
-        ? Optional.of(known.session())
-        : Optional.empty();
+  public CompletionStage<Optional<Session>> live(String sessionId) {
+    return CompletableFuture.completedFuture(
+        lookup(sessionId) instanceof Lookup.Known known
+            ? Optional.of(known.session())
+            : Optional.empty());
   }
 
   @Override

@@ -25,6 +25,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
@@ -343,8 +345,25 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   // ---- Sessions
 
   @Override
-  public Optional<Session> held(String sessionId) {
-    return Optional.ofNullable(held.get(sessionId));
+  public CompletionStage<Optional<Session>> live(String sessionId) {
+    Session mine = held.get(sessionId);
+    var c = connection;
+    if (mine != null || !available || c == null) {
+      // Held here through an outage, or Redis down: lookup() has the rest, as it would.
+      return CompletableFuture.completedFuture(Optional.ofNullable(mine));
+    }
+    try {
+      // Redis restarted empty would answer NOSCRIPT: lookup() then loads the script again.
+      RedisFuture<List<Object>> reply =
+          LOOKUP.send(c.async(), ScriptOutputType.MULTI, keys, args(sessionId));
+      return reply.handle(
+          (r, failure) ->
+              failure == null && "known".equals(r.get(0))
+                  ? Optional.of(sessionOf(sessionId, (String) r.get(1), (String) r.get(2)))
+                  : Optional.<Session>empty());
+    } catch (RedisException e) {
+      return CompletableFuture.completedFuture(Optional.empty());
+    }
   }
 
   @Override

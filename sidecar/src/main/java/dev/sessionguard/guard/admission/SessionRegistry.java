@@ -3,6 +3,7 @@ package dev.sessionguard.guard.admission;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletionStage;
 
 /**
  * Every live session and reservation, per client; the one place admission is decided.
@@ -36,12 +37,14 @@ public interface SessionRegistry {
   Lookup lookup(String sessionId);
 
   /**
-   * The live session {@code sessionId} when the registry can tell from memory alone: never waits on
-   * a network, so it may be called where Jetty reads requests. In memory that is every live
-   * session; with Redis only those held locally while Redis is unreachable (the others are Redis's
-   * to tell). Empty says only "not from memory"; {@link #lookup} knows the rest.
+   * The live session {@code sessionId}, found without waiting: the stage completes where the answer
+   * arrives (in memory: at once, on the caller's thread; with Redis: on the thread that reads its
+   * reply), so it may be asked where Jetty reads requests, and what runs on completion must not
+   * block. Empty says only "ask {@link #lookup}": the id is unknown or ended, or the store could
+   * not tell (unreachable, or failing); {@link #lookup} decides those, and counts a failing store
+   * as down. Never completes exceptionally.
    */
-  Optional<Session> held(String sessionId);
+  CompletionStage<Optional<Session>> live(String sessionId);
 
   /** Ends a live session (remembering its id); empty if it was not live. */
   Optional<Session> end(String sessionId, EndReason reason);

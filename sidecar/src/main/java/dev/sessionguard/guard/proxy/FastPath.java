@@ -39,15 +39,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The hot path: a JSON-RPC POST on a session this guard holds (or, in the 2026-07-28 era, any
- * JSON-RPC POST but a listen), served without a thread hand-off. It runs where Jetty reads the
- * request (the selector), sends upstream without waiting and relays the answer as it arrives, so a
- * request costs no thread wake-ups of its own. It takes the request only when every check is an
- * in-memory decision that lets it through (a client named without waiting — by address, trusted
- * header, or a bearer token verified lately; enforcing; not draining; a valid session id; a session
- * this guard holds, owned by the client; headers that agree with the body; room in the in-flight
- * caps; not {@code initialize}); anything else — a refusal, a request that creates or adopts a
- * session, GET, DELETE, a session only Redis knows, a token to verify — goes on, with its body, to
+ * The hot path: a JSON-RPC POST on a live session (or, in the 2026-07-28 era, any JSON-RPC POST but
+ * a listen), served without a thread hand-off. It runs where Jetty reads the request (the
+ * selector), sends upstream without waiting and relays the answer as it arrives, so a request costs
+ * no thread wake-ups of its own. It takes the request only when every check lets it through without
+ * blocking (a client named without waiting — by address, trusted header, or a bearer token verified
+ * lately; enforcing; not draining; a valid session id; a live session owned by the client, found in
+ * memory or with one asynchronous Redis lookup; headers that agree with the body; room in the
+ * in-flight caps; not {@code initialize}); anything else — a refusal, a request that creates or
+ * adopts a session, GET, DELETE, Redis unreachable, a token to verify — goes on, with its body, to
  * {@link McpEndpoint} on a thread of its own, which decides exactly as it always does. The answers
  * are the same either way.
  */
@@ -186,16 +186,26 @@ public final class FastPath extends Handler.Wrapper {
       elsewhere(request, response, callback, body);
       return;
     }
-    // The per-request era has no sessions: its Mcp-Session-Id, if any, passes untouched.
-    Session session = perRequest ? null : sessions.held(rpc.sessionId()).orElse(null);
-    if (!perRequest
-        && (session == null
-            || (McpEndpoint.boundToClients(cfg) && !session.client().equals(client.name())))) {
-      grant.permit().close();
-      elsewhere(request, response, callback, body); // not held here, or not the client's
+    InFlightLimits.Permit permit = grant.permit();
+    if (perRequest) {
+      // The per-request era has no sessions: its Mcp-Session-Id, if any, passes untouched.
+      new Exchange(cfg, rpc, null, permit, request, response, callback).start(body);
       return;
     }
-    new Exchange(cfg, rpc, session, grant.permit(), request, response, callback).start(body);
+    // In memory the session is known at once; with Redis this goes on when its reply is read.
+    sessions
+        .live(rpc.sessionId())
+        .thenAccept(
+            found -> {
+              Session session = found.orElse(null);
+              if (session == null
+                  || (McpEndpoint.boundToClients(cfg) && !session.client().equals(client.name()))) {
+                permit.close();
+                elsewhere(request, response, callback, body); // not live, or not the client's
+                return;
+              }
+              new Exchange(cfg, rpc, session, permit, request, response, callback).start(body);
+            });
   }
 
   /** Hands a request the fast path does not take, whole, to the handlers behind it. */
@@ -293,13 +303,23 @@ public final class FastPath extends Handler.Wrapper {
         session.rememberAuthorization(request.getHeaders().get(HttpHeader.AUTHORIZATION));
         sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
       }
-      // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
-      request.addIdleTimeoutListener(timeout -> false);
-      upstream = forwarder.request(cfg, request, body, false);
-      started = System.nanoTime();
-      firstByte =
-          getServer().getScheduler().schedule(this::firstByteTimedOut, cfg.firstByteTimeout());
-      upstream.send(this);
+      try {
+        // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
+        request.addIdleTimeoutListener(timeout -> false);
+        upstream = forwarder.request(cfg, request, body, false);
+        started = System.nanoTime();
+        firstByte =
+            getServer().getScheduler().schedule(this::firstByteTimedOut, cfg.firstByteTimeout());
+        upstream.send(this);
+      } catch (RuntimeException x) {
+        // Nothing else would end this exchange (it may run in a callback that swallows throws).
+        state.set(FAILED);
+        if (firstByte != null) {
+          firstByte.cancel();
+        }
+        finish();
+        callback.failed(x);
+      }
     }
 
     private void firstByteTimedOut() {

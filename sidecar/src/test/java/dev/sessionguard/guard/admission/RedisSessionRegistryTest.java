@@ -7,6 +7,7 @@ import dev.sessionguard.guard.ManualClock;
 import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -128,6 +129,41 @@ class RedisSessionRegistryTest {
     var known = (Lookup.Known) other.lookup("a1");
     assertThat(known.session().client()).isEqualTo("alice");
     assertThat(known.session().created()).isEqualTo(a1.created()).isEqualTo(clock.instant());
+  }
+
+  @Test
+  void a_live_session_is_found_without_waiting_and_anything_else_is_left_to_lookup()
+      throws Exception {
+    Session a1 = open("alice", "a1");
+    open("bob", "b1");
+    registry.end("b1", EndReason.CLIENT);
+    var other = redis.guard("guard-b", clock);
+
+    // Another guard finds it in Redis, as the same session lookup() would give.
+    var found = other.live("a1").toCompletableFuture().get(5, TimeUnit.SECONDS);
+    assertThat(found).hasValueSatisfying(s -> assertThat(s.client()).isEqualTo("alice"));
+    assertThat(found.get().created()).isEqualTo(a1.created());
+    assertThat(other.lookup("a1")).isEqualTo(new Lookup.Known(found.get()));
+    // Ended, unknown: empty, for lookup() to answer.
+    assertThat(other.live("b1").toCompletableFuture().get(5, TimeUnit.SECONDS)).isEmpty();
+    assertThat(other.live("zz").toCompletableFuture().get(5, TimeUnit.SECONDS)).isEmpty();
+  }
+
+  @Test
+  void a_store_that_cannot_answer_in_time_leaves_the_session_to_lookup() throws Exception {
+    open("alice", "a1");
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
+    pauseRedis(Duration.ofMillis(2500));
+
+    // The asynchronous lookup times out like a blocking one (1 s), and completes normally, empty.
+    var found = slow.live("a1").toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+    assertThat(found).isEmpty();
+    // Whether Redis is down is lookup()'s to decide, and it still has the session once Redis is
+    // back.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(slow.lookup("a1")).isInstanceOf(Lookup.Known.class));
   }
 
   @Test

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Proxy overhead, same run, same upstream: POST tools/call on an established session, direct to an
 # nginx upstream that answers a fixed JSON-RPC result, through nginx as a plain keep-alive reverse
-# proxy, and through the guard. The proxy under test always runs on core 1; wrk, the fixed-rate
-# generator and the upstream on core 0. Throughput at saturation (wrk), then latency percentiles
+# proxy, through the guard, and through a second guard that keeps its sessions in Redis (a real
+# redis-server on core 0; every request looks its session up there). The proxy under test always
+# runs on core 1; wrk, the fixed-rate generator and the upstream on core 0. Throughput at saturation (wrk), then latency percentiles
 # at a fixed rate below saturation (OpenLoad, open model), runs alternated, warm-up discarded.
 #
 # Usage: bench/proxy.sh     (env: ROUNDS=5 SECONDS_PER_RUN=10 WARMUP_SECONDS=20 CONNECTIONS=32
-#                                 RATES="r1 r2" RATE_SECONDS=10 MODES="direct nginx guard" GUARD_JAVA=..)
+#                                 RATES="r1 r2" RATE_SECONDS=10 GUARD_JAVA=..
+#                                 MODES="direct nginx guard guard-redis" REDIS_PORT=18379)
 source "$(dirname "$0")/lib.sh"
 need nginx:nginx wrk:wrk taskset:util-linux curl:curl
 need_jvms
@@ -18,10 +20,11 @@ DURATION=${SECONDS_PER_RUN:-10}
 WARMUP=${WARMUP_SECONDS:-20}
 CONNECTIONS=${CONNECTIONS:-32}
 RATE_SECONDS=${RATE_SECONDS:-10}
-MODES=${MODES:-direct nginx guard}
+MODES=${MODES:-direct nginx guard guard-redis}
+[[ " $MODES " != *" guard-redis "* ]] || need redis-server:redis-server redis-cli:redis-tools
 GUARD_JAVA=${GUARD_JAVA:-$JAVA25}
 GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts "$GUARD_JAVA")}
-UP=18081 NGX=18082 GRD=18083 ADM=18093
+UP=18081 NGX=18082 GRD=18083 ADM=18093 GRD_REDIS=18084 ADM_REDIS=18094 REDIS_PORT=${REDIS_PORT:-18379}
 out="$RESULTS/proxy.txt"
 PROTOCOL=2025-11-25
 CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
@@ -31,6 +34,7 @@ declare -A URL=(
   [direct]="http://127.0.0.1:$UP/mcp"
   [nginx]="http://127.0.0.1:$NGX/mcp"
   [guard]="http://127.0.0.1:$GRD/mcp"
+  [guard-redis]="http://127.0.0.1:$GRD_REDIS/mcp"
 )
 
 # The upstream: a fixed result, and a session id so that initialize through the guard records one.
@@ -53,28 +57,44 @@ nginx_start proxy 1 "  upstream mcp { server 127.0.0.1:$UP; keepalive 64; keepal
     }
   }"
 
-cat >"$WORK/proxy-policy.yaml" <<YAML
+# guard_start MODE PORT ADMIN [POLICY LINES]: a guard on core 1, its session bench-1 established.
+guard_start() {
+  cat >"$WORK/proxy-policy-$1.yaml" <<YAML
 name: bench-proxy
 upstream: {host: 127.0.0.1, port: $UP, path: /mcp}
-guard: {port: $GRD, adminPort: $ADM}
+guard: {port: $2, adminPort: $3}
 identity: {source: Address, anonymous: PerAddress}
 sessions: {max: 100000, perClient: 100000, idleTimeout: 1h, maxLifetime: 24h}
 requests: {maxInFlight: 10000, perClientInFlight: 10000}
+${4:-}
 YAML
+  # shellcheck disable=SC2086
+  taskset -c 1 "$GUARD_JAVA" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/proxy-policy-$1.yaml" \
+    >"$WORK/proxy-$1.log" 2>&1 &
+  GUARD_PID=$!
+  started "$GUARD_PID"
+  wait_status "http://127.0.0.1:$3/readyz" 200 60
+  curl -s -D "$WORK/init.headers" -o /dev/null -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -d "$INIT" "${URL[$1]}"
+  grep -qi '^mcp-session-id: bench-1' "$WORK/init.headers" || { echo "initialize through $1 failed:"; cat "$WORK/init.headers"; exit 1; }
+}
 PROXY_NGINX=$NGINX_PID
-# shellcheck disable=SC2086
-taskset -c 1 "$GUARD_JAVA" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/proxy-policy.yaml" \
-  >"$WORK/proxy-guard.log" 2>&1 &
-GUARD_PID=$!
-started "$GUARD_PID"
 wait_status "http://127.0.0.1:$UP/mcp" 200
 wait_status "http://127.0.0.1:$NGX/mcp" 200
-wait_status "http://127.0.0.1:$ADM/readyz" 200 60
-
-# Establish session bench-1 through the guard.
-curl -s -D "$WORK/init.headers" -o /dev/null -H 'Content-Type: application/json' \
-  -H 'Accept: application/json, text/event-stream' -d "$INIT" "${URL[guard]}"
-grep -qi '^mcp-session-id: bench-1' "$WORK/init.headers" || { echo "initialize through the guard failed:"; cat "$WORK/init.headers"; exit 1; }
+declare -A PROXY_PID=([nginx]=$(pgrep -P "$PROXY_NGINX" | head -1)) # nginx: its worker
+if [[ " $MODES " == *" guard "* ]]; then
+  guard_start guard "$GRD" "$ADM"
+  PROXY_PID[guard]=$GUARD_PID
+fi
+if [[ " $MODES " == *" guard-redis "* ]]; then
+  taskset -c 0 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$WORK" >"$WORK/proxy-redis-server.log" 2>&1 &
+  started $!
+  until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.05; done
+  redis-cli -p "$REDIS_PORT" flushall >/dev/null
+  guard_start guard-redis "$GRD_REDIS" "$ADM_REDIS" "store: {type: Redis, redis: {url: 'redis://127.0.0.1:$REDIS_PORT'}}"
+  PROXY_PID[guard-redis]=$GUARD_PID
+fi
 
 cat >"$WORK/call.lua" <<LUA
 wrk.method = "POST"
@@ -93,13 +113,9 @@ done
 # CPU time (clock ticks) and context switches of a process, all its threads.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/{s += $2} END{print s}'; }
-PROXY_PID_direct=""
-PROXY_PID_nginx=$(pgrep -P "$PROXY_NGINX" | head -1) # the worker
-PROXY_PID_guard=$GUARD_PID
 
 wrk_run() { # mode seconds -> "rps=… non2xx=… sat_p99=… cpu_us_per_req=… ctxsw_per_req=…" (of the proxy)
-  local pid_var=PROXY_PID_$1 pid c0 s0 c1 s1
-  pid=${!pid_var}
+  local pid=${PROXY_PID[$1]:-} c0 s0 c1 s1
   [ -z "$pid" ] || { c0=$(cpu_ticks "$pid"); s0=$(ctx_switches "$pid"); }
   taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency -s "$WORK/call.lua" "${URL[$1]}" >"$WORK/wrk.out" 2>&1
   [ -z "$pid" ] || { c1=$(cpu_ticks "$pid"); s1=$(ctx_switches "$pid"); }
@@ -167,5 +183,7 @@ if [[ " $MODES " == *" guard "* && " $MODES " == *" nginx "* ]]; then
       printf "target p99@%s guard/nginx=%.2f (<= 2.00) %s\n", rate, l, (l <= 2 ? "PASS" : "FAIL")
     }'
 fi
-echo "guard RSS after the run: $(rss_mb "$GUARD_PID") MB, threads $(threads_of "$GUARD_PID")"
+for m in guard guard-redis; do
+  [ -z "${PROXY_PID[$m]:-}" ] || echo "$m RSS after the run: $(rss_mb "${PROXY_PID[$m]}") MB, threads $(threads_of "${PROXY_PID[$m]}")"
+done
 "$ROOT/bench/report.sh"

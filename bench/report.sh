@@ -127,7 +127,7 @@ proxy_section() {
     sed -n 's/^target \(.*\)/- \1/p' "$f"
     echo
   fi
-  sed -n 's/^guard RSS after the run: \(.*\)/Guard after the run: \1./p' "$f"
+  sed -n 's/^\(guard[a-z-]*\) RSS after the run: \(.*\)/`\1` after the run: \2./p' "$f"
   echo
   echo "![throughput](img/proxy-throughput.png)"
   echo

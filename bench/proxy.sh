@@ -137,7 +137,7 @@ log_to "$out"
 LINES="$WORK/proxy.lines"
 : >"$LINES"
 echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
-echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$GUARD_OPTS'; proxies on core 1, wrk/OpenLoad/upstream on core 0"
+echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$(echo "$GUARD_OPTS" | sed "s|$WORK/image-[^/]*/|/app/|g")' (the image's flags and archive, the pod's memory limit); proxies on core 1, wrk/OpenLoad/upstream on core 0"
 echo "# wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds alternated after a ${WARMUP}s warm-up of each; OpenLoad ${RATE_SECONDS}s per run (+3s discarded)"
 for m in $MODES; do rec "warmup mode=$m $(wrk_run "$m" "$WARMUP")"; done
 for r in $(seq "$ROUNDS"); do

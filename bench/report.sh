@@ -97,6 +97,9 @@ proxy_section() {
   echo "- Upstream: nginx \`return 200\` with a fixed JSON-RPC result and \`Mcp-Session-Id: bench-1\`;"
   echo "  requests: POST \`tools/call\` on session \`bench-1\` (established through the guard with \`initialize\`)."
   echo "- nginx proxy: one worker, \`proxy_http_version 1.1\`, \`Connection \"\"\`, \`keepalive 64\` upstream pool."
+  if grep -q '^summary-throughput mode=guard-redis ' "$f"; then
+    echo "- guard-redis: a second guard, the same policy with \`store: {type: Redis}\`; a redis-server on loopback (core 0) holds its sessions, so every request looks its session up there."
+  fi
   echo
   echo "| way | throughput req/s (median) | min–max | vs nginx | proxy CPU µs/request | proxy context switches/request |"
   echo "|---|---:|---:|---:|---:|---:|"

@@ -358,8 +358,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
           LOOKUP.send(c.async(), ScriptOutputType.MULTI, keys, args(sessionId));
       return reply.handle(
           (r, failure) ->
-              failure == null && "known".equals(r.get(0))
-                  ? Optional.of(sessionOf(sessionId, (String) r.get(1), (String) r.get(2)))
+              failure == null && lookupOf(sessionId, r) instanceof Lookup.Known known
+                  ? Optional.of(known.session())
                   : Optional.<Session>empty());
     } catch (RedisException e) {
       return CompletableFuture.completedFuture(Optional.empty());
@@ -374,13 +374,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     }
     if (available) {
       try {
-        List<Object> reply = call(LOOKUP, ScriptOutputType.MULTI, sessionId);
-        return switch ((String) reply.get(0)) {
-          case "known" ->
-              new Lookup.Known(sessionOf(sessionId, (String) reply.get(1), (String) reply.get(2)));
-          case "ended" -> new Lookup.Ended();
-          default -> new Lookup.Unknown();
-        };
+        return lookupOf(sessionId, call(LOOKUP, ScriptOutputType.MULTI, sessionId));
       } catch (RedisException e) {
         unavailable(e);
       }
@@ -393,6 +387,16 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     return local.lookup(sessionId) instanceof Lookup.Ended
         ? new Lookup.Ended()
         : new Lookup.Unknown();
+  }
+
+  /** The {@code lookup} script's reply, read the same way by both lookups. */
+  private Lookup lookupOf(String sessionId, List<Object> reply) {
+    return switch ((String) reply.get(0)) {
+      case "known" ->
+          new Lookup.Known(sessionOf(sessionId, (String) reply.get(1), (String) reply.get(2)));
+      case "ended" -> new Lookup.Ended();
+      default -> new Lookup.Unknown();
+    };
   }
 
   @Override

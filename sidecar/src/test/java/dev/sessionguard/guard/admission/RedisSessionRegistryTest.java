@@ -153,7 +153,7 @@ class RedisSessionRegistryTest {
   void a_store_that_cannot_answer_in_time_leaves_the_session_to_lookup() throws Exception {
     open("alice", "a1");
     var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
-    pauseRedis(Duration.ofMillis(2500));
+    redis.server.pause(Duration.ofMillis(2500));
 
     // The asynchronous lookup times out like a blocking one (1 s), and completes normally, empty.
     var found = slow.live("a1").toCompletableFuture().get(5, TimeUnit.SECONDS);
@@ -298,19 +298,12 @@ class RedisSessionRegistryTest {
     assertThat(redis.countingKeys()).isEmpty();
   }
 
-  /** Holds every Redis client's commands for a while: a store call times out, then runs late. */
-  static void pauseRedis(Duration d) {
-    try (var own = io.lettuce.core.RedisClient.create(redis.server.url()).connect()) {
-      own.sync().clientPause(d.toMillis());
-    }
-  }
-
   static final String KEYS = RedisStore.keyPrefix(RedisFixture.SCOPE);
 
   @Test
   void an_admission_that_timed_out_gives_its_reservation_back_when_redis_answers_again() {
     var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
-    pauseRedis(Duration.ofMillis(2500));
+    redis.server.pause(Duration.ofMillis(2500));
 
     // The script times out (1 s) and the guard refuses, as failureMode Closed says; Redis runs
     // the script once the pause ends, and would hold that reservation for nobody.
@@ -329,7 +322,7 @@ class RedisSessionRegistryTest {
   void a_session_whose_confirmation_timed_out_keeps_its_slot_until_redis_records_it() {
     var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
     var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);
-    pauseRedis(Duration.ofMillis(2500));
+    redis.server.pause(Duration.ofMillis(2500));
 
     Session s = slow.confirm(admitted.reservation(), "s-late");
     slow.cancel(admitted.reservation()); // what the proxy does after every initialize

@@ -2,6 +2,7 @@ package dev.sessionguard.guard.testing;
 
 import static org.awaitility.Awaitility.await;
 
+import io.lettuce.core.RedisClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -85,6 +86,19 @@ public final class RedisServer implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
       process = null;
+    }
+  }
+
+  /**
+   * Holds every client's commands for {@code d} ({@code CLIENT PAUSE}): Redis is up but slow, so
+   * commands time out and then run late.
+   */
+  public void pause(Duration d) {
+    RedisClient client = RedisClient.create(url());
+    try (var own = client.connect()) {
+      own.sync().clientPause(d.toMillis());
+    } finally {
+      client.shutdown();
     }
   }
 

@@ -19,6 +19,7 @@ import dev.sessionguard.guard.lifecycle.SessionEnder;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.proxy.FastPath;
 import dev.sessionguard.guard.proxy.Forwarder;
+import dev.sessionguard.guard.proxy.GuardThreadPool;
 import dev.sessionguard.guard.proxy.JettyGuards;
 import dev.sessionguard.guard.proxy.McpEndpoint;
 import dev.sessionguard.guard.proxy.OtherPaths;
@@ -240,7 +241,7 @@ public final class Guard implements AutoCloseable {
     GuardConfig.InFlight caps = config.inFlight();
     long wanted = (long) caps.max() + caps.maxStreams() + POOL_RESERVE;
     int max = (int) Math.max(200, Math.min(wanted, POOL_MAX));
-    QueuedThreadPool pool = new QueuedThreadPool(max, 8, 60_000);
+    QueuedThreadPool pool = new GuardThreadPool(max, 8, 60_000);
     pool.setName("guard");
     if (VirtualThreads.areSupported()) {
       pool.setVirtualThreadsExecutor(VirtualThreads.getNamedVirtualThreadsExecutor("guard-v"));

@@ -327,7 +327,8 @@ public final class FastPath extends Handler.Wrapper {
         UpstreamResponse.FirstByteTimeout timedOut =
             new UpstreamResponse.FirstByteTimeout(cfg.firstByteTimeout());
         upstream.abort(timedOut);
-        answer(GuardError.UPSTREAM_TIMEOUT, timedOut.getMessage());
+        // On the scheduler's thread: the client's next request is read on a pool thread.
+        answer(GuardError.UPSTREAM_TIMEOUT, timedOut.getMessage(), done(false));
       }
     }
 
@@ -338,16 +339,17 @@ public final class FastPath extends Handler.Wrapper {
         Throwable failure = result.getFailure();
         answer(
             GuardError.UPSTREAM_FAILED,
-            failure instanceof SocketTimeoutException ? "connect timed out" : failure.toString());
+            failure instanceof SocketTimeoutException ? "connect timed out" : failure.toString(),
+            done(true));
       }
     }
 
     /** The upstream failed before answering: the guard answers 502 or 504 itself. */
-    private void answer(GuardError error, String why) {
+    private void answer(GuardError error, String why, Callback done) {
       log.warn("upstream {}: {}", error.status(), why);
       response.setStatus(error.status());
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-      response.write(true, ByteBuffer.wrap(error.body(rpc.id(), null)), done());
+      response.write(true, ByteBuffer.wrap(error.body(rpc.id(), null)), done);
     }
 
     @Override
@@ -410,8 +412,9 @@ public final class FastPath extends Handler.Wrapper {
 
     /** How relaying the answer's body ends. */
     private Callback relayed(long declared) {
+      Callback done = done(true);
       return Callback.from(
-          done()::succeeded,
+          done::succeeded,
           x -> {
             if (clientFailed) {
               upstream.abort(x); // the client went away: stop the upstream too
@@ -419,19 +422,28 @@ public final class FastPath extends Handler.Wrapper {
             if (!clientFailed
                 && declared >= 0
                 && Response.getContentBytesWritten(response) == declared) {
-              done().succeeded(); // only the end-of-body marker was missing: the client has it all
+              done.succeeded(); // only the end-of-body marker was missing: the client has it all
             } else {
-              done().failed(x); // the client must see a cut answer, not a clean end
+              done.failed(x); // the client must see a cut answer, not a clean end
             }
           });
     }
 
-    /** Once the answer has ended, however: the permit and the session's busy mark go back. */
-    private Callback done() {
+    /**
+     * Once the answer has ended, however: the permit and the session's busy mark go back.
+     *
+     * @param inPlace whether the client's next request may be read on the completing thread (an
+     *     upstream or client I/O thread, or one that may block), see {@link GuardThreadPool}
+     */
+    private Callback done(boolean inPlace) {
       return Callback.from(
           () -> {
             finish();
-            callback.succeeded();
+            if (inPlace) {
+              GuardThreadPool.succeedInPlace(callback);
+            } else {
+              callback.succeeded();
+            }
           },
           x -> {
             finish();

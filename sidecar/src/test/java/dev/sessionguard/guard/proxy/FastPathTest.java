@@ -205,6 +205,35 @@ class FastPathTest {
   }
 
   @Test
+  void pipelined_requests_on_one_connection_are_answered_in_order_by_either_path()
+      throws Exception {
+    upstream.script(
+        (r, s) ->
+            json(
+                s,
+                200,
+                Map.of(),
+                "{\"jsonrpc\":\"2.0\",\"id\":"
+                    + PolicyJson.json().readTree(r.body()).path("id")
+                    + ",\"result\":{}}"));
+    String keepAlive = post(SESSION, CALL.replace("\"id\":7", "\"id\":1"));
+    keepAlive = keepAlive.replace("Connection: close\r\n", "");
+    String broken = post(SESSION, "{not json").replace("Connection: close\r\n", "");
+    String last = post(SESSION, CALL.replace("\"id\":7", "\"id\":3"));
+
+    // One write: each answer frees the connection on the upstream's thread, which reads the next.
+    String answers = exchange(keepAlive + broken + keepAlive + last);
+
+    assertThat(answers.split("HTTP/1.1 ", -1))
+        .extracting(a -> a.isEmpty() ? "" : a.substring(0, 3))
+        .containsExactly("", "200", "400", "200", "200");
+    assertThat(answers.replaceAll("\\s", ""))
+        .containsSubsequence("\"id\":1,", "\"code\":-32700", "\"id\":1,", "\"id\":3,");
+    assertThat(upstream.seen).hasSize(4); // initialize and three calls
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
   void requests_it_does_not_take_reach_the_endpoint_with_their_body_whole() throws Exception {
     upstream.script((r, s) -> json(s, 200, Map.of(), "{\"ok\":true}"));
 

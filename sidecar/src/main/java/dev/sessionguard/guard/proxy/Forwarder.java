@@ -35,9 +35,14 @@ public final class Forwarder {
 
   private final UpstreamClient client;
 
+  /** The last target: nearly every request goes to the same one, parsed once. */
+  private volatile Target last = new Target(null, "", null);
+
   public Forwarder(UpstreamClient client) {
     this.client = client;
   }
+
+  private record Target(URI upstream, String pathQuery, URI uri) {}
 
   /** The upstream's answer (headers arrived; the body is still to be read), or a guard error. */
   sealed interface Answer {
@@ -71,7 +76,7 @@ public final class Forwarder {
     HttpFields headers = in.getHeaders();
     Request out =
         client
-            .newRequest(URI.create(cfg.upstream() + in.getHttpURI().getPathQuery())) // raw path
+            .newRequest(target(cfg.upstream(), in.getHttpURI().getPathQuery()))
             .method(in.getMethod())
             // No idle timeout while the answer streams: a quiet SSE stream is not a dead one.
             .idleTimeout(0, TimeUnit.MILLISECONDS);
@@ -97,6 +102,17 @@ public final class Forwarder {
           }
         });
     return out;
+  }
+
+  /** The upstream's URI for a client's raw path and query. */
+  private URI target(URI upstream, String pathQuery) {
+    Target seen = last;
+    if (seen.upstream() == upstream && seen.pathQuery().equals(pathQuery)) {
+      return seen.uri();
+    }
+    URI uri = URI.create(upstream + pathQuery); // the raw path, as the client sent it
+    last = new Target(upstream, pathQuery, uri);
+    return uri;
   }
 
   /** Sends and waits for the response headers, at most {@code firstByte} after sending. */

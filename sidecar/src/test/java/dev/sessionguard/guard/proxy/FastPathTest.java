@@ -10,7 +10,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.sessionguard.guard.Guard;
 import dev.sessionguard.guard.ScriptedUpstream;
 import dev.sessionguard.guard.TestGuards;
+import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.PolicyJson;
+import dev.sessionguard.policy.PolicyValidator;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -231,6 +233,26 @@ class FastPathTest {
         .containsSubsequence("\"id\":1,", "\"code\":-32700", "\"id\":1,", "\"id\":3,");
     assertThat(upstream.seen).hasSize(4); // initialize and three calls
     await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
+  void a_reload_that_moves_the_upstream_sends_the_next_call_to_the_new_one() throws Exception {
+    upstream.script((r, s) -> json(s, 200, Map.of(), "{\"from\":\"old\"}"));
+    assertThat(exchange(post(SESSION, CALL))).endsWith("{\"from\":\"old\"}");
+    try (ScriptedUpstream moved = new ScriptedUpstream()) {
+      moved.script((r, s) -> json(s, 200, Map.of(), "{\"from\":\"new\"}"));
+      PolicyFile file =
+          PolicyFile.parse(
+              "name: test\nguard: {port: 4484, adminPort: 9484}\ntimeouts: {firstByte: 1s}\n",
+              PolicyValidator.Mode.STANDALONE);
+      assertThat(guard.reload(file, TestGuards.overrides(moved.mcpUrl()))).isTrue();
+
+      assertThat(exchange(post(SESSION, CALL))).endsWith("{\"from\":\"new\"}");
+      assertThat(moved.seen)
+          .singleElement()
+          .extracting(ScriptedUpstream.Request::body)
+          .isEqualTo(CALL);
+    }
   }
 
   @Test

@@ -11,6 +11,7 @@ import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.util.ProcessorUtils;
 import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.Invocable;
@@ -83,6 +84,12 @@ public final class UpstreamClient {
 
   /** The upstream is plain http (the policy allows nothing else): no TLS context at start-up. */
   private static final class PlainClientConnector extends ClientConnector {
+    PlainClientConnector() {
+      // As many selectors as the server's connector (Jetty's default here is one): the thread
+      // that reads an upstream's answer also relays it and reads the client's next request.
+      setSelectors(Math.max(1, ProcessorUtils.availableProcessors() / 2));
+    }
+
     @Override
     protected SslContextFactory.Client newSslContextFactory() {
       return null;

@@ -85,9 +85,10 @@ public final class UpstreamClient {
   /** The upstream is plain http (the policy allows nothing else): no TLS context at start-up. */
   private static final class PlainClientConnector extends ClientConnector {
     PlainClientConnector() {
-      // As many selectors as the server's connector (Jetty's default here is one): the thread
-      // that reads an upstream's answer also relays it and reads the client's next request.
-      setSelectors(Math.max(1, ProcessorUtils.availableProcessors() / 2));
+      // One selector per processor (Jetty's default here is one): the thread that reads an
+      // upstream's answer also relays it and reads the client's next request, so nearly all of
+      // the fast path's work runs on these threads and must spread over the pod's processors.
+      setSelectors(ProcessorUtils.availableProcessors());
     }
 
     @Override

@@ -13,7 +13,6 @@ import dev.sessionguard.guard.admission.RedisSessionRegistry;
 import dev.sessionguard.guard.testing.RedisServer;
 import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.PolicyJson;
-import dev.sessionguard.policy.PolicyValidator;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
@@ -471,13 +470,11 @@ class RedisStoreGuardTest {
     Guard g = TestGuards.start(upstream.mcpUrl(), "sessions: {max: 3, perClient: 3}\n");
     guards.add(g);
     PolicyFile redisPolicy =
-        PolicyFile.parse(
-            "name: test\nguard: {port: 4484, adminPort: 9484}\n"
-                + "sessions: {max: 2, perClient: 2}\n"
+        TestGuards.policy(
+            "sessions: {max: 2, perClient: 2}\n"
                 + "store: {type: Redis, redis: {url: '"
                 + redis.url()
-                + "'}}\n",
-            PolicyValidator.Mode.STANDALONE);
+                + "'}}\n");
 
     assertThat(g.reload(redisPolicy, TestGuards.overrides(upstream.mcpUrl()))).isTrue();
     assertThat(g.sessions()).isInstanceOf(MemorySessionRegistry.class);

@@ -27,12 +27,18 @@ public final class TestGuards {
   /** A configuration from YAML spec lines (name and ports are filled in). */
   public static GuardConfig config(URI upstreamMcpUrl, String yaml) {
     try {
-      PolicyFile file =
-          PolicyFile.parse(
-              "name: test\nguard: {port: 4484, adminPort: 9484}\n" + yaml,
-              PolicyValidator.Mode.STANDALONE);
-      return GuardConfig.of(
-          file, new GuardConfig.Overrides(upstreamMcpUrl, 0, 0, "127.0.0.1"), Instant.now());
+      return GuardConfig.of(policy(yaml), overrides(upstreamMcpUrl), Instant.now());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A policy file from YAML spec lines (name and ports are filled in), e.g. for a reload. */
+  public static PolicyFile policy(String yaml) {
+    try {
+      return PolicyFile.parse(
+          "name: test\nguard: {port: 4484, adminPort: 9484}\n" + yaml,
+          PolicyValidator.Mode.STANDALONE);
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }

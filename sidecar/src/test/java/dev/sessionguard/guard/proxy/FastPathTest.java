@@ -12,7 +12,6 @@ import dev.sessionguard.guard.ScriptedUpstream;
 import dev.sessionguard.guard.TestGuards;
 import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.PolicyJson;
-import dev.sessionguard.policy.PolicyValidator;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -241,10 +240,7 @@ class FastPathTest {
     assertThat(exchange(post(SESSION, CALL))).endsWith("{\"from\":\"old\"}");
     try (ScriptedUpstream moved = new ScriptedUpstream()) {
       moved.script((r, s) -> json(s, 200, Map.of(), "{\"from\":\"new\"}"));
-      PolicyFile file =
-          PolicyFile.parse(
-              "name: test\nguard: {port: 4484, adminPort: 9484}\ntimeouts: {firstByte: 1s}\n",
-              PolicyValidator.Mode.STANDALONE);
+      PolicyFile file = TestGuards.policy("timeouts: {firstByte: 1s}\n");
       assertThat(guard.reload(file, TestGuards.overrides(moved.mcpUrl()))).isTrue();
 
       assertThat(exchange(post(SESSION, CALL))).endsWith("{\"from\":\"new\"}");

@@ -179,8 +179,9 @@ public final class Guard implements AutoCloseable {
                   });
               c.jetty.addConnector(
                   (server, http) -> {
+                    // Its selectors run the upstream connections too; the client stops with it.
                     ServerConnector connector =
-                        new ServerConnector(server, new HttpConnectionFactory(http));
+                        upstream.serverConnector(server, new HttpConnectionFactory(http));
                     connector.setHost(config.listen().host());
                     connector.setPort(config.listen().port());
                     connector.setAcceptQueueSize(1024);
@@ -204,7 +205,6 @@ public final class Guard implements AutoCloseable {
                                 ? pool.getVirtualThreadsExecutor()
                                 : pool));
                     server.insertHandler(new JettyGuards.StripMethodOverride());
-                    upstream.runOn(server); // its threads and buffers; stops with this port
                   });
               // Javalin takes the first matching route: the MCP endpoint before the catch-all.
               for (HandlerType m : MCP_METHODS) {

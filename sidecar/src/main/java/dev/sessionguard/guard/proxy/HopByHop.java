@@ -1,8 +1,10 @@
 package dev.sessionguard.guard.proxy;
 
+import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
-import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus those the upstream client writes itself. */
 final class HopByHop {
@@ -22,18 +24,27 @@ final class HopByHop {
   private static final Set<String> CLIENT_WRITES =
       Set.of("connection", "content-length", "expect", "host", "upgrade");
 
+  private static final Set<String> TOWARDS_UPSTREAM =
+      Stream.concat(ALWAYS.stream(), CLIENT_WRITES.stream())
+          .collect(Collectors.toUnmodifiableSet());
+
   private HopByHop() {}
 
-  /** Lower-cased names to drop: the fixed list plus every token named in Connection. */
+  /**
+   * Lower-cased names to drop: the fixed list plus every token named in Connection. Nearly every
+   * message names none beyond the fixed list (at most {@code keep-alive}), and then the fixed set
+   * itself is returned: nothing is built per request.
+   */
   static Set<String> namesToStrip(Iterable<String> connectionValues, boolean towardsUpstream) {
-    Set<String> names = new TreeSet<>(ALWAYS);
-    if (towardsUpstream) {
-      names.addAll(CLIENT_WRITES);
-    }
+    Set<String> fixed = towardsUpstream ? TOWARDS_UPSTREAM : ALWAYS;
+    Set<String> names = fixed;
     for (String value : connectionValues) {
       for (String token : value.split(",")) {
         String t = token.trim().toLowerCase(Locale.ROOT);
-        if (!t.isEmpty()) {
+        if (!t.isEmpty() && !names.contains(t)) {
+          if (names == fixed) {
+            names = new HashSet<>(fixed);
+          }
           names.add(t);
         }
       }

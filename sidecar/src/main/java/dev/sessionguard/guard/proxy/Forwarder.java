@@ -36,13 +36,14 @@ public final class Forwarder {
   private final UpstreamClient client;
 
   /** The last target: nearly every request goes to the same one, parsed once. */
-  private volatile Target last = new Target(null, "", null);
+  private volatile Target last = new Target(null, "", null, null);
 
   public Forwarder(UpstreamClient client) {
     this.client = client;
   }
 
-  private record Target(URI upstream, String pathQuery, URI uri) {}
+  /** An upstream URI, with the Host field the client would otherwise build from it per request. */
+  private record Target(URI upstream, String pathQuery, URI uri, HttpField host) {}
 
   /** The upstream's answer (headers arrived; the body is still to be read), or a guard error. */
   sealed interface Answer {
@@ -74,9 +75,10 @@ public final class Forwarder {
     String scheme = in.getHttpURI().getScheme();
     String peer = org.eclipse.jetty.server.Request.getRemoteAddr(in);
     HttpFields headers = in.getHeaders();
+    Target target = target(cfg.upstream(), in.getHttpURI().getPathQuery());
     Request out =
         client
-            .newRequest(target(cfg.upstream(), in.getHttpURI().getPathQuery()))
+            .newRequest(target.uri())
             .method(in.getMethod())
             // No idle timeout while the answer streams: a quiet SSE stream is not a dead one.
             .idleTimeout(0, TimeUnit.MILLISECONDS);
@@ -96,6 +98,7 @@ public final class Forwarder {
               upstream.add(field);
             }
           }
+          upstream.put(target.host()); // the upstream's, as Jetty would set it
           upstream.put(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer);
           if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
             upstream.put(HttpHeader.X_FORWARDED_PROTO, scheme == null ? "http" : scheme);
@@ -105,14 +108,16 @@ public final class Forwarder {
   }
 
   /** The upstream's URI for a client's raw path and query. */
-  private URI target(URI upstream, String pathQuery) {
+  private Target target(URI upstream, String pathQuery) {
     Target seen = last;
     if (seen.upstream() == upstream && seen.pathQuery().equals(pathQuery)) {
-      return seen.uri();
+      return seen;
     }
     URI uri = URI.create(upstream + pathQuery); // the raw path, as the client sent it
-    last = new Target(upstream, pathQuery, uri);
-    return uri;
+    Target target =
+        new Target(upstream, pathQuery, uri, new HttpField(HttpHeader.HOST, uri.getAuthority()));
+    last = target;
+    return target;
   }
 
   /** Sends and waits for the response headers, at most {@code firstByte} after sending. */

@@ -9,13 +9,16 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Executor;
+import org.eclipse.jetty.client.ContinueProtocolHandler;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.ProxyAuthenticationProtocolHandler;
 import org.eclipse.jetty.client.RedirectProtocolHandler;
 import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.client.WWWAuthenticationProtocolHandler;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
@@ -68,6 +71,7 @@ public final class UpstreamClient {
             http.getProtocolHandlers().remove(RedirectProtocolHandler.NAME);
             http.getProtocolHandlers().remove(WWWAuthenticationProtocolHandler.NAME);
             http.getProtocolHandlers().remove(ProxyAuthenticationProtocolHandler.NAME);
+            http.getProtocolHandlers().put(new InterimContinue()); // in Continue's place
             http.getContentDecoderFactories().clear();
           }
         });
@@ -104,6 +108,18 @@ public final class UpstreamClient {
 
   public void stop() throws Exception {
     http.stop();
+  }
+
+  /**
+   * Passes over an upstream's interim 100, as Jetty's handler does, but decides on the status
+   * alone: the guard never sends {@code Expect} (hop-by-hop, stripped), so the request's headers
+   * need no look-up for every answer.
+   */
+  private static final class InterimContinue extends ContinueProtocolHandler {
+    @Override
+    public boolean accept(Request request, Response response) {
+      return response.getStatus() == HttpStatus.CONTINUE_100 && super.accept(request, response);
+    }
   }
 
   /** The upstream is plain http (the policy allows nothing else): no TLS context at start-up. */

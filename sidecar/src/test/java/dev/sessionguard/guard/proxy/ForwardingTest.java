@@ -84,6 +84,28 @@ class ForwardingTest {
   }
 
   @Test
+  void interim_answers_from_the_upstream_are_passed_over_for_the_final_one() throws Exception {
+    upstream.script(
+        (r, s) ->
+            raw(
+                s,
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+                    + "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                    + "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 2\r\n\r\n{}"));
+
+    String answer =
+        exchange(
+            "POST /mcp HTTP/1.1\r\nHost: guard.example\r\nContent-Type: application/json\r\n"
+                + "Connection: close\r\nContent-Length: "
+                + PING.length()
+                + "\r\n\r\n"
+                + PING);
+
+    assertThat(answer).startsWith("HTTP/1.1 200").endsWith("\r\n\r\n{}");
+  }
+
+  @Test
   void compressed_answers_redirects_and_cookies_pass_through_untouched() throws Exception {
     ByteArrayOutputStream zipped = new ByteArrayOutputStream();
     try (GZIPOutputStream gz = new GZIPOutputStream(zipped)) {

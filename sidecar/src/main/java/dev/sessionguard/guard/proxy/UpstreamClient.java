@@ -38,7 +38,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
 /**
  * Jetty's HTTP client set up as a transparent hop to a plain-http upstream: no cookies kept, no
  * redirects followed, no authentication answered, no content decoded, no TLS context built. In the
- * guard it runs on the proxy server's threads, scheduler and buffers.
+ * guard it runs on the proxy server's threads, scheduler and buffers, and its connections on the
+ * listening connector's selectors.
  */
 public final class UpstreamClient {
   /** Far above any cap: the guard's own caps bound how many exchanges run at once. */

@@ -127,13 +127,6 @@ public final class UpstreamClient {
   private static final class PlainClientConnector extends ClientConnector {
     private SelectorManager shared; // the server connector's, once it runs this client
 
-    PlainClientConnector() {
-      // One selector per processor (Jetty's default here is one) when the client runs alone: the
-      // thread that reads an upstream's answer also relays it and reads the client's next
-      // request, so nearly all of the fast path's work runs on these threads.
-      setSelectors(ProcessorUtils.availableProcessors());
-    }
-
     @Override
     protected SslContextFactory.Client newSslContextFactory() {
       return null;
@@ -145,7 +138,7 @@ public final class UpstreamClient {
     }
 
     @Override
-    protected EndPoint newEndPoint(
+    protected UpstreamEndPoint newEndPoint(
         SelectableChannel channel, ManagedSelector selector, SelectionKey key) {
       UpstreamEndPoint endPoint =
           new UpstreamEndPoint((SocketChannel) channel, selector, key, getScheduler());
@@ -186,7 +179,9 @@ public final class UpstreamClient {
     private final PlainClientConnector client;
 
     SharedConnector(Server server, ConnectionFactory factory, PlainClientConnector client) {
-      // One selector per processor, as the client had: nearly all work runs on them.
+      // One selector per processor (Jetty's server default is half as many, at most 4): the
+      // thread that reads an upstream's answer also relays it and reads the client's next
+      // request, so nearly all of the fast path's work runs on them.
       super(server, -1, ProcessorUtils.availableProcessors(), factory);
       this.client = client;
       client.shared = getSelectorManager();
@@ -201,7 +196,7 @@ public final class UpstreamClient {
             SelectableChannel channel, ManagedSelector selector, SelectionKey key)
             throws IOException {
           return upstream(key.attachment()) != null
-              ? (SocketChannelEndPoint) client.newEndPoint(channel, selector, key)
+              ? client.newEndPoint(channel, selector, key)
               : super.newEndPoint(channel, selector, key);
         }
 

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An HTTP/1.1 upstream on a raw socket, for faults a real server would not produce: each request is
@@ -37,6 +38,7 @@ public final class ScriptedUpstream implements AutoCloseable {
   }
 
   public final List<Request> seen = new CopyOnWriteArrayList<>();
+  private final AtomicInteger accepted = new AtomicInteger();
   private final ServerSocket server;
   private final ExecutorService pool = Executors.newCachedThreadPool();
   private volatile Script script = (r, s) -> json(s, 200, Map.of(), "{}");
@@ -50,6 +52,11 @@ public final class ScriptedUpstream implements AutoCloseable {
     return URI.create("http://127.0.0.1:" + server.getLocalPort() + "/mcp");
   }
 
+  /** How many connections it has accepted so far. */
+  public int connections() {
+    return accepted.get();
+  }
+
   public void script(Script script) {
     this.script = script;
   }
@@ -58,6 +65,7 @@ public final class ScriptedUpstream implements AutoCloseable {
     while (!server.isClosed()) {
       try {
         Socket s = server.accept();
+        accepted.incrementAndGet();
         pool.execute(() -> serve(s));
       } catch (IOException e) {
         return;

@@ -24,7 +24,6 @@ import java.time.Duration;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.eclipse.jetty.client.Result;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
@@ -254,12 +253,11 @@ public final class FastPath extends Handler.Wrapper {
   }
 
   /**
-   * One request on the way to the upstream and its answer on the way back. Exactly one of the
-   * answer's headers, the first-byte timeout and the exchange's failure decides how it goes on.
+   * One request on the way to the upstream and its answer on the way back, on the guard's own
+   * upstream connections. Exactly one of the answer's headers, the first-byte timeout and the
+   * exchange's failure decides how it goes on.
    */
-  private final class Exchange
-      implements org.eclipse.jetty.client.Response.ContentSourceListener,
-          org.eclipse.jetty.client.Response.CompleteListener {
+  private final class Exchange implements UpstreamLinks.Answer {
     private static final int WAITING = 0;
     private static final int ANSWERED = 1;
     private static final int FAILED = 2;
@@ -274,9 +272,10 @@ public final class FastPath extends Handler.Wrapper {
     private final boolean activity;
     private final AtomicInteger state = new AtomicInteger(WAITING);
     private final AtomicBoolean finished = new AtomicBoolean();
-    private org.eclipse.jetty.client.Request upstream;
+    private UpstreamLinks.Call upstream;
     private Scheduler.Task firstByte;
     private long started;
+    private long declared = -1;
     private volatile boolean clientFailed;
 
     Exchange(
@@ -306,11 +305,13 @@ public final class FastPath extends Handler.Wrapper {
       try {
         // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
         request.addIdleTimeoutListener(timeout -> false);
-        upstream = forwarder.request(cfg, request, body, false);
+        upstream =
+            UpstreamLinks.call(
+                forwarder.head(cfg, request, body.length), ByteBuffer.wrap(body), this);
         started = System.nanoTime();
         firstByte =
             getServer().getScheduler().schedule(this::firstByteTimedOut, cfg.firstByteTimeout());
-        upstream.send(this);
+        forwarder.send(cfg, upstream);
       } catch (RuntimeException x) {
         // Nothing else would end this exchange (it may run in a callback that swallows throws).
         state.set(FAILED);
@@ -332,18 +333,6 @@ public final class FastPath extends Handler.Wrapper {
       }
     }
 
-    @Override
-    public void onComplete(Result result) {
-      if (result.isFailed() && state.compareAndSet(WAITING, FAILED)) {
-        firstByte.cancel();
-        Throwable failure = result.getFailure();
-        answer(
-            GuardError.UPSTREAM_FAILED,
-            failure instanceof SocketTimeoutException ? "connect timed out" : failure.toString(),
-            done(true));
-      }
-    }
-
     /** The upstream failed before answering: the guard answers 502 or 504 itself. */
     private void answer(GuardError error, String why, Callback done) {
       log.warn("upstream {}: {}", error.status(), why);
@@ -353,80 +342,81 @@ public final class FastPath extends Handler.Wrapper {
     }
 
     @Override
-    public void onContentSource(org.eclipse.jetty.client.Response answer, Content.Source content) {
+    public void headers(int status, HttpFields answer, Callback proceed) {
       if (!state.compareAndSet(WAITING, ANSWERED)) {
-        content.fail(new IOException("answered already")); // timed out just before
+        proceed.failed(new IOException("answered already")); // timed out just before
         return;
       }
       firstByte.cancel();
-      int status = answer.getStatus();
       mcp.upstreamAnswered(
           rpc.era(),
           Duration.ofNanos(System.nanoTime() - started),
           status,
-          answer.getHeaders().getValuesList(HttpHeader.WWW_AUTHENTICATE));
+          answer.getValuesList(HttpHeader.WWW_AUTHENTICATE));
       if (status == 404 && session != null) {
         // The upstream forgot the session: end it before the client hears (the registry may
         // call Redis, so on a thread that may wait), then relay the answer from there.
         blocking.execute(
             () -> {
               mcp.ended(session.id(), EndReason.UPSTREAM);
-              relay(answer, content);
+              respond(status, answer, proceed);
             });
       } else {
-        relay(answer, content);
+        respond(status, answer, proceed);
       }
     }
 
-    /** Status, end-to-end headers, then the body as it arrives. */
-    private void relay(org.eclipse.jetty.client.Response answer, Content.Source content) {
-      response.setStatus(answer.getStatus());
+    /** Status and end-to-end headers; an SSE answer's go at once, before its first event. */
+    private void respond(int status, HttpFields answer, Callback proceed) {
+      response.setStatus(status);
       HttpFields.Mutable out = response.getHeaders();
-      boolean sse = Forwarder.answerHeaders(answer.getHeaders(), out::add, out::put);
-      long declared = answer.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
-      Callback relayed = relayed(declared);
-      Content.Sink client = this::write;
+      boolean sse = Forwarder.answerHeaders(answer, out::add, out::put);
+      declared = answer.getLongField(HttpHeader.CONTENT_LENGTH);
       if (sse) {
-        // Status and headers go before the first event, however long it takes.
-        response.write(
-            false,
-            BufferUtil.EMPTY_BUFFER,
-            Callback.from(() -> Content.copy(content, client, relayed), relayed::failed));
+        response.write(false, BufferUtil.EMPTY_BUFFER, toClient(proceed));
       } else {
-        Content.copy(content, client, relayed);
+        proceed.succeeded();
       }
     }
 
-    /** Writes to the client, noting a failure as the client's (gone, or not reading). */
-    private void write(boolean last, ByteBuffer bytes, Callback written) {
-      response.write(
-          last,
-          bytes,
-          Callback.from(
-              written::succeeded,
-              x -> {
-                clientFailed = true;
-                written.failed(x);
-              }));
+    @Override
+    public void content(ByteBuffer bytes, boolean last, Callback written) {
+      response.write(last, bytes, toClient(written));
     }
 
-    /** How relaying the answer's body ends. */
-    private Callback relayed(long declared) {
-      Callback done = done(true);
+    /** Completes {@code then} once a write to the client ends, noting a failure as the client's. */
+    private Callback toClient(Callback then) {
       return Callback.from(
-          done::succeeded,
+          InvocationType.NON_BLOCKING,
+          then::succeeded,
           x -> {
-            if (clientFailed) {
-              upstream.abort(x); // the client went away: stop the upstream too
-            }
-            if (!clientFailed
-                && declared >= 0
-                && Response.getContentBytesWritten(response) == declared) {
-              done.succeeded(); // only the end-of-body marker was missing: the client has it all
-            } else {
-              done.failed(x); // the client must see a cut answer, not a clean end
-            }
+            clientFailed = true; // gone, or not reading
+            then.failed(x);
           });
+    }
+
+    @Override
+    public void completed() {
+      done(true).succeeded();
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      if (state.compareAndSet(WAITING, FAILED)) {
+        firstByte.cancel();
+        answer(
+            GuardError.UPSTREAM_FAILED,
+            cause instanceof SocketTimeoutException ? "connect timed out" : cause.toString(),
+            done(true));
+      } else if (state.get() == ANSWERED) {
+        if (!clientFailed
+            && declared >= 0
+            && Response.getContentBytesWritten(response) == declared) {
+          done(true).succeeded(); // only the end-of-body marker was missing: the client has it all
+        } else {
+          done(true).failed(cause); // the client must see a cut answer, not a clean end
+        }
+      } // else timed out: answered already
     }
 
     /**

@@ -11,6 +11,7 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -107,6 +108,63 @@ public final class Forwarder {
     return out;
   }
 
+  /**
+   * The fast path's request for {@link UpstreamLinks}, framed: the request line with the client's
+   * raw path and query, then the same headers as {@link #request} sends, then {@code length} as
+   * Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them.
+   */
+  ByteBuffer head(GuardConfig cfg, org.eclipse.jetty.server.Request in, int length) {
+    String scheme = in.getHttpURI().getScheme();
+    String peer = org.eclipse.jetty.server.Request.getRemoteAddr(in);
+    HttpFields headers = in.getHeaders();
+    Target target = target(cfg.upstream(), in.getHttpURI().getPathQuery());
+    Set<String> strip = HopByHop.namesToStrip(headers.getValuesList(HttpHeader.CONNECTION), true);
+    String prior = String.join(", ", headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
+    Head out = new Head();
+    out.ascii(in.getMethod()).ascii(" ").ascii(target.pathQuery()).ascii(" HTTP/1.1\r\n");
+    out.field(target.host().getName(), target.host().getValue());
+    for (HttpField field : headers) {
+      String lower = field.getLowerCaseName();
+      if (!strip.contains(lower) && !lower.equals("x-forwarded-for")) {
+        out.field(field.getName(), field.getValue());
+      }
+    }
+    out.field("X-Forwarded-For", prior.isEmpty() ? peer : prior + ", " + peer);
+    if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
+      out.field("X-Forwarded-Proto", scheme == null ? "http" : scheme);
+    }
+    out.field("Content-Length", Integer.toString(length));
+    out.ascii("\r\n");
+    return out.buffer();
+  }
+
+  /** A request head being written. */
+  private static final class Head {
+    private byte[] bytes = new byte[1024];
+    private int size;
+
+    Head field(String name, String value) {
+      return ascii(name).ascii(": ").ascii(value == null ? "" : value).ascii("\r\n");
+    }
+
+    /** Each char as a byte; one outside ISO-8859-1 becomes '?' (it cannot be sent as is). */
+    Head ascii(String s) {
+      int n = s.length();
+      if (size + n > bytes.length) {
+        bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + n));
+      }
+      for (int i = 0; i < n; i++) {
+        char c = s.charAt(i);
+        bytes[size++] = c <= 0xFF ? (byte) c : (byte) '?';
+      }
+      return this;
+    }
+
+    ByteBuffer buffer() {
+      return ByteBuffer.wrap(bytes, 0, size);
+    }
+  }
+
   /** The upstream's URI for a client's raw path and query. */
   private Target target(URI upstream, String pathQuery) {
     Target seen = last;
@@ -118,6 +176,12 @@ public final class Forwarder {
         new Target(upstream, pathQuery, uri, new HttpField(HttpHeader.HOST, uri.getAuthority()));
     last = target;
     return target;
+  }
+
+  /** Sends a request framed by {@link #head} on the fast path's own upstream connections. */
+  void send(GuardConfig cfg, UpstreamLinks.Call call) {
+    URI upstream = cfg.upstream();
+    client.links().send(upstream.getHost(), upstream.getPort(), call);
   }
 
   /** Sends and waits for the response headers, at most {@code firstByte} after sending. */

@@ -45,10 +45,8 @@ public final class UpstreamClient {
   /** Far above any cap: the guard's own caps bound how many exchanges run at once. */
   private static final int CONNECTIONS = 1 << 16;
 
-  // An upstream's answer headers as large as a client's request headers may be.
-  private static final int MAX_RESPONSE_HEADERS = 64 * 1024;
-
   private final HttpClient http;
+  private final UpstreamLinks links;
 
   public UpstreamClient(Duration connectTimeout) {
     HttpClientTransportOverHTTP transport =
@@ -62,7 +60,7 @@ public final class UpstreamClient {
     http.setUserAgentField(null); // the client's own User-Agent passes through
     http.setMaxConnectionsPerDestination(CONNECTIONS);
     http.setMaxRequestsQueuedPerDestination(CONNECTIONS);
-    http.setMaxResponseHeadersSize(MAX_RESPONSE_HEADERS);
+    http.setMaxResponseHeadersSize(UpstreamLinks.MAX_RESPONSE_HEADERS);
     http.addEventListener(
         new LifeCycle.Listener() {
           @Override
@@ -76,6 +74,7 @@ public final class UpstreamClient {
             http.getContentDecoderFactories().clear();
           }
         });
+    links = new UpstreamLinks(http.getClientConnector());
   }
 
   /**
@@ -100,6 +99,11 @@ public final class UpstreamClient {
   /** A request to {@code target}, to be sent by the caller. */
   public Request newRequest(URI target) {
     return http.newRequest(target);
+  }
+
+  /** The fast path's own connections to the upstream, opened by this client's connector. */
+  UpstreamLinks links() {
+    return links;
   }
 
   /** Starts it on threads of its own (outside a guard, e.g. in tests). */

@@ -1,0 +1,579 @@
+package dev.sessionguard.guard.proxy;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.eclipse.jetty.http.HttpCompliance;
+import org.eclipse.jetty.http.HttpException;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpHeaderValue;
+import org.eclipse.jetty.http.HttpParser;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.ClientConnectionFactory;
+import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.RetainableByteBuffer;
+import org.eclipse.jetty.io.Transport;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Promise;
+import org.eclipse.jetty.util.thread.Invocable;
+
+/**
+ * The fast path's own keep-alive connections to the upstream: the request, already framed, is
+ * written on the connection's end point, and the answer is parsed with Jetty's {@link HttpParser}
+ * and handed on piece by piece as it is parsed, each piece written to the client before the next is
+ * read (back-pressure). Jetty's HTTP client, which serves everything else (streams, session ends,
+ * other paths), spends most of a request's CPU on per-exchange machinery a relay of one request on
+ * a kept-alive connection does not need; these connections run on the same selectors, opened by the
+ * same {@link ClientConnector}.
+ *
+ * <p>Idle connections wait in a last-in-first-out pool, one pool per upstream address; an idle
+ * connection that becomes readable (the upstream closed it) or stays idle for the connector's idle
+ * timeout is closed and leaves the pool. A busy one has no idle timeout: the first-byte timeout
+ * bounds the wait for the answer's headers, and a quiet SSE answer is not a dead one. Like Jetty's
+ * client, a request is not retried: a connection the upstream closes just as it is reused fails
+ * that request.
+ */
+final class UpstreamLinks {
+  /** Where an answer goes. Calls come one at a time, never concurrently. */
+  interface Answer {
+    /**
+     * The final status and headers (interim 1xx answers are passed over). Nothing more comes until
+     * {@code proceed} completes; failing it gives up the exchange.
+     */
+    void headers(int status, HttpFields headers, Callback proceed);
+
+    /**
+     * A piece of the body, {@code last} for the last one (which may be empty). The bytes are valid
+     * until {@code written} completes, and nothing more comes until then; failing it (the client
+     * went away) gives up the exchange, and {@link #failed} follows with that failure.
+     */
+    void content(ByteBuffer bytes, boolean last, Callback written);
+
+    /** The answer ended and its connection went back to the pool. */
+    void completed();
+
+    /**
+     * The exchange failed: no connection, a connection lost or cut, a malformed answer, or given up
+     * (aborted, or a callback failed). Nothing follows; not called after {@link #completed}.
+     */
+    void failed(Throwable cause);
+  }
+
+  private static final int BUFFER = 16 * 1024;
+
+  // An upstream's answer headers as large as a client's request headers may be.
+  static final int MAX_RESPONSE_HEADERS = 64 * 1024;
+
+  private static final Object CLOSED = new Object();
+
+  private final ClientConnector connector;
+  private volatile Pool pool = new Pool("", -1);
+
+  UpstreamLinks(ClientConnector connector) {
+    this.connector = connector;
+  }
+
+  /** A framed request ({@code head} and {@code body}) whose answer goes to {@code answer}. */
+  static Call call(ByteBuffer head, ByteBuffer body, Answer answer) {
+    return new Call(head, body, answer);
+  }
+
+  /** Sends {@code call} to {@code host:port} on an idle connection, or on a new one. */
+  void send(String host, int port, Call call) {
+    Pool to = pool(host, port);
+    Link link;
+    while ((link = to.idle.pollFirst()) != null) {
+      if (link.take(call)) {
+        link.send(call);
+        return;
+      }
+    }
+    // Resolving the host may block: not on the thread that called (often a selector).
+    connector.getExecutor().execute(() -> connect(to, call));
+  }
+
+  /** Connections waiting idle in the pool (for tests and diagnostics). */
+  int idle() {
+    return pool.idle.size();
+  }
+
+  private Pool pool(String host, int port) {
+    Pool current = pool;
+    if (current.port == port && current.host.equals(host)) {
+      return current;
+    }
+    synchronized (this) {
+      current = pool;
+      if (current.port != port || !current.host.equals(host)) {
+        Pool old = current;
+        current = new Pool(host, port);
+        pool = current;
+        // The upstream moved (a new policy): the old one's idle connections are not used again.
+        Link link;
+        while ((link = old.idle.pollFirst()) != null) {
+          link.closeIdle();
+        }
+      }
+      return current;
+    }
+  }
+
+  private void connect(Pool to, Call call) {
+    Map<String, Object> context = new HashMap<>();
+    context.put(Transport.CONTEXT_KEY, Transport.TCP_IP);
+    context.put(
+        ClientConnectionFactory.CONTEXT_KEY,
+        (ClientConnectionFactory) (endPoint, ctx) -> new Link(to, endPoint, call));
+    context.put(
+        ClientConnector.CONNECTION_PROMISE_CONTEXT_KEY,
+        Promise.<Connection>from(connection -> ((Link) connection).send(call), call::fail));
+    try {
+      connector.connect(new InetSocketAddress(to.host, to.port), context);
+    } catch (RuntimeException x) { // e.g. an unresolved host
+      call.fail(x);
+    }
+  }
+
+  /** The idle connections to one upstream address. */
+  private record Pool(String host, int port, Deque<Link> idle) {
+    Pool(String host, int port) {
+      this(host, port, new ConcurrentLinkedDeque<>());
+    }
+  }
+
+  /** One request's claim on a connection, and the way to give it up. */
+  static final class Call {
+    private final ByteBuffer head;
+    private final ByteBuffer body;
+    private final Answer answer;
+    private final AtomicBoolean over = new AtomicBoolean();
+    private Link link; // guarded by this
+    private Throwable aborted; // guarded by this
+
+    private Call(ByteBuffer head, ByteBuffer body, Answer answer) {
+      this.head = head;
+      this.body = body;
+      this.answer = answer;
+    }
+
+    /**
+     * Gives the exchange up: its connection is closed (the answer is not read to its end), and
+     * {@link Answer#failed} follows unless the answer already ended.
+     */
+    void abort(Throwable cause) {
+      Link on;
+      synchronized (this) {
+        if (aborted != null) {
+          return;
+        }
+        aborted = cause;
+        on = link;
+      }
+      if (on != null) {
+        on.abort(this, cause);
+      } else {
+        fail(cause);
+      }
+    }
+
+    /** Binds the call to its connection; false when it was given up meanwhile. */
+    private synchronized boolean attach(Link to) {
+      if (aborted != null) {
+        return false;
+      }
+      link = to;
+      return true;
+    }
+
+    private void fail(Throwable cause) {
+      if (over.compareAndSet(false, true)) {
+        answer.failed(cause);
+      }
+    }
+
+    private void complete() {
+      if (over.compareAndSet(false, true)) {
+        answer.completed();
+      }
+    }
+  }
+
+  /**
+   * One connection to the upstream. Its state is null while idle in the pool, the {@link Call} it
+   * serves while busy, or {@link #CLOSED}. Its answer is processed by one thread at a time: the one
+   * the selector calls when bytes arrive, or the one that completes a callback it waits for. The
+   * parser's events are noted and handed on once the parser has returned, so a callback that
+   * completes on another thread never meets the parser mid-step.
+   */
+  private final class Link extends AbstractConnection.NonBlocking
+      implements HttpParser.ResponseHandler {
+    private final Pool pool;
+    private final AtomicReference<Object> state;
+    private final HttpParser parser;
+    private final Resume resume = new Resume();
+    // The answer being parsed, on the processing thread.
+    private RetainableByteBuffer buffer;
+    private int status;
+    private HttpVersion version;
+    private HttpFields.Mutable fields;
+    private boolean keepAlive;
+    private boolean headersDue;
+    private ByteBuffer contentDue;
+    private boolean lastDue;
+    private boolean lastHandedOn;
+    private boolean interim;
+    private boolean ended;
+    private Throwable broken;
+
+    Link(Pool pool, EndPoint endPoint, Call first) {
+      super(endPoint, connector.getExecutor());
+      this.pool = pool;
+      this.state = new AtomicReference<>(first);
+      this.parser = new HttpParser(this, MAX_RESPONSE_HEADERS, HttpCompliance.RFC9110);
+      parser.setHeaderCacheSize(1024); // as Jetty's client: common answer fields are not rebuilt
+    }
+
+    @Override
+    public void onOpen() {
+      super.onOpen();
+      fillInterested();
+    }
+
+    /** From the pool: serves {@code call} unless the connection closed meanwhile. */
+    boolean take(Call call) {
+      return state.compareAndSet(null, call);
+    }
+
+    /** Writes the call's request; the answer arrives through the read interest it already has. */
+    void send(Call call) {
+      if (!call.attach(this)) { // given up while the connection was being found
+        if (state.compareAndSet(call, null)) {
+          pool.idle.offerFirst(this); // unused: its read interest is still set
+        }
+        return;
+      }
+      getEndPoint()
+          .write(
+              Callback.from(Invocable.InvocationType.NON_BLOCKING, () -> {}, x -> fail(call, x)),
+              call.head,
+              call.body);
+    }
+
+    /** Gives up {@code call}'s exchange, if this connection still serves it. */
+    void abort(Call call, Throwable cause) {
+      if (state.get() == call) {
+        fail(call, cause);
+      } else {
+        call.fail(cause);
+      }
+    }
+
+    /** Closes it if it is idle (its upstream moved). */
+    void closeIdle() {
+      if (state.compareAndSet(null, CLOSED)) {
+        getEndPoint().close();
+      }
+    }
+
+    private void fail(Call call, Throwable cause) {
+      if (state.compareAndSet(call, CLOSED)) {
+        getEndPoint().close(cause);
+      }
+      call.fail(cause);
+    }
+
+    @Override
+    public void onClose(Throwable cause) {
+      super.onClose(cause);
+      Object was = state.getAndSet(CLOSED);
+      pool.idle.remove(this);
+      if (was instanceof Call call) {
+        call.fail(cause != null ? cause : new EOFException("upstream connection closed"));
+      }
+    }
+
+    @Override
+    public boolean onIdleExpired(TimeoutException timeout) {
+      // Only an idle connection expires: a busy one may be relaying a quiet SSE answer.
+      return state.compareAndSet(null, CLOSED);
+    }
+
+    @Override
+    public void onFillable() {
+      if (state.get() == null && state.compareAndSet(null, CLOSED)) {
+        // Readable while idle: the upstream closed it, or sent what nobody asked for.
+        getEndPoint().close();
+        return;
+      }
+      if (state.get() instanceof Call call) {
+        process(call);
+      }
+    }
+
+    /** Reads and parses the answer until it ends, more bytes are needed, or a callback waits. */
+    private void process(Call call) {
+      try {
+        while (state.get() == call) {
+          if (buffer == null) {
+            buffer = connector.getByteBufferPool().acquire(BUFFER, true);
+          }
+          ByteBuffer bytes = buffer.getByteBuffer();
+          if (parse(call, bytes)) {
+            return;
+          }
+          BufferUtil.clear(bytes); // the parser took it all
+          int filled = getEndPoint().fill(bytes);
+          if (filled > 0) {
+            continue;
+          }
+          if (filled == 0) {
+            releaseBuffer();
+            fillInterested();
+            return;
+          }
+          parser.atEOF(); // ends an answer delimited by the connection's close, else fails it
+          keepAlive = false;
+          if (!parse(call, bytes)) {
+            fail(call, new EOFException("upstream closed the connection before the answer ended"));
+            releaseBuffer();
+          }
+          return;
+        }
+        releaseBuffer(); // failed or given up meanwhile
+      } catch (Throwable x) {
+        fail(call, x);
+        releaseBuffer();
+      }
+    }
+
+    /**
+     * Parses what the buffer holds and hands on what it found. True when processing stops here: the
+     * answer ended (the connection is back in the pool, or closed), failed, or waits for a
+     * callback, whose completion processes on.
+     */
+    private boolean parse(Call call, ByteBuffer bytes) {
+      while (true) {
+        boolean event;
+        try {
+          event = parser.parseNext(bytes);
+        } catch (Throwable x) { // the parser's own checks, on bytes it cannot make sense of
+          broken = new IOException("bad answer from the upstream", x);
+          event = true;
+        }
+        if (state.get() != call) {
+          releaseBuffer();
+          return true;
+        }
+        if (broken != null) {
+          Throwable cause = broken;
+          broken = null;
+          return failed(call, cause);
+        }
+        if (interim) { // a 1xx before the answer: parse on
+          interim = false;
+          parser.reset();
+          continue;
+        }
+        if (headersDue) {
+          headersDue = false;
+          call.answer.headers(status, fields, resume.arm());
+          if (stopped(call)) {
+            return true;
+          }
+        } else if (contentDue != null) {
+          ByteBuffer piece = contentDue;
+          contentDue = null;
+          lastHandedOn = lastDue;
+          call.answer.content(piece, lastDue, resume.arm());
+          if (stopped(call)) {
+            return true;
+          }
+        } else if (ended) {
+          if (!lastHandedOn) {
+            lastHandedOn = true;
+            call.answer.content(BufferUtil.EMPTY_BUFFER, true, resume.arm());
+            if (stopped(call)) {
+              return true;
+            }
+          }
+          end(call, bytes);
+          return true;
+        } else if (!event) {
+          return false;
+        }
+      }
+    }
+
+    /** After handing a callback on: true when processing stops (it waits, or it failed). */
+    private boolean stopped(Call call) {
+      if (resume.waiting()) {
+        return true;
+      }
+      Throwable cause = resume.takeFailure();
+      return cause != null && failed(call, cause);
+    }
+
+    private boolean failed(Call call, Throwable cause) {
+      fail(call, cause);
+      releaseBuffer();
+      return true;
+    }
+
+    /** The answer ended and was handed on whole: reuse the connection if it may be. */
+    private void end(Call call, ByteBuffer bytes) {
+      boolean reusable = keepAlive && !bytes.hasRemaining();
+      releaseBuffer();
+      parser.reset();
+      fields = null;
+      ended = false;
+      lastHandedOn = false;
+      if (reusable && state.compareAndSet(call, null)) {
+        fillInterested();
+        pool.idle.offerFirst(this); // before the exchange ends: its client's next request takes it
+      } else if (state.compareAndSet(call, CLOSED)) {
+        getEndPoint().close(); // the answer said so, or was followed by bytes nobody asked for
+      }
+      call.complete();
+    }
+
+    private void releaseBuffer() {
+      if (buffer != null && !resume.waiting()) {
+        buffer.release();
+        buffer = null;
+      }
+    }
+
+    @Override
+    public void startResponse(HttpVersion version, int status, String reason) {
+      this.version = version;
+      this.status = status;
+      this.fields = HttpFields.build();
+    }
+
+    @Override
+    public void parsedHeader(HttpField field) {
+      fields.add(field);
+    }
+
+    @Override
+    public boolean headerComplete() {
+      if (status == 101) {
+        broken = new IOException("the upstream switched protocols unasked");
+        return true;
+      }
+      if (status < 200) {
+        return false; // its end comes next, see messageComplete
+      }
+      keepAlive =
+          version == HttpVersion.HTTP_1_1
+              ? !fields.contains(HttpHeader.CONNECTION, HttpHeaderValue.CLOSE.asString())
+              : fields.contains(HttpHeader.CONNECTION, HttpHeaderValue.KEEP_ALIVE.asString());
+      headersDue = true;
+      return true;
+    }
+
+    @Override
+    public boolean content(ByteBuffer item) {
+      long length = parser.getContentLength();
+      contentDue = item;
+      lastDue = length >= 0 && parser.getContentRead() >= length;
+      return true;
+    }
+
+    @Override
+    public boolean contentComplete() {
+      return false;
+    }
+
+    @Override
+    public boolean messageComplete() {
+      if (status < 200) {
+        interim = true;
+      } else {
+        ended = true;
+      }
+      return true;
+    }
+
+    @Override
+    public void earlyEOF() {
+      broken = new EOFException("upstream closed the connection before the answer ended");
+    }
+
+    @Override
+    public void badMessage(HttpException failure) {
+      broken = new IOException("bad answer from the upstream: " + failure.getReason());
+    }
+
+    /**
+     * The callback handed on with each event. Completed at once (the common case) the processing
+     * thread goes on; completed later, the completing thread takes over the processing.
+     */
+    private final class Resume implements Callback {
+      private static final int IDLE = 0;
+      private static final int ARMED = 1;
+      private static final int WAITING = 2;
+      private final AtomicInteger phase = new AtomicInteger(IDLE);
+      private Throwable failure; // written before the phase moves, read after
+
+      Callback arm() {
+        phase.set(ARMED);
+        return this;
+      }
+
+      /** True when the processing thread must stop: the callback has not completed yet. */
+      boolean waiting() {
+        return phase.get() == WAITING || phase.compareAndSet(ARMED, WAITING);
+      }
+
+      Throwable takeFailure() {
+        Throwable cause = failure;
+        failure = null;
+        return cause;
+      }
+
+      @Override
+      public void succeeded() {
+        if (phase.getAndSet(IDLE) == WAITING) {
+          if (state.get() instanceof Call call) {
+            process(call);
+          } else {
+            releaseBuffer();
+          }
+        }
+      }
+
+      @Override
+      public void failed(Throwable cause) {
+        failure = cause;
+        if (phase.getAndSet(IDLE) == WAITING) {
+          takeFailure();
+          if (state.get() instanceof Call call) {
+            fail(call, cause);
+          }
+          releaseBuffer();
+        }
+      }
+
+      @Override
+      public InvocationType getInvocationType() {
+        return InvocationType.NON_BLOCKING;
+      }
+    }
+  }
+}

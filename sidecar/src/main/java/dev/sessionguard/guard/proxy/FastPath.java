@@ -275,7 +275,7 @@ public final class FastPath extends Handler.Wrapper {
     private UpstreamLinks.Call upstream;
     private Scheduler.Task firstByte;
     private long started;
-    private long declared = -1;
+    private volatile long declared = -1;
     private volatile boolean clientFailed;
 
     Exchange(

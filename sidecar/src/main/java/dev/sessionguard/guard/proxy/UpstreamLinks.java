@@ -239,6 +239,8 @@ final class UpstreamLinks {
     private boolean interim;
     private boolean ended;
     private Throwable broken;
+    // An answer may end before its request is written (an upstream that refuses a body early).
+    private volatile boolean writing;
 
     Link(Pool pool, EndPoint endPoint, Call first) {
       super(endPoint, connector.getExecutor());
@@ -267,9 +269,11 @@ final class UpstreamLinks {
         }
         return;
       }
+      writing = true;
       getEndPoint()
           .write(
-              Callback.from(Invocable.InvocationType.NON_BLOCKING, () -> {}, x -> fail(call, x)),
+              Callback.from(
+                  Invocable.InvocationType.NON_BLOCKING, () -> writing = false, x -> fail(call, x)),
               call.head,
               call.body);
     }
@@ -436,7 +440,7 @@ final class UpstreamLinks {
 
     /** The answer ended and was handed on whole: reuse the connection if it may be. */
     private void end(Call call, ByteBuffer bytes) {
-      boolean reusable = keepAlive && !bytes.hasRemaining();
+      boolean reusable = keepAlive && !bytes.hasRemaining() && !writing;
       releaseBuffer();
       parser.reset();
       fields = null;
@@ -445,10 +449,15 @@ final class UpstreamLinks {
       if (reusable && state.compareAndSet(call, null)) {
         fillInterested();
         pool.idle.offerFirst(this); // before the exchange ends: its client's next request takes it
-      } else if (state.compareAndSet(call, CLOSED)) {
-        getEndPoint().close(); // the answer said so, or was followed by bytes nobody asked for
+        call.complete();
+        return;
       }
-      call.complete();
+      call.complete(); // first: closing fails a pending write, which must not fail the call
+      if (state.compareAndSet(call, CLOSED)) {
+        // The answer said so, came before its request was written, or was followed by bytes
+        // nobody asked for.
+        getEndPoint().close();
+      }
     }
 
     private void releaseBuffer() {

@@ -322,6 +322,43 @@ class UpstreamLinksTest {
   }
 
   @Test
+  void an_answer_that_ends_before_its_request_is_written_is_relayed_and_not_reused()
+      throws Exception {
+    try (ServerSocket early = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      CompletableFuture<Void> answered =
+          CompletableFuture.runAsync(
+              () -> {
+                try (java.net.Socket s = early.accept()) {
+                  // Refuses the body unread, keeping the connection: the guard's write is pending.
+                  raw(s, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
+                  s.getInputStream().readNBytes(16); // the head's start, then it waits for close
+                  while (s.getInputStream().read(new byte[65536]) != -1) {
+                    // drain until the guard closes the connection
+                  }
+                } catch (IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+      byte[] big = new byte[32 << 20]; // more than the sockets' buffers hold
+      Collected answer = new Collected(false);
+      links.send(
+          "127.0.0.1",
+          early.getLocalPort(),
+          UpstreamLinks.call(
+              ByteBuffer.wrap(
+                  ("POST /mcp HTTP/1.1\r\nHost: up\r\nContent-Length: " + big.length + "\r\n\r\n")
+                      .getBytes(StandardCharsets.ISO_8859_1)),
+              ByteBuffer.wrap(big),
+              answer));
+
+      assertThat(answer.await()).isNull();
+      assertThat(answer.status).isEqualTo(413);
+      assertThat(links.idle()).isZero();
+      answered.get(10, TimeUnit.SECONDS); // the guard closed it: the upstream's read ended
+    }
+  }
+
+  @Test
   void a_refused_connection_fails_the_call() throws Exception {
     int port;
     try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

@@ -173,15 +173,28 @@ for rate in $RATES; do
   done
 done
 
-# The targets: throughput, and p99 at the first rate (half of nginx's saturation).
+# The targets: throughput, and p99 at the first rate (half of nginx's saturation); the p99 ratio
+# at the other rates for information. A ratio counts only where nginx kept up with the rate (the
+# fixed-rate generator shares core 0 with the upstream and may itself fall behind first).
 if [[ " $MODES " == *" guard "* && " $MODES " == *" nginx "* ]]; then
-  first=${RATES%% *}
-  awk -v g="$(med summary-throughput guard)" -v n="$(med summary-throughput nginx)" -v rate="$first" \
-    -v gl="$(med summary-latency guard "rate=$first pct=p99_us")" -v nl="$(med summary-latency nginx "rate=$first pct=p99_us")" 'BEGIN{
-      t = g / n; l = gl / nl
+  awk -v g="$(med summary-throughput guard)" -v n="$(med summary-throughput nginx)" 'BEGIN{
+      t = g / n
       printf "target throughput guard/nginx=%.2f (>= 0.70) %s\n", t, (t >= 0.7 ? "PASS" : "FAIL")
-      printf "target p99@%s guard/nginx=%.2f (<= 2.00) %s\n", rate, l, (l <= 2 ? "PASS" : "FAIL")
     }'
+  first=${RATES%% *}
+  for rate in $RATES; do
+    kept=$(grep "^latency .*mode=nginx rate=$rate " "$LINES" | field achieved | stats | cut -d' ' -f1)
+    awk -v rate="$rate" -v first="$first" -v kept="$kept" \
+      -v gl="$(med summary-latency guard "rate=$rate pct=p99_us")" -v nl="$(med summary-latency nginx "rate=$rate pct=p99_us")" 'BEGIN{
+        l = gl / nl
+        if (kept < 0.98 * rate) {
+          verdict = sprintf("not measured: nginx fell behind the rate (median %d req/s)", kept)
+        } else {
+          verdict = (l <= 2 ? "PASS" : "FAIL")
+        }
+        printf "%s p99@%s guard/nginx=%.2f (<= 2.00) %s\n", (rate == first ? "target" : "info"), rate, l, verdict
+      }'
+  done
 fi
 for m in guard guard-redis; do
   [ -z "${PROXY_PID[$m]:-}" ] || echo "$m RSS after the run: $(rss_mb "${PROXY_PID[$m]}") MB, threads $(threads_of "${PROXY_PID[$m]}")"

@@ -127,7 +127,7 @@ proxy_section() {
   if grep -q '^target ' "$f"; then
     echo "Targets:"
     echo
-    sed -n 's/^target \(.*\)/- \1/p' "$f"
+    sed -n 's/^target \(.*\)/- \1/p; s/^info \(.*\)/- (for information) \1/p' "$f"
     echo
   fi
   sed -n 's/^\(guard[a-z-]*\) RSS after the run: \(.*\)/`\1` after the run: \2./p' "$f"

@@ -236,6 +236,7 @@ if has footprint.txt && grep -q '^summary ' "$R/footprint.txt"; then plot_footpr
   raw_section "5. Reaper cost" reaper.txt "bench/reaper.sh"
   if has footprint.txt; then footprint_section || true; fi
   raw_section "7. Admission with Redis against memory (JMH)" redis.txt "bench/redis.sh"
+  raw_section "8. Memory per kept-alive client connection" connections.txt "bench/connections.sh"
   if [ -f "$ROOT/bench/findings.md" ]; then cat "$ROOT/bench/findings.md"; fi
 } >"$DOC"
 echo "wrote $DOC"

@@ -176,6 +176,7 @@ public final class Guard implements AutoCloseable {
                     http.setRequestHeaderSize(config.maxHeaderBytes()); // Jetty answers 431
                     http.setSendServerVersion(false);
                     http.setOutputBufferSize(OUTPUT_BUFFER);
+                    http.setHeaderCacheSize(JettyGuards.HEADER_CACHE);
                   });
               c.jetty.addConnector(
                   (server, http) -> {

@@ -53,6 +53,7 @@ public final class UpstreamClient {
         new HttpClientTransportOverHTTP(new PlainClientConnector());
     // Response listeners only wake the handler thread: run them on the selector, no hand-off.
     transport.setInvocationType(Invocable.InvocationType.NON_BLOCKING);
+    transport.setHeaderCacheSize(JettyGuards.HEADER_CACHE);
     http = new HttpClient(transport);
     http.setConnectTimeout(connectTimeout.toMillis());
     http.setFollowRedirects(false);

@@ -247,7 +247,7 @@ final class UpstreamLinks {
       this.pool = pool;
       this.state = new AtomicReference<>(first);
       this.parser = new HttpParser(this, MAX_RESPONSE_HEADERS, HttpCompliance.RFC9110);
-      parser.setHeaderCacheSize(1024); // as Jetty's client: common answer fields are not rebuilt
+      parser.setHeaderCacheSize(JettyGuards.HEADER_CACHE);
     }
 
     @Override

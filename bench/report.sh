@@ -93,7 +93,7 @@ proxy_section() {
   echo "Reproduce: \`bench/proxy.sh\` — $(header_of "$f")."
   echo
   sed -n '2,3s/^# /- /p' "$f"
-  echo "- Fixed rates: half of nginx's saturation throughput (the rate of the p99 target), and half of the guard's."
+  echo "- Fixed rates: half of nginx's saturation throughput, and half of the guard's (below every way's saturation: the rate of the p99 target)."
   echo "- Upstream: nginx \`return 200\` with a fixed JSON-RPC result and \`Mcp-Session-Id: bench-1\`;"
   echo "  requests: POST \`tools/call\` on session \`bench-1\` (established through the guard with \`initialize\`)."
   echo "- nginx proxy: one worker, \`proxy_http_version 1.1\`, \`Connection \"\"\`, \`keepalive 64\` upstream pool."

@@ -73,9 +73,6 @@ public final class Forwarder {
   /** {@link #request(GuardConfig, HttpServletRequest, byte[], boolean)} from Jetty's request. */
   Request request(
       GuardConfig cfg, org.eclipse.jetty.server.Request in, byte[] body, boolean stream) {
-    String scheme = in.getHttpURI().getScheme();
-    String peer = org.eclipse.jetty.server.Request.getRemoteAddr(in);
-    HttpFields headers = in.getHeaders();
     Target target = target(cfg.upstream(), in.getHttpURI().getPathQuery());
     Request out =
         client
@@ -89,22 +86,7 @@ public final class Forwarder {
     if (stream) {
       out.tag(STREAMS);
     }
-    Set<String> strip = HopByHop.namesToStrip(headers.getValuesList(HttpHeader.CONNECTION), true);
-    String prior = String.join(", ", headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
-    out.headers(
-        upstream -> {
-          for (HttpField field : headers) {
-            String lower = field.getLowerCaseName();
-            if (!strip.contains(lower) && !lower.equals("x-forwarded-for")) {
-              upstream.add(field);
-            }
-          }
-          upstream.put(target.host()); // the upstream's, as Jetty would set it
-          upstream.put(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer);
-          if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
-            upstream.put(HttpHeader.X_FORWARDED_PROTO, scheme == null ? "http" : scheme);
-          }
-        });
+    out.headers(upstream -> upstreamFields(in, target, upstream::add));
     return out;
   }
 
@@ -114,28 +96,39 @@ public final class Forwarder {
    * Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them.
    */
   ByteBuffer head(GuardConfig cfg, org.eclipse.jetty.server.Request in, int length) {
-    String scheme = in.getHttpURI().getScheme();
-    String peer = org.eclipse.jetty.server.Request.getRemoteAddr(in);
-    HttpFields headers = in.getHeaders();
     Target target = target(cfg.upstream(), in.getHttpURI().getPathQuery());
-    Set<String> strip = HopByHop.namesToStrip(headers.getValuesList(HttpHeader.CONNECTION), true);
-    String prior = String.join(", ", headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
     Head out = new Head();
     out.ascii(in.getMethod()).ascii(" ").ascii(target.pathQuery()).ascii(" HTTP/1.1\r\n");
-    out.field(target.host().getName(), target.host().getValue());
-    for (HttpField field : headers) {
-      String lower = field.getLowerCaseName();
-      if (!strip.contains(lower) && !lower.equals("x-forwarded-for")) {
-        out.field(field.getName(), field.getValue());
-      }
-    }
-    out.field("X-Forwarded-For", prior.isEmpty() ? peer : prior + ", " + peer);
-    if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
-      out.field("X-Forwarded-Proto", scheme == null ? "http" : scheme);
-    }
+    upstreamFields(in, target, field -> out.field(field.getName(), field.getValue()));
     out.field("Content-Length", Integer.toString(length));
     out.ascii("\r\n");
     return out.buffer();
+  }
+
+  /**
+   * The headers the upstream gets, in order, whichever way the request goes: its own Host, the
+   * client's end-to-end headers (hop-by-hop ones and X-Forwarded-For dropped), X-Forwarded-For with
+   * the client's address appended, and X-Forwarded-Proto unless the client sent one.
+   */
+  private static void upstreamFields(
+      org.eclipse.jetty.server.Request in, Target target, Consumer<HttpField> add) {
+    HttpFields headers = in.getHeaders();
+    Set<String> strip = HopByHop.namesToStrip(headers.getValuesList(HttpHeader.CONNECTION), true);
+    add.accept(target.host());
+    for (HttpField field : headers) {
+      String lower = field.getLowerCaseName();
+      if (!strip.contains(lower) && !lower.equals("x-forwarded-for")) {
+        add.accept(field);
+      }
+    }
+    String prior = String.join(", ", headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
+    String peer = org.eclipse.jetty.server.Request.getRemoteAddr(in);
+    add.accept(
+        new HttpField(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer));
+    if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
+      String scheme = in.getHttpURI().getScheme();
+      add.accept(new HttpField(HttpHeader.X_FORWARDED_PROTO, scheme == null ? "http" : scheme));
+    }
   }
 
   /** A request head being written. */

@@ -48,7 +48,15 @@ public final class UpstreamClient {
   private final HttpClient http;
   private final UpstreamLinks links;
 
+  /** Idle upstream connections are closed after this long (Jetty's default). */
+  static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
+
   public UpstreamClient(Duration connectTimeout) {
+    this(connectTimeout, IDLE_TIMEOUT);
+  }
+
+  /** With {@code idleTimeout} for idle upstream connections (tests shorten it). */
+  UpstreamClient(Duration connectTimeout, Duration idleTimeout) {
     HttpClientTransportOverHTTP transport =
         new HttpClientTransportOverHTTP(new PlainClientConnector());
     // Response listeners only wake the handler thread: run them on the selector, no hand-off.
@@ -56,6 +64,7 @@ public final class UpstreamClient {
     transport.setHeaderCacheSize(JettyGuards.HEADER_CACHE);
     http = new HttpClient(transport);
     http.setConnectTimeout(connectTimeout.toMillis());
+    http.setIdleTimeout(idleTimeout.toMillis());
     http.setFollowRedirects(false);
     http.setHttpCookieStore(new HttpCookieStore.Empty()); // one client's cookies are not another's
     http.setUserAgentField(null); // the client's own User-Agent passes through

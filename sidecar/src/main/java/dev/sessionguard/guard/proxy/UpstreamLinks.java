@@ -313,8 +313,12 @@ final class UpstreamLinks {
 
     @Override
     public boolean onIdleExpired(TimeoutException timeout) {
-      // Only an idle connection expires: a busy one may be relaying a quiet SSE answer.
-      return state.compareAndSet(null, CLOSED);
+      // Only an idle connection expires: a busy one may be relaying a quiet SSE answer. It is
+      // closed here, whole: Jetty's own handling would only shut its output and wait.
+      if (state.compareAndSet(null, CLOSED)) {
+        getEndPoint().close(timeout);
+      }
+      return false;
     }
 
     @Override
@@ -326,6 +330,8 @@ final class UpstreamLinks {
       }
       if (state.get() instanceof Call call) {
         process(call);
+      } else {
+        getEndPoint().close(); // closed already: nothing may stay half-open
       }
     }
 

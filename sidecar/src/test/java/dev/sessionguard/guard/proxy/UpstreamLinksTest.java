@@ -177,6 +177,44 @@ class UpstreamLinksTest {
   }
 
   @Test
+  void a_quiet_answer_outlives_the_idle_timeout_and_an_idle_connection_does_not() throws Exception {
+    Duration idle = Duration.ofMillis(300);
+    UpstreamClient quick = new UpstreamClient(Duration.ofSeconds(5), idle);
+    quick.start();
+    try {
+      links = quick.links();
+      quietThenIdle(idle);
+    } finally {
+      quick.stop();
+    }
+  }
+
+  private void quietThenIdle(Duration idle) throws Exception {
+    CountDownLatch more = new CountDownLatch(1);
+    upstream.script(
+        (r, s) -> {
+          raw(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+          more.await(10, TimeUnit.SECONDS); // quiet, as an SSE stream between events
+          raw(s, "4\r\nlast\r\n0\r\n\r\n");
+        });
+    Collected answer = send(false);
+    await().until(() -> answer.body().equals("first"));
+
+    // Busy, quiet for twice the idle timeout: the connection stays open.
+    await()
+        .during(idle.multipliedBy(2))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> !answer.ended.isDone());
+    more.countDown();
+    assertThat(answer.await()).isNull();
+    assertThat(answer.body()).isEqualTo("firstlast");
+
+    // Idle in the pool, it is closed once the idle timeout passes.
+    assertThat(links.idle()).isEqualTo(1);
+    await().atMost(Duration.ofSeconds(5)).until(() -> links.idle() == 0);
+  }
+
+  @Test
   void an_answer_that_says_close_is_relayed_and_its_connection_not_reused() throws Exception {
     upstream.script((r, s) -> json(s, 200, Map.of("Connection", "close"), "{}"));
 
@@ -324,22 +362,26 @@ class UpstreamLinksTest {
   @Test
   void an_answer_that_ends_before_its_request_is_written_is_relayed_and_not_reused()
       throws Exception {
-    try (ServerSocket early = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+    CountDownLatch checked = new CountDownLatch(1);
+    try (ServerSocket early = new ServerSocket()) {
+      // A small receive buffer, so that the body cannot all be written while it is not read.
+      early.setReceiveBufferSize(16 * 1024);
+      early.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1);
       CompletableFuture<Void> answered =
           CompletableFuture.runAsync(
               () -> {
                 try (java.net.Socket s = early.accept()) {
                   // Refuses the body unread, keeping the connection: the guard's write is pending.
                   raw(s, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
-                  s.getInputStream().readNBytes(16); // the head's start, then it waits for close
+                  checked.await(10, TimeUnit.SECONDS); // the test has seen the answer
                   while (s.getInputStream().read(new byte[65536]) != -1) {
                     // drain until the guard closes the connection
                   }
-                } catch (IOException e) {
-                  throw new java.io.UncheckedIOException(e);
+                } catch (IOException | InterruptedException e) {
+                  throw new IllegalStateException(e);
                 }
               });
-      byte[] big = new byte[32 << 20]; // more than the sockets' buffers hold
+      byte[] big = new byte[16 << 20]; // more than the sockets' buffers hold
       Collected answer = new Collected(false);
       links.send(
           "127.0.0.1",
@@ -354,6 +396,7 @@ class UpstreamLinksTest {
       assertThat(answer.await()).isNull();
       assertThat(answer.status).isEqualTo(413);
       assertThat(links.idle()).isZero();
+      checked.countDown();
       answered.get(10, TimeUnit.SECONDS); // the guard closed it: the upstream's read ended
     }
   }

@@ -239,13 +239,16 @@ final class UpstreamLinks {
     private boolean interim;
     private boolean ended;
     private Throwable broken;
-    // An answer may end before its request is written (an upstream that refuses a body early).
-    private volatile boolean writing;
+    // The parts of an exchange still running: the request's write and the answer. The connection
+    // goes back to the pool when both have ended, whichever ends last (the write's callback may
+    // run after the answer, or an upstream may answer before it has read the whole body).
+    private final AtomicInteger parts = new AtomicInteger();
 
     Link(Pool pool, EndPoint endPoint, Call first) {
       super(endPoint, connector.getExecutor());
       this.pool = pool;
       this.state = new AtomicReference<>(first);
+      parts.set(2); // before an answer can be read, even one sent before the request
       this.parser = new HttpParser(this, MAX_RESPONSE_HEADERS, HttpCompliance.RFC9110);
       parser.setHeaderCacheSize(JettyGuards.HEADER_CACHE);
     }
@@ -258,6 +261,7 @@ final class UpstreamLinks {
 
     /** From the pool: serves {@code call} unless the connection closed meanwhile. */
     boolean take(Call call) {
+      parts.set(2); // only the taker touches it while the connection is idle
       return state.compareAndSet(null, call);
     }
 
@@ -269,11 +273,10 @@ final class UpstreamLinks {
         }
         return;
       }
-      writing = true;
       getEndPoint()
           .write(
               Callback.from(
-                  Invocable.InvocationType.NON_BLOCKING, () -> writing = false, x -> fail(call, x)),
+                  Invocable.InvocationType.NON_BLOCKING, () -> partEnded(call), x -> fail(call, x)),
               call.head,
               call.body);
     }
@@ -313,9 +316,12 @@ final class UpstreamLinks {
 
     @Override
     public boolean onIdleExpired(TimeoutException timeout) {
-      // Only an idle connection expires: a busy one may be relaying a quiet SSE answer. It is
-      // closed here, whole: Jetty's own handling would only shut its output and wait.
-      if (state.compareAndSet(null, CLOSED)) {
+      // An idle connection expires, and one whose answer has ended but whose request the upstream
+      // never took; a busy one may be relaying a quiet SSE answer. It is closed here, whole:
+      // Jetty's own handling would only shut its output and wait.
+      Object now = state.get();
+      if ((now == null || (now instanceof Call call && call.over.get()))
+          && state.compareAndSet(now, CLOSED)) {
         getEndPoint().close(timeout);
       }
       return false;
@@ -446,23 +452,28 @@ final class UpstreamLinks {
 
     /** The answer ended and was handed on whole: reuse the connection if it may be. */
     private void end(Call call, ByteBuffer bytes) {
-      boolean reusable = keepAlive && !bytes.hasRemaining() && !writing;
+      boolean reusable = keepAlive && !bytes.hasRemaining();
       releaseBuffer();
       parser.reset();
       fields = null;
       ended = false;
       lastHandedOn = false;
-      if (reusable && state.compareAndSet(call, null)) {
-        fillInterested();
-        pool.idle.offerFirst(this); // before the exchange ends: its client's next request takes it
-        call.complete();
+      if (!reusable) {
+        call.complete(); // first: closing fails a pending write, which must not fail the call
+        if (state.compareAndSet(call, CLOSED)) {
+          getEndPoint().close(); // the answer said so, or bytes nobody asked for followed it
+        }
         return;
       }
-      call.complete(); // first: closing fails a pending write, which must not fail the call
-      if (state.compareAndSet(call, CLOSED)) {
-        // The answer said so, came before its request was written, or was followed by bytes
-        // nobody asked for.
-        getEndPoint().close();
+      partEnded(call); // back in the pool before the exchange ends: its next request takes it
+      call.complete();
+    }
+
+    /** One part of the exchange ended; after both, the connection goes back to the pool. */
+    private void partEnded(Call call) {
+      if (parts.decrementAndGet() == 0 && state.compareAndSet(call, null)) {
+        fillInterested();
+        pool.idle.offerFirst(this);
       }
     }
 

@@ -360,44 +360,40 @@ class UpstreamLinksTest {
   }
 
   @Test
-  void an_answer_that_ends_before_its_request_is_written_is_relayed_and_not_reused()
+  void an_answer_that_ends_before_its_request_is_written_is_reused_once_the_write_completes()
       throws Exception {
+    byte[] big = new byte[16 << 20]; // more than the sockets' buffers hold
+    byte[] head =
+        ("POST /mcp HTTP/1.1\r\nHost: up\r\nContent-Length: " + big.length + "\r\n\r\n")
+            .getBytes(StandardCharsets.ISO_8859_1);
     CountDownLatch checked = new CountDownLatch(1);
     try (ServerSocket early = new ServerSocket()) {
       // A small receive buffer, so that the body cannot all be written while it is not read.
       early.setReceiveBufferSize(16 * 1024);
       early.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1);
-      CompletableFuture<Void> answered =
-          CompletableFuture.runAsync(
-              () -> {
-                try (java.net.Socket s = early.accept()) {
-                  // Refuses the body unread, keeping the connection: the guard's write is pending.
-                  raw(s, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
-                  checked.await(10, TimeUnit.SECONDS); // the test has seen the answer
-                  while (s.getInputStream().read(new byte[65536]) != -1) {
-                    // drain until the guard closes the connection
-                  }
-                } catch (IOException | InterruptedException e) {
-                  throw new IllegalStateException(e);
-                }
-              });
-      byte[] big = new byte[16 << 20]; // more than the sockets' buffers hold
+      CompletableFuture.runAsync(
+          () -> {
+            try (java.net.Socket s = early.accept()) {
+              // Answers before it reads the body: the guard's write is still pending.
+              raw(s, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
+              checked.await(10, TimeUnit.SECONDS);
+              s.getInputStream().readNBytes(head.length + big.length); // then takes it all
+              s.getInputStream().read(); // and holds the connection until the guard closes it
+            } catch (IOException | InterruptedException e) {
+              throw new IllegalStateException(e);
+            }
+          });
       Collected answer = new Collected(false);
       links.send(
           "127.0.0.1",
           early.getLocalPort(),
-          UpstreamLinks.call(
-              ByteBuffer.wrap(
-                  ("POST /mcp HTTP/1.1\r\nHost: up\r\nContent-Length: " + big.length + "\r\n\r\n")
-                      .getBytes(StandardCharsets.ISO_8859_1)),
-              ByteBuffer.wrap(big),
-              answer));
+          UpstreamLinks.call(ByteBuffer.wrap(head), ByteBuffer.wrap(big), answer));
 
       assertThat(answer.await()).isNull();
       assertThat(answer.status).isEqualTo(413);
-      assertThat(links.idle()).isZero();
+      assertThat(links.idle()).isZero(); // busy while its request is still being written
       checked.countDown();
-      answered.get(10, TimeUnit.SECONDS); // the guard closed it: the upstream's read ended
+      await().atMost(Duration.ofSeconds(10)).until(() -> links.idle() == 1);
     }
   }
 

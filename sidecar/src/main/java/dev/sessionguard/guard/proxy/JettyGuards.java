@@ -20,7 +20,7 @@ public final class JettyGuards {
    * The size of the header cache of each HTTP parser, on the client connections and on the fast
    * path's upstream connections: none. Jetty's default (1,024 entries) builds a trie of ~100 KB on
    * every connection that carries a second message — 52 MB of heap for 500 kept-alive clients
-   * (bench/connections.sh) against 1 MB without — and saved no CPU measurably here.
+   * (bench/connections.sh) against 2 MB without — and saved no CPU measurably here.
    */
   public static final int HEADER_CACHE = 0;
 

@@ -64,7 +64,10 @@ final class UpstreamLinks {
      */
     void content(ByteBuffer bytes, boolean last, Callback written);
 
-    /** The answer ended and its connection went back to the pool. */
+    /**
+     * The answer ended. Its connection is back in the pool already, unless it waits for the
+     * request's write to end first or may not be reused.
+     */
     void completed();
 
     /**
@@ -365,15 +368,14 @@ final class UpstreamLinks {
           parser.atEOF(); // ends an answer delimited by the connection's close, else fails it
           keepAlive = false;
           if (!parse(call, bytes)) {
-            fail(call, new EOFException("upstream closed the connection before the answer ended"));
-            releaseBuffer();
+            failed(
+                call, new EOFException("upstream closed the connection before the answer ended"));
           }
           return;
         }
         releaseBuffer(); // failed or given up meanwhile
       } catch (Throwable x) {
-        fail(call, x);
-        releaseBuffer();
+        failed(call, x);
       }
     }
 
@@ -444,6 +446,7 @@ final class UpstreamLinks {
       return cause != null && failed(call, cause);
     }
 
+    /** Fails the call and gives the buffer back (unless a callback still holds it). */
     private boolean failed(Call call, Throwable cause) {
       fail(call, cause);
       releaseBuffer();

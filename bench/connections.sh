@@ -13,14 +13,7 @@ N=${CONNECTIONS:-500}
 UP=18381 GRD=18383 ADM=18393
 out="$RESULTS/connections.txt"
 JCMD="$(dirname "$JAVA25")/jcmd"
-nginx_start connections-upstream 0 "  server {
-    listen 127.0.0.1:$UP backlog=4096;
-    location / {
-      default_type application/json;
-      add_header Mcp-Session-Id bench-1 always;
-      return 200 '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}';
-    }
-  }"
+nginx_fixed_upstream connections-upstream "$UP"
 cat >"$WORK/connections-policy.yaml" <<YAML
 name: bench-connections
 upstream: {host: 127.0.0.1, port: $UP, path: /mcp}

@@ -33,14 +33,7 @@ out="$RESULTS/footprint.txt"
 CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
 
-nginx_start footprint-upstream 0 "  server {
-    listen 127.0.0.1:$UP backlog=4096;
-    location / {
-      default_type application/json;
-      add_header Mcp-Session-Id bench-1 always;
-      return 200 '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"isError\":false}}';
-    }
-  }"
+nginx_fixed_upstream footprint-upstream "$UP"
 wait_status "http://127.0.0.1:$UP/mcp" 200
 cat >"$WORK/footprint-policy.json" <<JSON
 {"schemaVersion": 1, "name": "bench-footprint", "generation": 1,

@@ -99,6 +99,19 @@ CONF
   started "$NGINX_PID"
 }
 
+# nginx_fixed_upstream NAME PORT: nginx on core 0 answering every request with one fixed
+# JSON-RPC result and the session id bench-1, so that the upstream is never the bottleneck.
+nginx_fixed_upstream() {
+  nginx_start "$1" 0 "  server {
+    listen 127.0.0.1:$2 backlog=4096;
+    location / {
+      default_type application/json;
+      add_header Mcp-Session-Id bench-1 always;
+      return 200 '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"isError\":false}}';
+    }
+  }"
+}
+
 # wait_status URL STATUS [seconds]: polls until URL answers STATUS.
 wait_status() {
   local url=$1 want=$2 deadline=$((SECONDS + ${3:-30}))

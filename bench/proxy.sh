@@ -38,14 +38,7 @@ declare -A URL=(
 )
 
 # The upstream: a fixed result, and a session id so that initialize through the guard records one.
-nginx_start upstream 0 "  server {
-    listen 127.0.0.1:$UP backlog=4096;
-    location / {
-      default_type application/json;
-      add_header Mcp-Session-Id bench-1 always;
-      return 200 '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"isError\":false}}';
-    }
-  }"
+nginx_fixed_upstream upstream "$UP"
 # nginx as a plain keep-alive reverse proxy.
 nginx_start proxy 1 "  upstream mcp { server 127.0.0.1:$UP; keepalive 64; keepalive_requests 100000000; }
   server {

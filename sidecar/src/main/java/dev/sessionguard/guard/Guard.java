@@ -19,6 +19,7 @@ import dev.sessionguard.guard.lifecycle.SessionEnder;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.proxy.FastPath;
 import dev.sessionguard.guard.proxy.Forwarder;
+import dev.sessionguard.guard.proxy.FrontConnection;
 import dev.sessionguard.guard.proxy.GuardThreadPool;
 import dev.sessionguard.guard.proxy.JettyGuards;
 import dev.sessionguard.guard.proxy.McpEndpoint;
@@ -163,6 +164,17 @@ public final class Guard implements AutoCloseable {
             ender,
             drain);
     OtherPaths other = new OtherPaths(policy, forwarder, metrics);
+    FastPath fast =
+        new FastPath(
+            policy,
+            mcp,
+            sessions,
+            requests,
+            threads,
+            identities,
+            forwarder,
+            drain,
+            pool.getVirtualThreadsExecutor() != null ? pool.getVirtualThreadsExecutor() : pool);
     this.proxy =
         Javalin.create(
             c -> {
@@ -181,8 +193,11 @@ public final class Guard implements AutoCloseable {
               c.jetty.addConnector(
                   (server, http) -> {
                     // Its selectors run the upstream connections too; the client stops with it.
+                    // The guard's own HTTP/1.1 connection first; Jetty's serves what it hands on.
+                    HttpConnectionFactory jetty = new HttpConnectionFactory(http);
                     ServerConnector connector =
-                        upstream.serverConnector(server, new HttpConnectionFactory(http));
+                        upstream.serverConnector(
+                            server, new FrontConnection.Factory(fast, jetty), jetty);
                     connector.setHost(config.listen().host());
                     connector.setPort(config.listen().port());
                     connector.setAcceptQueueSize(1024);
@@ -191,21 +206,10 @@ public final class Guard implements AutoCloseable {
               c.jetty.modifyServer(
                   server -> {
                     server.setErrorHandler(new JettyGuards.JsonRpcErrorHandler(metrics));
-                    // Innermost first: the fast path, then the override strip in front of it.
-                    server.insertHandler(
-                        new FastPath(
-                            policy,
-                            mcp,
-                            sessions,
-                            requests,
-                            threads,
-                            identities,
-                            forwarder,
-                            drain,
-                            pool.getVirtualThreadsExecutor() != null
-                                ? pool.getVirtualThreadsExecutor()
-                                : pool));
+                    // Innermost first: the fast path, the override strip, then the hand-back.
+                    server.insertHandler(fast);
                     server.insertHandler(new JettyGuards.StripMethodOverride());
+                    server.insertHandler(new FrontConnection.HandBack());
                   });
               // Javalin takes the first matching route: the MCP endpoint before the catch-all.
               for (HandlerType m : MCP_METHODS) {

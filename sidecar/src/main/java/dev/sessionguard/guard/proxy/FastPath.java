@@ -96,8 +96,15 @@ public final class FastPath extends Handler.Wrapper {
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
     GuardConfig cfg = policy.get();
-    Era era = Classification.eraOf(request.getHeaders().get("MCP-Protocol-Version"));
-    if (!candidate(cfg, era, request)) {
+    HttpFields headers = request.getHeaders();
+    Era era = Classification.eraOf(headers.get("MCP-Protocol-Version"));
+    if (!candidate(
+        cfg,
+        era,
+        request.getMethod(),
+        Request.getPathInContext(request),
+        headers,
+        request.getLength())) {
       return elsewhere(request, response, callback);
     }
     Content.Source.asByteArrayAsync(
@@ -105,48 +112,56 @@ public final class FastPath extends Handler.Wrapper {
         (int) request.getLength(),
         Promise.Invocable.from(
             InvocationType.NON_BLOCKING,
-            body -> serve(cfg, era, request, response, callback, body),
+            body -> serve(cfg, era, new JettyPeer(request, response, callback).body(body), body),
             callback::failed));
     return true;
   }
 
+  /**
+   * Serves a request a {@link FrontConnection} read whole, or passes it back to it.
+   *
+   * @param path the request's path as it was sent (not decoded: it matches the MCP path only if it
+   *     is exactly that)
+   */
+  void take(Peer peer, String method, String path, byte[] body) {
+    GuardConfig cfg = policy.get();
+    HttpFields headers = peer.headers();
+    Era era = Classification.eraOf(headers.get("MCP-Protocol-Version"));
+    if (candidate(cfg, era, method, path, headers, body.length)) {
+      serve(cfg, era, peer, body);
+    } else {
+      peer.elsewhere();
+    }
+  }
+
   /** What can be known before reading the body: could this be the hot path's? */
-  private boolean candidate(GuardConfig cfg, Era era, Request request) {
-    if (!"POST".equals(request.getMethod())
-        || cfg.policy().mode() == Mode.DryRun
-        || drain.refusingNewWork()) {
+  private boolean candidate(
+      GuardConfig cfg, Era era, String method, String path, HttpFields headers, long length) {
+    if (!"POST".equals(method) || cfg.policy().mode() == Mode.DryRun || drain.refusingNewWork()) {
       return false;
     }
-    HttpFields headers = request.getHeaders();
     String sessionId = headers.get("Mcp-Session-Id");
     String origin = headers.get(HttpHeader.ORIGIN);
-    long length = request.getLength();
     // A session-era request needs its session; a per-request-era one carries none that counts.
     return (sessionId == null ? era == Era.PER_REQUEST : SessionIds.isValid(sessionId))
         && (origin == null || cfg.allowedOrigins().contains(origin))
         && length > 0
         && length <= cfg.maxBodyBytes()
-        && cfg.mcpPath().equals(Request.getPathInContext(request));
+        && cfg.mcpPath().equals(path);
   }
 
   /** The body is here: take the request if every check lets it through, else pass it on. */
-  private void serve(
-      GuardConfig cfg,
-      Era era,
-      Request request,
-      Response response,
-      Callback callback,
-      byte[] body) {
-    HttpFields headers = request.getHeaders();
+  private void serve(GuardConfig cfg, Era era, Peer peer, byte[] body) {
+    HttpFields headers = peer.headers();
     JsonNode message;
     try {
       message = PolicyJson.json().readTree(body);
     } catch (IOException e) {
-      elsewhere(request, response, callback, body); // refused there, as a parse error
+      peer.elsewhere(); // refused there, as a parse error
       return;
     }
     if (message == null || !message.isObject() || !message.path("method").isTextual()) {
-      elsewhere(request, response, callback, body); // a response, a batch: rare, not hot
+      peer.elsewhere(); // a response, a batch: rare, not hot
       return;
     }
     Classification rpc =
@@ -156,14 +171,12 @@ public final class FastPath extends Handler.Wrapper {
     if (rpc.isInitialize()
         || rpc.isListen() // a stream, held to the stream caps
         || (perRequest && HeaderCheck.mismatch(message, headers::get).isPresent())) {
-      elsewhere(request, response, callback, body);
+      peer.elsewhere();
       return;
     }
     RequestFacts facts =
         new RequestFacts(
-            Request.getRemoteAddr(request),
-            headers::get,
-            headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
+            peer.remoteAddr(), headers::get, headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
     // A token not verified lately may need its signing keys fetched: that is the endpoint's.
     Identification who =
         identities
@@ -171,7 +184,7 @@ public final class FastPath extends Handler.Wrapper {
             .flatMap(identity -> identity.identifyWithoutWaiting(facts))
             .orElse(null);
     if (!(who instanceof Identification.Named named)) {
-      elsewhere(request, response, callback, body);
+      peer.elsewhere();
       return;
     }
     Client client = named.client();
@@ -182,13 +195,13 @@ public final class FastPath extends Handler.Wrapper {
             cfg.inFlight().perClient(),
             false);
     if (!grant.granted()) {
-      elsewhere(request, response, callback, body);
+      peer.elsewhere();
       return;
     }
     InFlightLimits.Permit permit = grant.permit();
     if (perRequest) {
       // The per-request era has no sessions: its Mcp-Session-Id, if any, passes untouched.
-      new Exchange(cfg, rpc, null, permit, request, response, callback).start(body);
+      new Exchange(cfg, rpc, null, permit, peer).start(body);
       return;
     }
     // In memory the session is known at once; with Redis this goes on when its reply is read.
@@ -200,10 +213,10 @@ public final class FastPath extends Handler.Wrapper {
               if (session == null
                   || (McpEndpoint.boundToClients(cfg) && !session.client().equals(client.name()))) {
                 permit.close();
-                elsewhere(request, response, callback, body); // not live, or not the client's
+                peer.elsewhere(); // not live, or not the client's
                 return;
               }
-              new Exchange(cfg, rpc, session, permit, request, response, callback).start(body);
+              new Exchange(cfg, rpc, session, permit, peer).start(body);
             });
   }
 
@@ -253,6 +266,137 @@ public final class FastPath extends Handler.Wrapper {
   }
 
   /**
+   * A client's request as the fast path sees it, and where its answer goes: Jetty's request and
+   * response, or a {@link FrontConnection}. The answer side follows Jetty's {@link Response}:
+   * status and headers are set, then go with the first write.
+   */
+  interface Peer {
+    HttpFields headers();
+
+    /** The client's address, as Jetty's {@link Request#getRemoteAddr} gives it. */
+    String remoteAddr();
+
+    /** The path and query as the client sent them. */
+    String pathQuery();
+
+    /** {@code http}, or {@code https} behind TLS. */
+    String scheme();
+
+    /**
+     * From now on only a failed write ends the exchange early: a quiet answer is not a dead one.
+     */
+    void holdOpen();
+
+    void status(int status);
+
+    HttpFields.Mutable answerHeaders();
+
+    /** Writes a piece of the answer; the first write sends status and headers before it. */
+    void write(boolean last, ByteBuffer bytes, Callback done);
+
+    /** Bytes of the answer's body written so far. */
+    long contentWritten();
+
+    /**
+     * The exchange ended with its answer whole.
+     *
+     * @param inPlace whether the client's next request may be read on this thread (an upstream or
+     *     client I/O thread, or one that may block), see {@link GuardThreadPool}
+     */
+    void succeeded(boolean inPlace);
+
+    /** The exchange failed: the client must see a cut answer (or an error), not a clean end. */
+    void failed(Throwable cause);
+
+    /** Not the fast path's: the request, with its body, goes to the guard's other handling. */
+    void elsewhere();
+  }
+
+  /** A request that came through Jetty's own HTTP handling (and this handler). */
+  private final class JettyPeer implements Peer {
+    private final Request request;
+    private final Response response;
+    private final Callback callback;
+    private byte[] body;
+
+    JettyPeer(Request request, Response response, Callback callback) {
+      this.request = request;
+      this.response = response;
+      this.callback = callback;
+    }
+
+    JettyPeer body(byte[] read) {
+      this.body = read;
+      return this;
+    }
+
+    @Override
+    public HttpFields headers() {
+      return request.getHeaders();
+    }
+
+    @Override
+    public String remoteAddr() {
+      return Request.getRemoteAddr(request);
+    }
+
+    @Override
+    public String pathQuery() {
+      return request.getHttpURI().getPathQuery();
+    }
+
+    @Override
+    public String scheme() {
+      String scheme = request.getHttpURI().getScheme();
+      return scheme == null ? "http" : scheme;
+    }
+
+    @Override
+    public void holdOpen() {
+      request.addIdleTimeoutListener(timeout -> false);
+    }
+
+    @Override
+    public void status(int status) {
+      response.setStatus(status);
+    }
+
+    @Override
+    public HttpFields.Mutable answerHeaders() {
+      return response.getHeaders();
+    }
+
+    @Override
+    public void write(boolean last, ByteBuffer bytes, Callback done) {
+      response.write(last, bytes, done);
+    }
+
+    @Override
+    public long contentWritten() {
+      return Response.getContentBytesWritten(response);
+    }
+
+    @Override
+    public void succeeded(boolean inPlace) {
+      if (inPlace) {
+        GuardThreadPool.succeedInPlace(callback);
+      } else {
+        callback.succeeded();
+      }
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      callback.failed(cause);
+    }
+
+    @Override
+    public void elsewhere() {
+      FastPath.this.elsewhere(request, response, callback, body);
+    }
+  }
+
+  /**
    * One request on the way to the upstream and its answer on the way back, on the guard's own
    * upstream connections. Exactly one of the answer's headers, the first-byte timeout and the
    * exchange's failure decides how it goes on.
@@ -266,9 +410,7 @@ public final class FastPath extends Handler.Wrapper {
     private final Classification rpc;
     private final Session session;
     private final InFlightLimits.Permit permit;
-    private final Request request;
-    private final Response response;
-    private final Callback callback;
+    private final Peer peer;
     private final boolean activity;
     private final AtomicInteger state = new AtomicInteger(WAITING);
     private final AtomicBoolean finished = new AtomicBoolean();
@@ -283,31 +425,26 @@ public final class FastPath extends Handler.Wrapper {
         Classification rpc,
         Session session,
         InFlightLimits.Permit permit,
-        Request request,
-        Response response,
-        Callback callback) {
+        Peer peer) {
       this.cfg = cfg;
       this.rpc = rpc;
       this.session = session;
       this.permit = permit;
-      this.request = request;
-      this.response = response;
-      this.callback = callback;
+      this.peer = peer;
       this.activity = McpEndpoint.activity(cfg, rpc);
     }
 
     void start(byte[] body) {
       if (session != null) {
         // For a DELETE the guard may send when it ends the session.
-        session.rememberAuthorization(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        session.rememberAuthorization(peer.headers().get(HttpHeader.AUTHORIZATION));
         sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
       }
       try {
         // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
-        request.addIdleTimeoutListener(timeout -> false);
+        peer.holdOpen();
         upstream =
-            UpstreamLinks.call(
-                forwarder.head(cfg, request, body.length), ByteBuffer.wrap(body), this);
+            UpstreamLinks.call(forwarder.head(cfg, peer, body.length), ByteBuffer.wrap(body), this);
         started = System.nanoTime();
         firstByte =
             getServer().getScheduler().schedule(this::firstByteTimedOut, cfg.firstByteTimeout());
@@ -319,7 +456,7 @@ public final class FastPath extends Handler.Wrapper {
           firstByte.cancel();
         }
         finish();
-        callback.failed(x);
+        peer.failed(x);
       }
     }
 
@@ -336,9 +473,9 @@ public final class FastPath extends Handler.Wrapper {
     /** The upstream failed before answering: the guard answers 502 or 504 itself. */
     private void answer(GuardError error, String why, Callback done) {
       log.warn("upstream {}: {}", error.status(), why);
-      response.setStatus(error.status());
-      response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-      response.write(true, ByteBuffer.wrap(error.body(rpc.id(), null)), done);
+      peer.status(error.status());
+      peer.answerHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+      peer.write(true, ByteBuffer.wrap(error.body(rpc.id(), null)), done);
     }
 
     @Override
@@ -368,12 +505,12 @@ public final class FastPath extends Handler.Wrapper {
 
     /** Status and end-to-end headers; an SSE answer's go at once, before its first event. */
     private void respond(int status, HttpFields answer, Callback proceed) {
-      response.setStatus(status);
-      HttpFields.Mutable out = response.getHeaders();
+      peer.status(status);
+      HttpFields.Mutable out = peer.answerHeaders();
       boolean sse = Forwarder.answerHeaders(answer, out::add, out::put);
       declared = answer.getLongField(HttpHeader.CONTENT_LENGTH);
       if (sse) {
-        response.write(false, BufferUtil.EMPTY_BUFFER, toClient(proceed));
+        peer.write(false, BufferUtil.EMPTY_BUFFER, toClient(proceed));
       } else {
         proceed.succeeded();
       }
@@ -381,7 +518,7 @@ public final class FastPath extends Handler.Wrapper {
 
     @Override
     public void content(ByteBuffer bytes, boolean last, Callback written) {
-      response.write(last, bytes, toClient(written));
+      peer.write(last, bytes, toClient(written));
     }
 
     /** Completes {@code then} once a write to the client ends, noting a failure as the client's. */
@@ -409,9 +546,7 @@ public final class FastPath extends Handler.Wrapper {
             cause instanceof SocketTimeoutException ? "connect timed out" : cause.toString(),
             done(true));
       } else if (state.get() == ANSWERED) {
-        if (!clientFailed
-            && declared >= 0
-            && Response.getContentBytesWritten(response) == declared) {
+        if (!clientFailed && declared >= 0 && peer.contentWritten() == declared) {
           done(true).succeeded(); // only the end-of-body marker was missing: the client has it all
         } else {
           done(true).failed(cause); // the client must see a cut answer, not a clean end
@@ -422,22 +557,17 @@ public final class FastPath extends Handler.Wrapper {
     /**
      * Once the answer has ended, however: the permit and the session's busy mark go back.
      *
-     * @param inPlace whether the client's next request may be read on the completing thread (an
-     *     upstream or client I/O thread, or one that may block), see {@link GuardThreadPool}
+     * @param inPlace see {@link Peer#succeeded}
      */
     private Callback done(boolean inPlace) {
       return Callback.from(
           () -> {
             finish();
-            if (inPlace) {
-              GuardThreadPool.succeedInPlace(callback);
-            } else {
-              callback.succeeded();
-            }
+            peer.succeeded(inPlace);
           },
           x -> {
             finish();
-            callback.failed(x);
+            peer.failed(x);
           });
     }
 

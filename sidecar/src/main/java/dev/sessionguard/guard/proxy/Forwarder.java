@@ -86,20 +86,33 @@ public final class Forwarder {
     if (stream) {
       out.tag(STREAMS);
     }
-    out.headers(upstream -> upstreamFields(in, target, upstream::add));
+    String scheme = in.getHttpURI().getScheme();
+    out.headers(
+        upstream ->
+            upstreamFields(
+                in.getHeaders(),
+                org.eclipse.jetty.server.Request.getRemoteAddr(in),
+                scheme == null ? "http" : scheme,
+                target,
+                upstream::add));
     return out;
   }
 
   /**
-   * The fast path's request for {@link UpstreamLinks}, framed: the request line with the client's
-   * raw path and query, then the same headers as {@link #request} sends, then {@code length} as
-   * Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them.
+   * The fast path's request for {@link UpstreamLinks}, framed: a POST request line with the
+   * client's raw path and query, then the same headers as {@link #request} sends, then {@code
+   * length} as Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them.
    */
-  ByteBuffer head(GuardConfig cfg, org.eclipse.jetty.server.Request in, int length) {
-    Target target = target(cfg.upstream(), in.getHttpURI().getPathQuery());
+  ByteBuffer head(GuardConfig cfg, FastPath.Peer in, int length) {
+    Target target = target(cfg.upstream(), in.pathQuery());
     Head out = new Head();
-    out.ascii(in.getMethod()).ascii(" ").ascii(target.pathQuery()).ascii(" HTTP/1.1\r\n");
-    upstreamFields(in, target, field -> out.field(field.getName(), field.getValue()));
+    out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1\r\n");
+    upstreamFields(
+        in.headers(),
+        in.remoteAddr(),
+        in.scheme(),
+        target,
+        field -> out.field(field.getName(), field.getValue()));
     out.field("Content-Length", Integer.toString(length));
     out.ascii("\r\n");
     return out.buffer();
@@ -111,8 +124,7 @@ public final class Forwarder {
    * the client's address appended, and X-Forwarded-Proto unless the client sent one.
    */
   private static void upstreamFields(
-      org.eclipse.jetty.server.Request in, Target target, Consumer<HttpField> add) {
-    HttpFields headers = in.getHeaders();
+      HttpFields headers, String peer, String scheme, Target target, Consumer<HttpField> add) {
     Set<String> strip = HopByHop.namesToStrip(headers.getValuesList(HttpHeader.CONNECTION), true);
     add.accept(target.host());
     for (HttpField field : headers) {
@@ -122,12 +134,10 @@ public final class Forwarder {
       }
     }
     String prior = String.join(", ", headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
-    String peer = org.eclipse.jetty.server.Request.getRemoteAddr(in);
     add.accept(
         new HttpField(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer));
     if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
-      String scheme = in.getHttpURI().getScheme();
-      add.accept(new HttpField(HttpHeader.X_FORWARDED_PROTO, scheme == null ? "http" : scheme));
+      add.accept(new HttpField(HttpHeader.X_FORWARDED_PROTO, scheme));
     }
   }
 

@@ -72,14 +72,18 @@ public final class JettyGuards {
         metrics.refused(Refusal.TOO_LARGE);
         body = GuardError.HEADERS_TOO_LARGE.body(null, Refusal.TOO_LARGE);
       } else {
-        body =
-            ("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"HTTP "
-                    + code
-                    + "\"}}")
-                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        body = body(code);
       }
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
       response.write(true, ByteBuffer.wrap(body), callback);
+    }
+
+    /** The JSON-RPC error for an HTTP error of Jetty's own (or the guard's, written as Jetty's). */
+    static byte[] body(int code) {
+      return ("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"HTTP "
+              + code
+              + "\"}}")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
   }
 }

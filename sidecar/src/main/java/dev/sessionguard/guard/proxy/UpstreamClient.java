@@ -96,12 +96,12 @@ public final class UpstreamClient {
    * selector, in the loop it runs, instead of waking another selector thread once per request. The
    * client starts and stops with the connector. Call once, before the server starts.
    */
-  public ServerConnector serverConnector(Server server, ConnectionFactory factory) {
+  public ServerConnector serverConnector(Server server, ConnectionFactory... factories) {
     http.setExecutor(server.getThreadPool());
     http.setScheduler(server.getScheduler());
     http.setByteBufferPool(server.getByteBufferPool());
     SharedConnector connector =
-        new SharedConnector(server, factory, (PlainClientConnector) http.getClientConnector());
+        new SharedConnector(server, (PlainClientConnector) http.getClientConnector(), factories);
     connector.addBean(http); // after the selectors: they run when the client starts
     return connector;
   }
@@ -192,11 +192,11 @@ public final class UpstreamClient {
   private static final class SharedConnector extends ServerConnector {
     private final PlainClientConnector client;
 
-    SharedConnector(Server server, ConnectionFactory factory, PlainClientConnector client) {
+    SharedConnector(Server server, PlainClientConnector client, ConnectionFactory... factories) {
       // One selector per processor (Jetty's server default is half as many, at most 4): the
       // thread that reads an upstream's answer also relays it and reads the client's next
       // request, so nearly all of the fast path's work runs on them.
-      super(server, -1, ProcessorUtils.availableProcessors(), factory);
+      super(server, -1, ProcessorUtils.availableProcessors(), factories);
       this.client = client;
       client.shared = getSelectorManager();
     }

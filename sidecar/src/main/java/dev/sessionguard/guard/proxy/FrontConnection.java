@@ -1,0 +1,472 @@
+package dev.sessionguard.guard.proxy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.RetainableByteBuffer;
+import org.eclipse.jetty.server.AbstractConnectionFactory;
+import org.eclipse.jetty.server.ConnectionMetaData;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.HttpStream;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.internal.HttpConnection;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.Invocable.InvocationType;
+
+/**
+ * The guarded port's own HTTP/1.1 connection, in front of Jetty's. It reads each request itself
+ * and, when the request is a small POST of the plainest shape ({@link FrontHead}), gives it to the
+ * {@link FastPath} with no Jetty request, response or channel in between, and writes the answer's
+ * head itself. Every other request — another method, a body larger than the connection's buffer,
+ * anything its strict parser leaves alone — and every request the fast path does not take goes,
+ * with its bytes exactly as they arrived, to Jetty's own HTTP/1.1 connection, which serves it as it
+ * serves everything; once that request has ended the connection comes back here ({@link HandBack}),
+ * unless Jetty's answer closed it. The answers are the same either way; what it saves is Jetty's
+ * per-request server machinery, half of a forwarded call's CPU.
+ *
+ * <p>One request at a time: the next one is read only once the answer has been written (requests
+ * sent ahead wait in the buffer). Between requests an idle connection holds no buffer; the
+ * connector's idle timeout closes it. While an answer is awaited or streams, the idle timeout ends
+ * the exchange only if a write to the client is stuck: a quiet SSE answer is not a dead client, and
+ * the first-byte timeout bounds the wait for the upstream.
+ */
+public final class FrontConnection extends AbstractConnection.NonBlocking
+    implements Connection.UpgradeFrom, Connection.UpgradeTo {
+
+  private static final byte[] CRLF = {'\r', '\n'};
+  private static final byte[] LAST_CHUNK = "0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+
+  private final Factory factory;
+  private final Connector connector;
+  // The Jetty connection that served the request before this one, or null.
+  private final HttpConnection from;
+  // Unread bytes, from the start of the request being served (flush mode); null when none.
+  private RetainableByteBuffer buffer;
+  private String remote;
+  // The request being served, from its head's parse until its exchange ends.
+  private volatile Served current;
+
+  private FrontConnection(
+      Factory factory, Connector connector, EndPoint endPoint, HttpConnection from) {
+    super(endPoint, connector.getExecutor());
+    this.factory = factory;
+    this.connector = connector;
+    this.from = from;
+  }
+
+  /** Makes the guarded port's connections: this kind first, Jetty's behind it. */
+  public static final class Factory extends AbstractConnectionFactory {
+    private final FastPath fast;
+    private final HttpConnectionFactory http;
+
+    public Factory(FastPath fast, HttpConnectionFactory http) {
+      super("sessionguard-http/1.1");
+      this.fast = fast;
+      this.http = http;
+      setInputBufferSize(http.getInputBufferSize());
+    }
+
+    @Override
+    public Connection newConnection(Connector connector, EndPoint endPoint) {
+      return configure(new FrontConnection(this, connector, endPoint, null), connector, endPoint);
+    }
+
+    /** The connection Jetty's upgrades to once {@code done}'s request has ended. */
+    Connection handBack(Connector connector, HttpConnection done) {
+      return configure(
+          new FrontConnection(this, connector, done.getEndPoint(), done),
+          connector,
+          done.getEndPoint());
+    }
+
+    private HttpConfiguration config() {
+      return http.getHttpConfiguration();
+    }
+  }
+
+  /**
+   * Outermost on the guarded port: a request Jetty serves on a connection that came from a {@link
+   * FrontConnection} goes back to one when it has ended (Jetty upgrades to the connection named by
+   * {@link HttpStream#UPGRADE_CONNECTION_ATTRIBUTE} when it completes a request).
+   */
+  public static final class HandBack extends Handler.Wrapper {
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+      ConnectionMetaData meta = request.getConnectionMetaData();
+      if (meta.getConnection() instanceof HttpConnection http
+          && meta.getHttpVersion() == HttpVersion.HTTP_1_1) {
+        Factory front = meta.getConnector().getConnectionFactory(Factory.class);
+        if (front != null) {
+          request.setAttribute(
+              HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, front.handBack(meta.getConnector(), http));
+        }
+      }
+      return super.handle(request, response, callback);
+    }
+  }
+
+  @Override
+  public void onUpgradeTo(ByteBuffer unread) {
+    buffer = acquire(unread.remaining());
+    BufferUtil.append(buffer.getByteBuffer(), unread);
+  }
+
+  @Override
+  public void onOpen() {
+    super.onOpen();
+    if (from != null && !(from.getGenerator().isPersistent() && from.getParser().isComplete())) {
+      // Jetty's answer closes the connection (it left that to the connection it upgrades to).
+      getEndPoint().shutdownOutput();
+    }
+    if (buffer != null && buffer.hasRemaining()) {
+      getExecutor().execute(this::process);
+    } else {
+      fillInterested();
+    }
+  }
+
+  @Override
+  public void onFillable() {
+    process();
+  }
+
+  @Override
+  public boolean onIdleExpired(TimeoutException timeout) {
+    Served served = current;
+    // Idle, or a request arriving too slowly: closed. Serving: only a stuck write fails.
+    return served == null || served.writing;
+  }
+
+  @Override
+  public ByteBuffer onUpgradeFrom() {
+    ByteBuffer unread = null;
+    if (buffer != null) {
+      ByteBuffer bytes = buffer.getByteBuffer();
+      if (bytes.hasRemaining()) {
+        unread = ByteBuffer.allocate(bytes.remaining());
+        unread.put(bytes).flip();
+      }
+      releaseBuffer();
+    }
+    return unread;
+  }
+
+  /** Reads and serves requests until one is being served, more bytes are awaited, or it closed. */
+  private void process() {
+    try {
+      while (true) {
+        EndPoint endPoint = getEndPoint();
+        if (!endPoint.isOpen()) {
+          releaseBuffer();
+          return;
+        }
+        if (endPoint.isOutputShutdown()) {
+          drainThenClose();
+          return;
+        }
+        if (buffer != null && buffer.hasRemaining() && serveNext()) {
+          return;
+        }
+        if (buffer == null) {
+          buffer = acquire(0);
+        }
+        ByteBuffer bytes = buffer.getByteBuffer();
+        if (bytes.remaining() >= capacity()) {
+          handOver(); // a request larger than this connection serves
+          return;
+        }
+        int filled = endPoint.fill(bytes);
+        if (filled == 0) {
+          if (!buffer.hasRemaining()) {
+            releaseBuffer();
+          }
+          fillInterested();
+          return;
+        }
+        if (filled < 0) {
+          releaseBuffer();
+          endPoint.close();
+          return;
+        }
+      }
+    } catch (Throwable x) {
+      releaseBuffer();
+      getEndPoint().close(x);
+    }
+  }
+
+  /**
+   * Serves the request the buffer starts with: true when it went to the fast path or to Jetty,
+   * false when more bytes are needed.
+   */
+  private boolean serveNext() {
+    ByteBuffer bytes = buffer.getByteBuffer();
+    int start = bytes.arrayOffset() + bytes.position();
+    FrontHead head =
+        FrontHead.parse(
+            bytes.array(),
+            start,
+            start + bytes.remaining(),
+            Math.min(capacity(), factory.config().getRequestHeaderSize()));
+    if (head == FrontHead.MORE) {
+      return false;
+    }
+    if (head == FrontHead.NOT_MINE || head.size() + head.length() > capacity()) {
+      handOver();
+      return true;
+    }
+    if (bytes.remaining() < head.size() + head.length()) {
+      return false;
+    }
+    byte[] body = new byte[head.length()];
+    System.arraycopy(bytes.array(), start + head.size(), body, 0, body.length);
+    Served served = new Served(head);
+    current = served;
+    factory.fast.take(served, "POST", head.path(), body);
+    return true;
+  }
+
+  /** Gives the connection, with every unread byte from the current request on, to Jetty's. */
+  private void handOver() {
+    current = null;
+    getEndPoint().upgrade(factory.http.newConnection(connector, getEndPoint()));
+  }
+
+  /** The answer said close: reads until the client closes too, so nothing unread resets it. */
+  private void drainThenClose() throws IOException {
+    EndPoint endPoint = getEndPoint();
+    if (buffer == null) {
+      buffer = acquire(0);
+    }
+    ByteBuffer bytes = buffer.getByteBuffer();
+    while (true) {
+      BufferUtil.clear(bytes);
+      int filled = endPoint.fill(bytes);
+      if (filled == 0) {
+        releaseBuffer();
+        fillInterested();
+        return;
+      }
+      if (filled < 0) {
+        releaseBuffer();
+        endPoint.close();
+        return;
+      }
+    }
+  }
+
+  private int capacity() {
+    return getInputBufferSize();
+  }
+
+  /**
+   * A heap buffer (the parser reads its array) as large as Jetty's connection asks for, so that
+   * whatever is handed over fits Jetty's request buffer.
+   */
+  private RetainableByteBuffer acquire(int atLeast) {
+    return connector.getByteBufferPool().acquire(Math.max(capacity(), atLeast), false);
+  }
+
+  private void releaseBuffer() {
+    if (buffer != null) {
+      buffer.release();
+      buffer = null;
+    }
+  }
+
+  private String remoteAddr() {
+    String address = remote;
+    if (address == null) {
+      address =
+          getEndPoint().getRemoteSocketAddress() instanceof java.net.InetSocketAddress inet
+              ? Request.getHostName(inet)
+              : String.valueOf(getEndPoint().getRemoteSocketAddress());
+      remote = address;
+    }
+    return address;
+  }
+
+  /** One request the fast path was given, and its answer. */
+  private final class Served implements FastPath.Peer {
+    private final FrontHead head;
+    private int status = 200;
+    private HttpFields.Mutable answer;
+    private boolean committed;
+    private boolean chunked;
+    private boolean close;
+    private boolean failing;
+    private long written;
+    private volatile boolean writing;
+
+    Served(FrontHead head) {
+      this.head = head;
+    }
+
+    @Override
+    public HttpFields headers() {
+      return head.headers();
+    }
+
+    @Override
+    public String remoteAddr() {
+      return FrontConnection.this.remoteAddr();
+    }
+
+    @Override
+    public String pathQuery() {
+      return head.pathQuery();
+    }
+
+    @Override
+    public String scheme() {
+      return "http";
+    }
+
+    @Override
+    public void holdOpen() {
+      // The connection's idle handling knows an exchange runs.
+    }
+
+    @Override
+    public void status(int code) {
+      status = code;
+    }
+
+    @Override
+    public HttpFields.Mutable answerHeaders() {
+      if (answer == null) {
+        answer = HttpFields.build();
+        if (factory.config().getSendDateHeader()) {
+          answer.put(connector.getServer().getDateField());
+        }
+      }
+      return answer;
+    }
+
+    @Override
+    public void write(boolean last, ByteBuffer bytes, Callback done) {
+      int n = bytes.remaining();
+      List<ByteBuffer> out = new ArrayList<>(4);
+      if (!committed) {
+        committed = true;
+        out.add(head(last, n));
+      }
+      written += n;
+      if (chunked && n > 0) {
+        out.add(
+            ByteBuffer.wrap((Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.US_ASCII)));
+      }
+      if (n > 0) {
+        out.add(bytes);
+      }
+      if (chunked && n > 0) {
+        out.add(ByteBuffer.wrap(CRLF));
+      }
+      if (chunked && last) {
+        out.add(ByteBuffer.wrap(LAST_CHUNK));
+      }
+      writing = true;
+      getEndPoint()
+          .write(
+              Callback.from(
+                  InvocationType.NON_BLOCKING,
+                  () -> {
+                    writing = false;
+                    done.succeeded();
+                  },
+                  x -> {
+                    writing = false;
+                    done.failed(x);
+                  }),
+              out.toArray(ByteBuffer[]::new));
+    }
+
+    /** The status line and headers, framing the body as Jetty's generator would. */
+    private ByteBuffer head(boolean last, int n) {
+      HttpFields fields = answer == null ? answerHeaders() : answer;
+      StringBuilder out = new StringBuilder(256);
+      out.append("HTTP/1.1 ")
+          .append(status)
+          .append(' ')
+          .append(HttpStatus.getMessage(status))
+          .append("\r\n");
+      for (HttpField field : fields) {
+        out.append(field.getName()).append(": ").append(field.getValue()).append("\r\n");
+      }
+      if (!HttpStatus.hasNoBody(status) && !fields.contains(HttpHeader.CONTENT_LENGTH)) {
+        if (last) {
+          out.append("Content-Length: ").append(n).append("\r\n");
+        } else {
+          chunked = true;
+          out.append("Transfer-Encoding: chunked\r\n");
+        }
+      }
+      close = failing || head.close() || connector.isShutdown();
+      if (close) {
+        out.append("Connection: close\r\n");
+      }
+      out.append("\r\n");
+      return ByteBuffer.wrap(out.toString().getBytes(StandardCharsets.ISO_8859_1));
+    }
+
+    @Override
+    public long contentWritten() {
+      return written;
+    }
+
+    @Override
+    public void succeeded(boolean inPlace) {
+      current = null;
+      ByteBuffer bytes = buffer.getByteBuffer();
+      bytes.position(bytes.position() + head.size() + head.length());
+      if (close) {
+        getEndPoint().shutdownOutput();
+      }
+      if (inPlace) {
+        process();
+      } else {
+        getExecutor().execute(FrontConnection.this::process);
+      }
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      current = null;
+      releaseBuffer();
+      if (committed) {
+        getEndPoint().close(cause); // the client must see the answer cut
+        return;
+      }
+      // Nothing sent yet: an error answer, as Jetty's error handler writes it, and then close.
+      status = HttpStatus.INTERNAL_SERVER_ERROR_500;
+      failing = true;
+      answer = null;
+      answerHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+      write(
+          true,
+          ByteBuffer.wrap(JettyGuards.JsonRpcErrorHandler.body(status)),
+          Callback.from(() -> getEndPoint().close(), x -> getEndPoint().close(x)));
+    }
+
+    @Override
+    public void elsewhere() {
+      handOver();
+    }
+  }
+}

@@ -1,0 +1,251 @@
+package dev.sessionguard.guard.proxy;
+
+import static dev.sessionguard.guard.ScriptedUpstream.json;
+import static dev.sessionguard.guard.ScriptedUpstream.raw;
+import static dev.sessionguard.guard.TestGuards.metric;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sessionguard.guard.Guard;
+import dev.sessionguard.guard.ScriptedUpstream;
+import dev.sessionguard.guard.TestGuards;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One kept-alive client connection goes back and forth between the guard's own HTTP/1.1 handling
+ * and Jetty's without losing or reordering a byte: whatever the request, the answers are the ones
+ * the guard gives on a fresh connection.
+ */
+class FrontConnectionTest {
+  static final String SESSION = "s-front-1";
+  static final String INFLIGHT = "sessionguard_inflight_requests";
+
+  ScriptedUpstream upstream;
+  Guard guard;
+  Socket client;
+  InputStream in;
+
+  @BeforeEach
+  void start() throws Exception {
+    upstream = new ScriptedUpstream();
+    guard = TestGuards.start(upstream.mcpUrl(), "timeouts: {firstByte: 2s}\n");
+    upstream.script(
+        (r, s) ->
+            json(
+                s,
+                200,
+                r.isInitialize() ? Map.of("Mcp-Session-Id", SESSION) : Map.of(),
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"echo\":" + quote(r.body()) + "}}"));
+    client = new Socket("127.0.0.1", guard.port());
+    in = client.getInputStream();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    client.close();
+    guard.close();
+    upstream.close();
+  }
+
+  static String quote(String s) {
+    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+
+  static String call(int id, String text) {
+    return "{\"jsonrpc\":\"2.0\",\"id\":"
+        + id
+        + ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\""
+        + text
+        + "\"}}}";
+  }
+
+  static String post(String session, String body, String... extra) {
+    return "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
+        + "Accept: application/json, text/event-stream\r\n"
+        + (session == null ? "" : "Mcp-Session-Id: " + session + "\r\n")
+        + String.join("", extra)
+        + "Content-Length: "
+        + body.getBytes(StandardCharsets.UTF_8).length
+        + "\r\n\r\n"
+        + body;
+  }
+
+  void send(String... requests) throws IOException {
+    client.getOutputStream().write(String.join("", requests).getBytes(StandardCharsets.UTF_8));
+    client.getOutputStream().flush();
+  }
+
+  /** One answer, its body framed by Content-Length or chunked. */
+  record Answer(int status, Map<String, String> headers, String body) {}
+
+  Answer read() throws IOException {
+    String statusLine = line();
+    Map<String, String> headers = new LinkedHashMap<>();
+    for (String l = line(); !l.isEmpty(); l = line()) {
+      int colon = l.indexOf(':');
+      headers.merge(
+          l.substring(0, colon).toLowerCase(Locale.ROOT),
+          l.substring(colon + 1).trim(),
+          (a, b) -> a + "," + b);
+    }
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    if (headers.containsKey("content-length")) {
+      body.write(in.readNBytes(Integer.parseInt(headers.get("content-length"))));
+    } else if ("chunked".equals(headers.get("transfer-encoding"))) {
+      for (int n = Integer.parseInt(line(), 16); n > 0; n = Integer.parseInt(line(), 16)) {
+        body.write(in.readNBytes(n));
+        assertThat(line()).isEmpty();
+      }
+      assertThat(line()).isEmpty();
+    }
+    return new Answer(
+        Integer.parseInt(statusLine.split(" ")[1]), headers, body.toString(StandardCharsets.UTF_8));
+  }
+
+  String line() throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int b;
+    while ((b = in.read()) != '\n') {
+      assertThat(b).as("the connection closed mid-answer").isNotEqualTo(-1);
+      out.write(b);
+    }
+    String s = out.toString(StandardCharsets.ISO_8859_1);
+    return s.endsWith("\r") ? s.substring(0, s.length() - 1) : s;
+  }
+
+  void initialize() throws IOException {
+    send(
+        post(
+            null,
+            "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
+                + "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+                + "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"));
+    Answer answer = read();
+    assertThat(answer.status()).isEqualTo(200);
+    assertThat(answer.headers()).containsEntry("mcp-session-id", SESSION);
+  }
+
+  @Test
+  void one_connection_carries_initialize_calls_other_paths_and_refusals_in_turn() throws Exception {
+    initialize(); // served by Jetty's handling: it creates a session
+
+    send(post(SESSION, call(1, "a")));
+    Answer first = read();
+    send("GET /elsewhere HTTP/1.1\r\nHost: guard\r\n\r\n");
+    Answer other = read();
+    send(post(SESSION, "{not json"));
+    Answer refused = read();
+    send(post(SESSION, call(3, "c")));
+    Answer third = read();
+
+    assertThat(first.status()).isEqualTo(200);
+    assertThat(first.body()).contains("tools/call");
+    assertThat(first.headers()).containsKey("date").doesNotContainKey("connection");
+    assertThat(other.status()).isEqualTo(200); // other paths are relayed as they are
+    assertThat(upstream.seen).extracting(ScriptedUpstream.Request::path).contains("/elsewhere");
+    assertThat(refused.status()).isEqualTo(400);
+    assertThat(refused.body()).contains("-32700");
+    assertThat(third.status()).isEqualTo(200);
+    assertThat(upstream.seen).extracting(ScriptedUpstream.Request::body).contains(call(3, "c"));
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
+  void requests_sent_ahead_are_answered_in_order_whichever_way_each_goes() throws Exception {
+    initialize();
+
+    send(
+        post(SESSION, call(1, "one")),
+        post(SESSION, call(2, "two")),
+        "DELETE /elsewhere HTTP/1.1\r\nHost: guard\r\n\r\n",
+        post(SESSION, call(3, "three")));
+
+    assertThat(read().body()).contains("one");
+    assertThat(read().body()).contains("two");
+    assertThat(read().status()).isEqualTo(200);
+    assertThat(read().body()).contains("three");
+    assertThat(upstream.seen)
+        .extracting(ScriptedUpstream.Request::method)
+        .containsSubsequence("POST", "POST", "DELETE", "POST");
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
+  void a_body_larger_than_the_connection_buffer_and_a_chunked_one_are_served_by_jetty()
+      throws Exception {
+    initialize();
+    String big = "x".repeat(20_000);
+    String chunkedBody = call(5, "chunked");
+
+    send(post(SESSION, call(4, big)));
+    Answer large = read();
+    send(
+        "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
+            + "Accept: application/json, text/event-stream\r\nMcp-Session-Id: "
+            + SESSION
+            + "\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + Integer.toHexString(chunkedBody.length())
+            + "\r\n"
+            + chunkedBody
+            + "\r\n0\r\n\r\n");
+    Answer chunked = read();
+    send(post(SESSION, call(6, "after")));
+    Answer after = read();
+
+    assertThat(large.status()).isEqualTo(200);
+    assertThat(upstream.seen).extracting(ScriptedUpstream.Request::body).contains(call(4, big));
+    assertThat(chunked.status()).isEqualTo(200);
+    assertThat(upstream.seen).extracting(ScriptedUpstream.Request::body).contains(chunkedBody);
+    assertThat(after.body()).contains("after");
+  }
+
+  @Test
+  void an_answer_without_a_length_reaches_the_client_chunked_and_the_connection_goes_on()
+      throws Exception {
+    initialize();
+    upstream.script(
+        (r, s) ->
+            raw(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n"
+                    + "10\r\ndata: {\"id\":1}\n\n\r\n"
+                    + "10\r\ndata: {\"id\":2}\n\n\r\n0\r\n\r\n"));
+
+    send(post(SESSION, call(1, "sse")));
+    Answer sse = read();
+    upstream.script((r, s) -> json(s, 200, Map.of(), "{\"jsonrpc\":\"2.0\",\"id\":2}"));
+    send(post(SESSION, call(2, "json")));
+    Answer next = read();
+
+    assertThat(sse.headers())
+        .containsEntry("transfer-encoding", "chunked")
+        .containsEntry("content-type", "text/event-stream")
+        .containsEntry("x-accel-buffering", "no");
+    assertThat(sse.body()).isEqualTo("data: {\"id\":1}\n\ndata: {\"id\":2}\n\n");
+    assertThat(next.headers()).containsEntry("content-length", "24");
+    assertThat(next.body()).isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":2}");
+  }
+
+  @Test
+  void connection_close_is_answered_and_then_the_connection_closes() throws Exception {
+    initialize();
+
+    send(post(SESSION, call(1, "bye"), "Connection: close\r\n"));
+    Answer answer = read();
+
+    assertThat(answer.status()).isEqualTo(200);
+    assertThat(answer.headers()).containsEntry("connection", "close");
+    assertThat(in.read()).isEqualTo(-1);
+  }
+}

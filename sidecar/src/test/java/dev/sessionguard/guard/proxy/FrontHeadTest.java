@@ -1,0 +1,101 @@
+package dev.sessionguard.guard.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The front connection's parser takes only heads every HTTP/1.1 parser frames alike; everything
+ * else goes, untouched, to Jetty's.
+ */
+class FrontHeadTest {
+  static final String PLAIN =
+      "POST /mcp?x=1 HTTP/1.1\r\nHost: guard:4484\r\nContent-Type: application/json\r\n"
+          + "Mcp-Session-Id:  s-1 \r\nContent-Length: 12\r\n\r\n";
+
+  static FrontHead parse(String head) {
+    byte[] bytes = head.getBytes(StandardCharsets.ISO_8859_1);
+    return FrontHead.parse(bytes, 0, bytes.length, 8192);
+  }
+
+  @Test
+  void a_plain_post_is_parsed_with_its_headers_as_sent() {
+    FrontHead head = parse(PLAIN + "{\"jsonrpc\":1}");
+
+    assertThat(head.pathQuery()).isEqualTo("/mcp?x=1");
+    assertThat(head.path()).isEqualTo("/mcp");
+    assertThat(head.length()).isEqualTo(12);
+    assertThat(head.size()).isEqualTo(PLAIN.length());
+    assertThat(head.close()).isFalse();
+    assertThat(head.headers().get("mcp-session-id")).isEqualTo("s-1");
+    assertThat(head.headers().get("Content-Type")).isEqualTo("application/json");
+    assertThat(head.headers().size()).isEqualTo(4);
+  }
+
+  @Test
+  void every_prefix_of_a_head_asks_for_more_and_never_guesses() {
+    byte[] bytes = PLAIN.getBytes(StandardCharsets.ISO_8859_1);
+    for (int cut = 0; cut < bytes.length; cut++) {
+      assertThat(FrontHead.parse(bytes, 0, cut, 8192))
+          .as("cut at %d", cut)
+          .isSameAs(FrontHead.MORE);
+    }
+    assertThat(FrontHead.parse(bytes, 0, bytes.length, 8192).size()).isEqualTo(bytes.length);
+  }
+
+  @Test
+  void it_reads_from_an_offset_and_notes_connection_close() {
+    String head = PLAIN.replace("Host: guard:4484", "Host: guard\r\nConnection: keep-alive, Close");
+    byte[] bytes = ("junk" + head).getBytes(StandardCharsets.ISO_8859_1);
+
+    FrontHead parsed = FrontHead.parse(bytes, 4, bytes.length, 8192);
+
+    assertThat(parsed.close()).isTrue();
+    assertThat(parsed.size()).isEqualTo(head.length());
+  }
+
+  @Test
+  void a_head_longer_than_allowed_is_not_its_own() {
+    byte[] bytes = PLAIN.getBytes(StandardCharsets.ISO_8859_1);
+    assertThat(FrontHead.parse(bytes, 0, bytes.length, 40)).isSameAs(FrontHead.NOT_MINE);
+    assertThat(FrontHead.parse(bytes, 0, 39, 40)).isSameAs(FrontHead.MORE);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "GET /mcp HTTP/1.1\r\nHost: g\r\n\r\n",
+        "POST /mcp HTTP/1.0\r\nHost: g\r\nContent-Length: 2\r\n\r\n",
+        "POST http://g/mcp HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nContent-Length: +2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nContent-Length: 2 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nContent-Length: 9999999999\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nHost: h\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g/x\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nX-A: 1\r\n 2\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost : g\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nX-A: caf\u00e9\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nX-A: a\u0001b\r\nContent-Length: 2\r\n\r\n",
+        "POST /m<c>p HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\n\r\n",
+        "POST /m%zzp HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp#x HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\n\r\n",
+        "POST  /mcp HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nX-HTTP-Method-Override: DELETE\r\nContent-Length: 2\r\n\r\n",
+        "\r\nPOST /mcp HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\n\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\n\r\r\n",
+      })
+  void anything_unusual_is_left_to_jetty(String head) {
+    assertThat(parse(head)).isSameAs(FrontHead.NOT_MINE);
+  }
+}

@@ -197,7 +197,7 @@ public final class Guard implements AutoCloseable {
                     HttpConnectionFactory jetty = new HttpConnectionFactory(http);
                     ServerConnector connector =
                         upstream.serverConnector(
-                            server, new FrontConnection.Factory(fast, jetty), jetty);
+                            server, new FrontConnection.Factory(fast, jetty, metrics), jetty);
                     connector.setHost(config.listen().host());
                     connector.setPort(config.listen().port());
                     connector.setAcceptQueueSize(1024);

@@ -33,7 +33,6 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.Promise;
-import org.eclipse.jetty.util.thread.Scheduler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -398,8 +397,8 @@ public final class FastPath extends Handler.Wrapper {
 
   /**
    * One request on the way to the upstream and its answer on the way back, on the guard's own
-   * upstream connections. Exactly one of the answer's headers, the first-byte timeout and the
-   * exchange's failure decides how it goes on.
+   * upstream connections. Exactly one of the answer's headers and the exchange's failure (the
+   * first-byte timeout among them: the upstream connection enforces it) decides how it goes on.
    */
   private final class Exchange implements UpstreamLinks.Answer {
     private static final int WAITING = 0;
@@ -415,7 +414,6 @@ public final class FastPath extends Handler.Wrapper {
     private final AtomicInteger state = new AtomicInteger(WAITING);
     private final AtomicBoolean finished = new AtomicBoolean();
     private UpstreamLinks.Call upstream;
-    private Scheduler.Task firstByte;
     private long started;
     private volatile long declared = -1;
     private volatile boolean clientFailed;
@@ -443,30 +441,20 @@ public final class FastPath extends Handler.Wrapper {
       try {
         // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
         peer.holdOpen();
-        upstream =
-            UpstreamLinks.call(forwarder.head(cfg, peer, body.length), ByteBuffer.wrap(body), this);
         started = System.nanoTime();
-        firstByte =
-            getServer().getScheduler().schedule(this::firstByteTimedOut, cfg.firstByteTimeout());
+        upstream =
+            UpstreamLinks.call(
+                forwarder.head(cfg, peer, body.length),
+                ByteBuffer.wrap(body),
+                this,
+                cfg.firstByteTimeout(),
+                started);
         forwarder.send(cfg, upstream);
       } catch (RuntimeException x) {
         // Nothing else would end this exchange (it may run in a callback that swallows throws).
         state.set(FAILED);
-        if (firstByte != null) {
-          firstByte.cancel();
-        }
         finish();
         peer.failed(x);
-      }
-    }
-
-    private void firstByteTimedOut() {
-      if (state.compareAndSet(WAITING, FAILED)) {
-        UpstreamResponse.FirstByteTimeout timedOut =
-            new UpstreamResponse.FirstByteTimeout(cfg.firstByteTimeout());
-        upstream.abort(timedOut);
-        // On the scheduler's thread: the client's next request is read on a pool thread.
-        answer(GuardError.UPSTREAM_TIMEOUT, timedOut.getMessage(), done(false));
       }
     }
 
@@ -481,10 +469,9 @@ public final class FastPath extends Handler.Wrapper {
     @Override
     public void headers(int status, HttpFields answer, Callback proceed) {
       if (!state.compareAndSet(WAITING, ANSWERED)) {
-        proceed.failed(new IOException("answered already")); // timed out just before
+        proceed.failed(new IOException("answered already")); // failed just before
         return;
       }
-      firstByte.cancel();
       mcp.upstreamAnswered(
           rpc.era(),
           Duration.ofNanos(System.nanoTime() - started),
@@ -540,7 +527,11 @@ public final class FastPath extends Handler.Wrapper {
     @Override
     public void failed(Throwable cause) {
       if (state.compareAndSet(WAITING, FAILED)) {
-        firstByte.cancel();
+        if (cause instanceof UpstreamResponse.FirstByteTimeout) {
+          // On the scheduler's thread: the client's next request is read on a pool thread.
+          answer(GuardError.UPSTREAM_TIMEOUT, cause.getMessage(), done(false));
+          return;
+        }
         answer(
             GuardError.UPSTREAM_FAILED,
             cause instanceof SocketTimeoutException ? "connect timed out" : cause.toString(),

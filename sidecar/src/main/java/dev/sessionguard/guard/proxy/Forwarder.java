@@ -128,8 +128,7 @@ public final class Forwarder {
     Set<String> strip = HopByHop.namesToStrip(headers.getValuesList(HttpHeader.CONNECTION), true);
     add.accept(target.host());
     for (HttpField field : headers) {
-      String lower = field.getLowerCaseName();
-      if (!strip.contains(lower) && !lower.equals("x-forwarded-for")) {
+      if (field.getHeader() != HttpHeader.X_FORWARDED_FOR && !HopByHop.named(field, strip)) {
         add.accept(field);
       }
     }
@@ -273,7 +272,7 @@ public final class Forwarder {
       HttpFields upstream, Consumer<HttpField> add, Consumer<HttpField> replace) {
     Set<String> strip = HopByHop.namesToStrip(upstream.getValuesList(HttpHeader.CONNECTION), false);
     for (HttpField field : upstream) {
-      if (strip.contains(field.getLowerCaseName())) {
+      if (HopByHop.named(field, strip)) {
         continue;
       }
       if (field.getHeader() == HttpHeader.DATE) {

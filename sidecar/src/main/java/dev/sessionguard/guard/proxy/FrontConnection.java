@@ -1,10 +1,13 @@
 package dev.sessionguard.guard.proxy;
 
+import dev.sessionguard.guard.admission.Refusal;
+import dev.sessionguard.guard.metrics.GuardMetrics;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
@@ -74,11 +77,13 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   public static final class Factory extends AbstractConnectionFactory {
     private final FastPath fast;
     private final HttpConnectionFactory http;
+    private final GuardMetrics metrics;
 
-    public Factory(FastPath fast, HttpConnectionFactory http) {
+    public Factory(FastPath fast, HttpConnectionFactory http, GuardMetrics metrics) {
       super("sessionguard-http/1.1");
       this.fast = fast;
       this.http = http;
+      this.metrics = metrics;
       setInputBufferSize(http.getInputBufferSize());
     }
 
@@ -95,8 +100,48 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
           done.getEndPoint());
     }
 
+    /** Jetty's own connection, for the bytes handed over on {@code endPoint}. */
+    private Connection jetty(Connector connector, EndPoint endPoint) {
+      HttpConnection connection = new OpenInPlace(config(), connector, endPoint);
+      connection.setTransferEncodingChunkMaxLength(http.getTransferEncodingChunkMaxLength());
+      return configure(connection, connector, endPoint);
+    }
+
     private HttpConfiguration config() {
       return http.getHttpConfiguration();
+    }
+  }
+
+  /**
+   * Jetty's connection, which reads the bytes handed over to it at once, on the thread that hands
+   * them over, as it would on the selector that read them. Jetty's own would read them on a pool
+   * thread: a hop per request handed over, and a window in which Jetty's error answer (a 431) races
+   * the rest of the request and may lose.
+   */
+  private static final class OpenInPlace extends HttpConnection {
+    private boolean opening;
+
+    OpenInPlace(HttpConfiguration config, Connector connector, EndPoint endPoint) {
+      super(config, connector, endPoint);
+    }
+
+    @Override
+    public void onOpen() {
+      opening = true;
+      try {
+        super.onOpen();
+      } finally {
+        opening = false;
+      }
+    }
+
+    @Override
+    public Executor getExecutor() {
+      if (opening) {
+        opening = false; // once: the read that opening starts
+        return Runnable::run;
+      }
+      return super.getExecutor();
     }
   }
 
@@ -217,25 +262,32 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
    */
   private boolean serveNext() {
     ByteBuffer bytes = buffer.getByteBuffer();
-    int start = bytes.arrayOffset() + bytes.position();
-    FrontHead head =
-        FrontHead.parse(
-            bytes.array(),
-            start,
-            start + bytes.remaining(),
-            Math.min(capacity(), factory.config().getRequestHeaderSize()));
+    byte[] request = new byte[bytes.remaining()]; // the buffer is direct: socket reads copy less
+    bytes.get(bytes.position(), request);
+    // Jetty's limit counts the head's bytes up to its last line; past it and a few more, Jetty
+    // would answer 431 too, and then lose the answer to a body that arrives later.
+    int allowed = factory.config().getRequestHeaderSize();
+    boolean judged = allowed + 4 <= capacity();
+    FrontHead head = FrontHead.parse(request, 0, request.length, judged ? allowed + 4 : capacity());
     if (head == FrontHead.MORE) {
       return false;
     }
-    if (head == FrontHead.NOT_MINE || head.size() + head.length() > capacity()) {
+    if (head == FrontHead.LONG && judged) {
+      headersTooLarge();
+      return true;
+    }
+    if (head == FrontHead.NOT_MINE
+        || head == FrontHead.LONG
+        || head.size() > allowed
+        || head.size() + head.length() > capacity()) {
       handOver();
       return true;
     }
-    if (bytes.remaining() < head.size() + head.length()) {
+    if (request.length < head.size() + head.length()) {
       return false;
     }
     byte[] body = new byte[head.length()];
-    System.arraycopy(bytes.array(), start + head.size(), body, 0, body.length);
+    System.arraycopy(request, head.size(), body, 0, body.length);
     Served served = new Served(head);
     current = served;
     factory.fast.take(served, "POST", head.path(), body);
@@ -245,7 +297,29 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   /** Gives the connection, with every unread byte from the current request on, to Jetty's. */
   private void handOver() {
     current = null;
-    getEndPoint().upgrade(factory.http.newConnection(connector, getEndPoint()));
+    getEndPoint().upgrade(factory.jetty(connector, getEndPoint()));
+  }
+
+  /**
+   * Headers over the limit: 431 with the guard's JSON-RPC error, as Jetty's error handler answers
+   * it, then the connection closes once the client has sent what it would.
+   */
+  private void headersTooLarge() {
+    factory.metrics.refused(Refusal.TOO_LARGE);
+    releaseBuffer();
+    Served refusal = new Served(null);
+    refusal.status(HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE_431);
+    refusal.failing = true; // Connection: close
+    refusal.answerHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+    refusal.write(
+        true,
+        ByteBuffer.wrap(GuardError.HEADERS_TOO_LARGE.body(null, Refusal.TOO_LARGE)),
+        Callback.from(
+            () -> {
+              getEndPoint().shutdownOutput();
+              process(); // reads and drops the rest, until the client closes
+            },
+            x -> getEndPoint().close(x)));
   }
 
   /** The answer said close: reads until the client closes too, so nothing unread resets it. */
@@ -276,11 +350,11 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   }
 
   /**
-   * A heap buffer (the parser reads its array) as large as Jetty's connection asks for, so that
-   * whatever is handed over fits Jetty's request buffer.
+   * A buffer as large as Jetty's connection asks for, so that whatever is handed over fits Jetty's
+   * request buffer.
    */
   private RetainableByteBuffer acquire(int atLeast) {
-    return connector.getByteBufferPool().acquire(Math.max(capacity(), atLeast), false);
+    return connector.getByteBufferPool().acquire(Math.max(capacity(), atLeast), true);
   }
 
   private void releaseBuffer() {
@@ -417,7 +491,7 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
           out.append("Transfer-Encoding: chunked\r\n");
         }
       }
-      close = failing || head.close() || connector.isShutdown();
+      close = failing || head == null || head.close() || connector.isShutdown();
       if (close) {
         out.append("Connection: close\r\n");
       }

@@ -1,11 +1,9 @@
 package dev.sessionguard.guard.proxy;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Locale;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.util.HostPort;
 
 /**
  * The head of a request a {@link FrontConnection} serves itself: an HTTP/1.1 POST of the plainest
@@ -28,37 +26,28 @@ record FrontHead(
   /** More bytes are needed to tell. */
   static final FrontHead MORE = new FrontHead("", "", HttpFields.EMPTY, 0, false, 0);
 
+  /**
+   * A plain request line, then header lines that do not end within the bytes allowed: too long for
+   * this parser (and, if the allowance is past Jetty's limit, too long for Jetty too).
+   */
+  static final FrontHead LONG = new FrontHead("", "", HttpFields.EMPTY, 0, false, -2);
+
   /** Not a request this parser serves: Jetty's HTTP/1.1 handling takes it as it is. */
   static final FrontHead NOT_MINE = new FrontHead("", "", HttpFields.EMPTY, 0, false, -1);
 
   private static final byte[] METHOD = "POST ".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] VERSION = " HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
 
-  // RFC 9110 tchar.
-  private static final boolean[] TOKEN = table("!#$%&'*+-.^_`|~");
   // RFC 3986 pchar, '/' and '?' (unreserved, sub-delims, ':', '@'); '%' is checked on its own.
-  private static final boolean[] TARGET = table("-._~!$&'()*+,;=:@/?%");
-
-  private static boolean[] table(String extra) {
-    boolean[] t = new boolean[128];
-    for (int c = '0'; c <= '9'; c++) {
-      t[c] = true;
-    }
-    for (int c = 'a'; c <= 'z'; c++) {
-      t[c] = true;
-      t[c - 'a' + 'A'] = true;
-    }
-    for (char c : extra.toCharArray()) {
-      t[c] = true;
-    }
-    return t;
-  }
+  private static final boolean[] TARGET = HeadLines.table("-._~!$&'()*+,;=:@/?%");
+  // RFC 3986 reg-name (unreserved, sub-delims, pct-encoded).
+  private static final boolean[] HOST = HeadLines.table("-._~!$&'()*+,;=%");
 
   /**
    * Parses the head that starts at {@code a[from]}, with bytes up to {@code a[to - 1]} available.
    *
    * @param maxHead the most bytes a head may take; a longer one is not this parser's
-   * @return the head, {@link #MORE} or {@link #NOT_MINE}
+   * @return the head, {@link #MORE}, {@link #LONG} or {@link #NOT_MINE}
    */
   static FrontHead parse(byte[] a, int from, int to, int maxHead) {
     int limit = Math.min(to, from + maxHead);
@@ -97,86 +86,50 @@ record FrontHead(
         return NOT_MINE;
       }
     }
-    HttpFields.Mutable fields = HttpFields.build();
-    int length = -1;
-    int hosts = 0;
-    boolean close = false;
-    while (true) {
-      if (i + 1 >= limit) {
-        return more(to, from, maxHead);
-      }
-      if (a[i] == '\r') {
-        if (a[i + 1] != '\n') {
-          return NOT_MINE;
-        }
-        i += 2;
-        break;
-      }
-      int name = i;
-      while (i < limit && a[i] > 0 && TOKEN[a[i]]) {
-        i++;
-      }
-      if (i >= limit) {
-        return more(to, from, maxHead);
-      }
-      if (i == name || a[i] != ':') {
-        return NOT_MINE; // a folded line, space before the colon, a bad name
-      }
-      int nameEnd = i++;
-      while (i < limit && (a[i] == ' ' || a[i] == '\t')) {
-        i++;
-      }
-      int value = i;
-      while (i < limit && a[i] != '\r') {
-        int b = a[i];
-        if (b != '\t' && (b < 0x20 || b == 0x7F)) { // CTLs, bare LF, and (negative) bytes > 0x7F
-          return NOT_MINE;
-        }
-        i++;
-      }
-      if (i + 1 >= limit) {
-        return more(to, from, maxHead);
-      }
-      if (a[i + 1] != '\n') {
-        return NOT_MINE;
-      }
-      int valueEnd = i;
-      while (valueEnd > value && (a[valueEnd - 1] == ' ' || a[valueEnd - 1] == '\t')) {
-        valueEnd--;
-      }
-      i += 2;
-      String n = new String(a, name, nameEnd - name, StandardCharsets.ISO_8859_1);
-      String v = new String(a, value, valueEnd - value, StandardCharsets.ISO_8859_1);
-      HttpHeader header = HttpHeader.CACHE.get(n);
-      if (header != null) {
-        switch (header) {
-          case CONTENT_LENGTH -> {
-            if (length >= 0 || (length = digits(v)) < 0) {
-              return NOT_MINE;
-            }
-          }
-          case HOST -> {
-            if (++hosts > 1 || !validHost(v)) {
-              return NOT_MINE;
-            }
-          }
-          case CONNECTION -> close |= hasToken(v, "close");
-          case TRANSFER_ENCODING, EXPECT, UPGRADE, HTTP2_SETTINGS -> {
-            return NOT_MINE;
-          }
-          default -> {}
-        }
-      } else if (n.equalsIgnoreCase("X-HTTP-Method-Override")) {
-        return NOT_MINE; // the guard strips it before Jetty's routing: there it is
-      }
-      fields.add(new HttpField(header, n, v));
+    Checks checks = new Checks();
+    int end = HeadLines.parse(a, i, limit, checks);
+    if (end == HeadLines.MORE) {
+      return to - from >= maxHead ? LONG : MORE; // the request line was plain: only too long
     }
-    if (hosts != 1 || length < 0) {
+    if (end == HeadLines.NOT_MINE || checks.unusual || checks.hosts != 1 || checks.length < 0) {
       return NOT_MINE;
     }
     int query = pathQuery.indexOf('?');
     String path = query < 0 ? pathQuery : pathQuery.substring(0, query);
-    return new FrontHead(pathQuery, path, fields.asImmutable(), length, close, i - from);
+    return new FrontHead(
+        pathQuery, path, checks.fields.asImmutable(), checks.length, checks.close, end - from);
+  }
+
+  /**
+   * The headers, and what the front connection needs to know of them. A header that makes the
+   * request not this parser's is noted and the lines read on, so that a head too long is still
+   * known as such ({@link #LONG}).
+   */
+  private static final class Checks implements HeadLines.Sink {
+    final HttpFields.Mutable fields = HttpFields.build();
+    int length = -1;
+    int hosts;
+    boolean close;
+    boolean unusual;
+
+    @Override
+    public boolean field(HttpHeader header, String name, String value) {
+      if (header != null) {
+        switch (header) {
+          case CONTENT_LENGTH -> unusual |= length >= 0 || (length = HeadLines.digits(value)) < 0;
+          case HOST -> unusual |= ++hosts > 1 || !validHost(value);
+          case CONNECTION -> close |= HeadLines.hasToken(value, "close");
+          case TRANSFER_ENCODING, EXPECT, UPGRADE, HTTP2_SETTINGS -> unusual = true;
+          default -> {}
+        }
+      } else if (name.equalsIgnoreCase("X-HTTP-Method-Override")) {
+        unusual = true; // the guard strips it before Jetty's routing: there it is
+      }
+      if (!unusual) {
+        fields.add(new HttpField(header, name, value));
+      }
+      return true;
+    }
   }
 
   /** {@link #MORE}, unless the head already has all the bytes it may take. */
@@ -188,41 +141,49 @@ record FrontHead(
     return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F');
   }
 
-  /** The value as a length, or -1 unless it is 1 to 9 digits. */
-  private static int digits(String v) {
+  /**
+   * A Host value of the plainest shape: a name or IPv4 address of RFC 3986 reg-name characters, or
+   * a bracketed IPv6 address, then optionally a colon and a port. Anything else is Jetty's to
+   * judge.
+   */
+  static boolean validHost(String v) {
     int n = v.length();
-    if (n == 0 || n > 9) {
-      return -1;
-    }
-    int value = 0;
-    for (int k = 0; k < n; k++) {
-      char c = v.charAt(k);
-      if (c < '0' || c > '9') {
-        return -1;
+    int i = 0;
+    if (n > 0 && v.charAt(0) == '[') {
+      int close = v.indexOf(']');
+      if (close < 2) {
+        return false;
       }
-      value = value * 10 + (c - '0');
+      for (i = 1; i < close; i++) {
+        char c = v.charAt(i);
+        if (!(c == ':' || c == '.' || Character.digit(c, 16) >= 0)) {
+          return false;
+        }
+      }
+      i = close + 1;
+    } else {
+      while (i < n && v.charAt(i) != ':') {
+        char c = v.charAt(i);
+        if (c >= 128 || !HOST[c]) {
+          return false;
+        }
+        i++;
+      }
+      if (i == 0) {
+        return false;
+      }
     }
-    return value;
-  }
-
-  private static boolean validHost(String v) {
-    if (v.isEmpty()) {
-      return false;
-    }
-    try {
-      new HostPort(v);
+    if (i == n) {
       return true;
-    } catch (IllegalArgumentException e) {
+    }
+    if (v.charAt(i) != ':' || n - i < 2 || n - i > 6) {
       return false;
     }
-  }
-
-  private static boolean hasToken(String v, String token) {
-    for (String part : v.split(",")) {
-      if (part.trim().toLowerCase(Locale.ROOT).equals(token)) {
-        return true;
+    for (i++; i < n; i++) {
+      if (v.charAt(i) < '0' || v.charAt(i) > '9') {
+        return false;
       }
     }
-    return false;
+    return true;
   }
 }

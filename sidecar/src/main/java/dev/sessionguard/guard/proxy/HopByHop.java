@@ -5,6 +5,8 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus those the upstream client writes itself. */
 final class HopByHop {
@@ -50,5 +52,18 @@ final class HopByHop {
       }
     }
     return names;
+  }
+
+  /**
+   * Whether {@code field} is among {@code names}, as {@link #namesToStrip} gives them. Each fixed
+   * name is a header Jetty knows (its lower-cased name is kept): only a token named in Connection
+   * makes another name's lower case worth computing.
+   */
+  static boolean named(HttpField field, Set<String> names) {
+    HttpHeader header = field.getHeader();
+    if (header != null) {
+      return names.contains(header.lowerCaseName());
+    }
+    return names != ALWAYS && names != TOWARDS_UPSTREAM && names.contains(field.getLowerCaseName());
   }
 }

@@ -4,10 +4,12 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -24,6 +26,7 @@ import org.eclipse.jetty.io.AbstractConnection;
 import org.eclipse.jetty.io.ClientConnectionFactory;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.CyclicTimeout;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.RetainableByteBuffer;
 import org.eclipse.jetty.io.Transport;
@@ -79,10 +82,17 @@ final class UpstreamLinks {
 
   private static final int BUFFER = 16 * 1024;
 
+  // The most of an answer's first bytes AnswerHead looks at; a longer head is Jetty's parser's.
+  private static final int MAX_PLAIN_HEAD = 4096;
+
   // An upstream's answer headers as large as a client's request headers may be.
   static final int MAX_RESPONSE_HEADERS = 64 * 1024;
 
   private static final Object CLOSED = new Object();
+
+  private static final int TRY = 0;
+  private static final int COUNT = 1;
+  private static final int PARSE = 2;
 
   private final ClientConnector connector;
   private volatile Pool pool = new Pool("", -1);
@@ -93,7 +103,17 @@ final class UpstreamLinks {
 
   /** A framed request ({@code head} and {@code body}) whose answer goes to {@code answer}. */
   static Call call(ByteBuffer head, ByteBuffer body, Answer answer) {
-    return new Call(head, body, answer);
+    return new Call(head, body, answer, null, 0);
+  }
+
+  /**
+   * {@link #call(ByteBuffer, ByteBuffer, Answer)}, failed with {@link
+   * UpstreamResponse.FirstByteTimeout} (its connection closed) unless the answer's headers arrive
+   * within {@code firstByte} of {@code started} ({@link System#nanoTime}).
+   */
+  static Call call(
+      ByteBuffer head, ByteBuffer body, Answer answer, Duration firstByte, long started) {
+    return new Call(head, body, answer, firstByte, started + firstByte.toNanos());
   }
 
   /** Sends {@code call} to {@code host:port} on an idle connection, or on a new one. */
@@ -164,14 +184,20 @@ final class UpstreamLinks {
     private final ByteBuffer head;
     private final ByteBuffer body;
     private final Answer answer;
+    private final Duration firstByte; // null: no deadline
+    private final long deadline;
     private final AtomicBoolean over = new AtomicBoolean();
+    private volatile boolean answered; // its headers were handed on
     private Link link; // guarded by this
     private Throwable aborted; // guarded by this
 
-    private Call(ByteBuffer head, ByteBuffer body, Answer answer) {
+    private Call(
+        ByteBuffer head, ByteBuffer body, Answer answer, Duration firstByte, long deadline) {
       this.head = head;
       this.body = body;
       this.answer = answer;
+      this.firstByte = firstByte;
+      this.deadline = deadline;
     }
 
     /**
@@ -229,6 +255,9 @@ final class UpstreamLinks {
     private final AtomicReference<Object> state;
     private final HttpParser parser;
     private final Resume resume = new Resume();
+    // The first-byte deadline of the call it serves: one timer per connection, re-armed per call
+    // without a scheduler task of its own (an earlier wake-up re-schedules itself).
+    private final CyclicTimeout firstByte;
     // The answer being parsed, on the processing thread.
     private RetainableByteBuffer buffer;
     private int status;
@@ -241,6 +270,10 @@ final class UpstreamLinks {
     private boolean lastHandedOn;
     private boolean interim;
     private boolean ended;
+    // How the answer is read: TRY its head as a plain one (AnswerHead), COUNT the plain answer's
+    // body (remaining bytes of it), or PARSE it all with Jetty's parser.
+    private int mode = TRY;
+    private int remaining;
     private Throwable broken;
     // The parts of an exchange still running: the request's write and the answer. The connection
     // goes back to the pool when both have ended, whichever ends last (the write's callback may
@@ -252,6 +285,15 @@ final class UpstreamLinks {
       this.pool = pool;
       this.state = new AtomicReference<>(first);
       parts.set(2); // before an answer can be read, even one sent before the request
+      this.firstByte =
+          new CyclicTimeout(connector.getScheduler()) {
+            @Override
+            public void onTimeoutExpired() {
+              if (state.get() instanceof Call call && call.firstByte != null && !call.answered) {
+                fail(call, new UpstreamResponse.FirstByteTimeout(call.firstByte));
+              }
+            }
+          };
       this.parser = new HttpParser(this, MAX_RESPONSE_HEADERS, HttpCompliance.RFC9110);
       parser.setHeaderCacheSize(JettyGuards.HEADER_CACHE);
     }
@@ -275,6 +317,9 @@ final class UpstreamLinks {
           pool.idle.offerFirst(this); // unused: its read interest is still set
         }
         return;
+      }
+      if (call.firstByte != null) {
+        firstByte.schedule(call.deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
       }
       getEndPoint()
           .write(
@@ -310,6 +355,7 @@ final class UpstreamLinks {
     @Override
     public void onClose(Throwable cause) {
       super.onClose(cause);
+      firstByte.destroy();
       Object was = state.getAndSet(CLOSED);
       pool.idle.remove(this);
       if (was instanceof Call call) {
@@ -349,7 +395,8 @@ final class UpstreamLinks {
       try {
         while (state.get() == call) {
           if (buffer == null) {
-            buffer = connector.getByteBufferPool().acquire(BUFFER, true);
+            buffer =
+                connector.getByteBufferPool().acquire(BUFFER, false); // AnswerHead reads its array
           }
           ByteBuffer bytes = buffer.getByteBuffer();
           if (parse(call, bytes)) {
@@ -387,11 +434,19 @@ final class UpstreamLinks {
     private boolean parse(Call call, ByteBuffer bytes) {
       while (true) {
         boolean event;
-        try {
-          event = parser.parseNext(bytes);
-        } catch (Throwable x) { // the parser's own checks, on bytes it cannot make sense of
-          broken = new IOException("bad answer from the upstream", x);
+        if (mode == TRY && bytes.hasRemaining() && plainHead(bytes)) {
           event = true;
+        } else if (mode == COUNT) {
+          event = plainContent(bytes);
+        } else if (mode == TRY) {
+          event = false; // no bytes yet
+        } else {
+          try {
+            event = parser.parseNext(bytes);
+          } catch (Throwable x) { // the parser's own checks, on bytes it cannot make sense of
+            broken = new IOException("bad answer from the upstream", x);
+            event = true;
+          }
         }
         if (state.get() != call) {
           releaseBuffer();
@@ -409,6 +464,8 @@ final class UpstreamLinks {
         }
         if (headersDue) {
           headersDue = false;
+          call.answered = true;
+          firstByte.cancel();
           call.answer.headers(status, fields, resume.arm());
           if (stopped(call)) {
             return true;
@@ -437,6 +494,46 @@ final class UpstreamLinks {
       }
     }
 
+    /**
+     * Takes the answer's head at the start of the buffer if it is a plain one, whole ({@link
+     * AnswerHead}): true with its status and headers due; otherwise false, and Jetty's parser reads
+     * the answer from the same bytes.
+     */
+    private boolean plainHead(ByteBuffer bytes) {
+      byte[] answer = new byte[Math.min(bytes.remaining(), MAX_PLAIN_HEAD)];
+      bytes.get(bytes.position(), answer); // the buffer is direct: socket reads copy less
+      AnswerHead head = AnswerHead.parse(answer, 0, answer.length);
+      if (head == AnswerHead.NOT_MINE) {
+        mode = PARSE;
+        return false;
+      }
+      bytes.position(bytes.position() + head.size());
+      mode = COUNT;
+      remaining = head.length();
+      status = head.status();
+      fields = head.headers();
+      keepAlive = head.keepAlive();
+      headersDue = true;
+      return true;
+    }
+
+    /** The plain answer's next piece of body, or its end: false when more bytes are needed. */
+    private boolean plainContent(ByteBuffer bytes) {
+      if (remaining == 0) {
+        ended = true;
+        return true;
+      }
+      int n = Math.min(remaining, bytes.remaining());
+      if (n == 0) {
+        return false;
+      }
+      contentDue = bytes.slice(bytes.position(), n);
+      bytes.position(bytes.position() + n);
+      remaining -= n;
+      lastDue = remaining == 0;
+      return true;
+    }
+
     /** After handing a callback on: true when processing stops (it waits, or it failed). */
     private boolean stopped(Call call) {
       if (resume.waiting()) {
@@ -458,6 +555,7 @@ final class UpstreamLinks {
       boolean reusable = keepAlive && !bytes.hasRemaining();
       releaseBuffer();
       parser.reset();
+      mode = TRY;
       fields = null;
       ended = false;
       lastHandedOn = false;

@@ -120,6 +120,27 @@ class BadInputTest {
   }
 
   @Test
+  void headers_over_the_limit_get_431_even_when_the_body_follows_them_later() throws Exception {
+    String head =
+        "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\nX-Padding: "
+            + "p".repeat(4000)
+            + "\r\nContent-Length: 2\r\n\r\n";
+    for (int i = 0; i < 20; i++) {
+      try (Socket s = new Socket("127.0.0.1", guard.port())) {
+        OutputStream out = s.getOutputStream();
+        out.write(head.getBytes(StandardCharsets.ISO_8859_1));
+        out.flush(); // the guard may answer before the body arrives, and must not lose the answer
+        out.write("{}".getBytes(StandardCharsets.ISO_8859_1));
+        String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+
+        assertThat(answer).startsWith("HTTP/1.1 431").contains("-31007");
+        assertThat(answer.toLowerCase(java.util.Locale.ROOT)).contains("connection: close");
+      }
+    }
+    assertNothingMoved();
+  }
+
+  @Test
   void malformed_json_gets_400_parse_error() throws Exception {
     HttpResponse<String> r = TestGuards.send(post("{\"jsonrpc\":\"2.0\",").build());
     assertThat(r.statusCode()).isEqualTo(400);

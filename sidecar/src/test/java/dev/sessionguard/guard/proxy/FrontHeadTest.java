@@ -58,10 +58,27 @@ class FrontHeadTest {
   }
 
   @Test
-  void a_head_longer_than_allowed_is_not_its_own() {
+  void a_head_longer_than_allowed_is_long_once_its_request_line_is_plain() {
     byte[] bytes = PLAIN.getBytes(StandardCharsets.ISO_8859_1);
-    assertThat(FrontHead.parse(bytes, 0, bytes.length, 40)).isSameAs(FrontHead.NOT_MINE);
+    assertThat(FrontHead.parse(bytes, 0, bytes.length, 40)).isSameAs(FrontHead.LONG);
     assertThat(FrontHead.parse(bytes, 0, 39, 40)).isSameAs(FrontHead.MORE);
+    assertThat(FrontHead.parse(bytes, 0, bytes.length, 12))
+        .as("a target too long is Jetty's to judge (414)")
+        .isSameAs(FrontHead.NOT_MINE);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {"guard", "guard:4484", "127.0.0.1:80", "[::1]:4484", "[::1]", "a-b.example.com"})
+  void plain_host_values_are_its_own(String host) {
+    assertThat(FrontHead.validHost(host)).isTrue();
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {"", "g/x", "g:", "g:abc", "g:1234567", "[::1", "[]", "g h", "user@g", ":80"})
+  void other_host_values_are_jettys_to_judge(String host) {
+    assertThat(FrontHead.validHost(host)).isFalse();
   }
 
   @ParameterizedTest

@@ -3,6 +3,8 @@ package dev.sessionguard.guard.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
 import org.junit.jupiter.api.Test;
 
 class HopByHopTest {
@@ -22,5 +24,25 @@ class HopByHopTest {
     assertThat(HopByHop.namesToStrip(List.of("keep-alive"), true))
         .as("the next message's set")
         .doesNotContain("x-secret", "foo");
+  }
+
+  @Test
+  void every_fixed_name_is_a_header_jetty_knows_so_others_need_no_lower_casing() {
+    for (String name : HopByHop.namesToStrip(List.of(), true)) {
+      assertThat(HttpHeader.CACHE.get(name)).as(name).isNotNull();
+    }
+  }
+
+  @Test
+  void a_field_is_named_by_its_header_or_by_a_token_from_connection_in_any_case() {
+    java.util.Set<String> fixed = HopByHop.namesToStrip(List.of("keep-alive"), true);
+    java.util.Set<String> listed = HopByHop.namesToStrip(List.of("X-Secret"), true);
+
+    assertThat(HopByHop.named(new HttpField("Keep-Alive", "1"), fixed)).isTrue();
+    assertThat(HopByHop.named(new HttpField("HOST", "g"), fixed)).isTrue();
+    assertThat(HopByHop.named(new HttpField("Mcp-Session-Id", "s"), fixed)).isFalse();
+    assertThat(HopByHop.named(new HttpField("x-SECRET", "s"), fixed)).isFalse();
+    assertThat(HopByHop.named(new HttpField("x-SECRET", "s"), listed)).isTrue();
+    assertThat(HopByHop.named(new HttpField("Mcp-Session-Id", "s"), listed)).isFalse();
   }
 }

@@ -511,6 +511,12 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
       bytes.position(bytes.position() + head.size() + head.length());
       if (close) {
         getEndPoint().shutdownOutput();
+      } else if (!bytes.hasRemaining()) {
+        // Nothing sent ahead: the client sends its next request once it has read this answer,
+        // so a read now would find nothing. Wait for it without trying.
+        releaseBuffer();
+        fillInterested();
+        return;
       }
       if (inPlace) {
         process();

@@ -97,13 +97,14 @@ public final class FastPath extends Handler.Wrapper {
     GuardConfig cfg = policy.get();
     HttpFields headers = request.getHeaders();
     Era era = Classification.eraOf(headers.get("MCP-Protocol-Version"));
-    if (!candidate(
-        cfg,
-        era,
-        request.getMethod(),
-        Request.getPathInContext(request),
-        headers,
-        request.getLength())) {
+    if (FrontConnection.declined(request)
+        || !candidate(
+            cfg,
+            era,
+            request.getMethod(),
+            Request.getPathInContext(request),
+            headers,
+            request.getLength())) {
       return elsewhere(request, response, callback);
     }
     Content.Source.asByteArrayAsync(

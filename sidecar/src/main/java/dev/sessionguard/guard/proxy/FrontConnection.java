@@ -100,9 +100,13 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
           done.getEndPoint());
     }
 
-    /** Jetty's own connection, for the bytes handed over on {@code endPoint}. */
-    private Connection jetty(Connector connector, EndPoint endPoint) {
-      HttpConnection connection = new OpenInPlace(config(), connector, endPoint);
+    /**
+     * Jetty's own connection, for the bytes handed over on {@code endPoint}.
+     *
+     * @param declined whether the fast path has seen the request and passed it on
+     */
+    private Connection jetty(Connector connector, EndPoint endPoint, boolean declined) {
+      HttpConnection connection = new OpenInPlace(config(), connector, endPoint, declined);
       connection.setTransferEncodingChunkMaxLength(http.getTransferEncodingChunkMaxLength());
       return configure(connection, connector, endPoint);
     }
@@ -119,10 +123,13 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
    * the rest of the request and may lose.
    */
   private static final class OpenInPlace extends HttpConnection {
+    private final boolean declined;
     private boolean opening;
 
-    OpenInPlace(HttpConfiguration config, Connector connector, EndPoint endPoint) {
+    OpenInPlace(
+        HttpConfiguration config, Connector connector, EndPoint endPoint, boolean declined) {
       super(config, connector, endPoint);
+      this.declined = declined;
     }
 
     @Override
@@ -143,6 +150,16 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
       }
       return super.getExecutor();
     }
+  }
+
+  /**
+   * Whether the fast path has already seen {@code request} on a front connection and passed it on:
+   * then the guard's other handling takes it without asking again. (A connection handed over serves
+   * one request, then comes back.)
+   */
+  static boolean declined(Request request) {
+    return request.getConnectionMetaData().getConnection() instanceof OpenInPlace jetty
+        && jetty.declined;
   }
 
   /**
@@ -296,8 +313,13 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
 
   /** Gives the connection, with every unread byte from the current request on, to Jetty's. */
   private void handOver() {
+    handOver(false);
+  }
+
+  /** {@link #handOver()}; {@code declined} when the fast path saw the request and passed it on. */
+  private void handOver(boolean declined) {
     current = null;
-    getEndPoint().upgrade(factory.jetty(connector, getEndPoint()));
+    getEndPoint().upgrade(factory.jetty(connector, getEndPoint(), declined));
   }
 
   /**
@@ -546,7 +568,7 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
 
     @Override
     public void elsewhere() {
-      handOver();
+      handOver(true);
     }
   }
 }

@@ -171,8 +171,10 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     @Override
     public boolean handle(Request request, Response response, Callback callback) throws Exception {
       ConnectionMetaData meta = request.getConnectionMetaData();
+      // Not after an Expect: 100-continue, whose unread body only Jetty knows to skip or close on.
       if (meta.getConnection() instanceof HttpConnection http
-          && meta.getHttpVersion() == HttpVersion.HTTP_1_1) {
+          && meta.getHttpVersion() == HttpVersion.HTTP_1_1
+          && !request.getHeaders().contains(HttpHeader.EXPECT)) {
         Factory front = meta.getConnector().getConnectionFactory(Factory.class);
         if (front != null) {
           request.setAttribute(
@@ -192,8 +194,9 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   @Override
   public void onOpen() {
     super.onOpen();
-    if (from != null && !(from.getGenerator().isPersistent() && from.getParser().isComplete())) {
-      // Jetty's answer closes the connection (it left that to the connection it upgrades to).
+    if (from != null && !(from.getGenerator().isPersistent() && !from.getParser().isClosed())) {
+      // Jetty's answer closes the connection (it left that to the connection it upgrades to);
+      // otherwise Jetty would read on from here, as this connection does.
       getEndPoint().shutdownOutput();
     }
     if (buffer != null && buffer.hasRemaining()) {
@@ -292,6 +295,12 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     if (head == FrontHead.LONG && judged) {
       headersTooLarge();
       return true;
+    }
+    if (head == FrontHead.NOT_MINE) {
+      int whole = FrontHead.declaredEnd(request, 0, request.length);
+      if (whole > request.length && whole <= capacity()) {
+        return false; // Jetty gets it whole, as it would have read it
+      }
     }
     if (head == FrontHead.NOT_MINE
         || head == FrontHead.LONG

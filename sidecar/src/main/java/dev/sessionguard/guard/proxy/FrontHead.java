@@ -132,6 +132,47 @@ record FrontHead(
     }
   }
 
+  /**
+   * For any request whose head is whole in {@code a[from..to)}: the size of head and body, when the
+   * body's size is declared by one Content-Length (no Transfer-Encoding, no Expect: the client does
+   * not wait for a 100 first); otherwise -1. A request handed to Jetty whole is refused whole:
+   * Jetty answering before its body arrived could close on the late body.
+   */
+  static int declaredEnd(byte[] a, int from, int to) {
+    int length = -1;
+    int i = from;
+    while (true) {
+      int eol = i;
+      while (eol + 1 < to && !(a[eol] == '\r' && a[eol + 1] == '\n')) {
+        eol++;
+      }
+      if (eol + 1 >= to) {
+        return -1; // the head is not whole
+      }
+      if (eol == i) {
+        return length < 0 ? -1 : eol + 2 - from + length;
+      }
+      if (i > from) { // a header line (the first is the request line)
+        String line = new String(a, i, eol - i, StandardCharsets.ISO_8859_1);
+        int colon = line.indexOf(':');
+        String name = colon < 0 ? line : line.substring(0, colon).trim();
+        if (name.equalsIgnoreCase("Transfer-Encoding") || name.equalsIgnoreCase("Expect")) {
+          return -1;
+        }
+        if (name.equalsIgnoreCase("Content-Length")) {
+          if (length >= 0) {
+            return -1;
+          }
+          length = HeadLines.digits(line.substring(colon + 1).trim());
+          if (length < 0) {
+            return -1;
+          }
+        }
+      }
+      i = eol + 2;
+    }
+  }
+
   /** {@link #MORE}, unless the head already has all the bytes it may take. */
   private static FrontHead more(int to, int from, int maxHead) {
     return to - from >= maxHead ? NOT_MINE : MORE;

@@ -115,4 +115,23 @@ class FrontHeadTest {
   void anything_unusual_is_left_to_jetty(String head) {
     assertThat(parse(head)).isSameAs(FrontHead.NOT_MINE);
   }
+
+  @Test
+  void a_request_of_any_method_with_a_declared_body_is_known_whole_in_size() {
+    String put = "PUT /upload HTTP/1.1\r\nHost: g\r\ncontent-length: 5\r\n\r\nhello";
+    byte[] bytes = put.getBytes(StandardCharsets.ISO_8859_1);
+
+    assertThat(FrontHead.declaredEnd(bytes, 0, bytes.length)).isEqualTo(bytes.length);
+    assertThat(FrontHead.declaredEnd(bytes, 0, bytes.length - 6)).isEqualTo(-1);
+    for (String head :
+        new String[] {
+          "GET / HTTP/1.1\r\nHost: g\r\n\r\n",
+          "PUT / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+          "PUT / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "PUT / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+        }) {
+      byte[] b = head.getBytes(StandardCharsets.ISO_8859_1);
+      assertThat(FrontHead.declaredEnd(b, 0, b.length)).as(head).isEqualTo(-1);
+    }
+  }
 }

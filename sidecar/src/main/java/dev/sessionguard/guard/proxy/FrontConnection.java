@@ -2,7 +2,6 @@ package dev.sessionguard.guard.proxy;
 
 import dev.sessionguard.guard.admission.Refusal;
 import dev.sessionguard.guard.metrics.GuardMetrics;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -241,18 +240,19 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
           releaseBuffer();
           return;
         }
-        if (endPoint.isOutputShutdown()) {
-          drainThenClose();
-          return;
-        }
-        if (buffer != null && buffer.hasRemaining() && serveNext()) {
+        // The answer said close: read until the client closes too, dropping what it sends, so
+        // that nothing left unread makes the close a reset.
+        boolean draining = endPoint.isOutputShutdown();
+        if (!draining && buffer != null && buffer.hasRemaining() && serveNext()) {
           return;
         }
         if (buffer == null) {
           buffer = acquire(0);
         }
         ByteBuffer bytes = buffer.getByteBuffer();
-        if (bytes.remaining() >= capacity()) {
+        if (draining) {
+          BufferUtil.clear(bytes);
+        } else if (bytes.remaining() >= capacity()) {
           handOver(); // a request larger than this connection serves
           return;
         }
@@ -351,29 +351,6 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
               process(); // reads and drops the rest, until the client closes
             },
             x -> getEndPoint().close(x)));
-  }
-
-  /** The answer said close: reads until the client closes too, so nothing unread resets it. */
-  private void drainThenClose() throws IOException {
-    EndPoint endPoint = getEndPoint();
-    if (buffer == null) {
-      buffer = acquire(0);
-    }
-    ByteBuffer bytes = buffer.getByteBuffer();
-    while (true) {
-      BufferUtil.clear(bytes);
-      int filled = endPoint.fill(bytes);
-      if (filled == 0) {
-        releaseBuffer();
-        fillInterested();
-        return;
-      }
-      if (filled < 0) {
-        releaseBuffer();
-        endPoint.close();
-        return;
-      }
-    }
   }
 
   private int capacity() {

@@ -112,7 +112,7 @@ public final class FastPath extends Handler.Wrapper {
         (int) request.getLength(),
         Promise.Invocable.from(
             InvocationType.NON_BLOCKING,
-            body -> serve(cfg, era, new JettyPeer(request, response, callback).body(body), body),
+            body -> serve(cfg, era, new JettyPeer(request, response, callback, body), body),
             callback::failed));
     return true;
   }
@@ -317,17 +317,13 @@ public final class FastPath extends Handler.Wrapper {
     private final Request request;
     private final Response response;
     private final Callback callback;
-    private byte[] body;
+    private final byte[] body;
 
-    JettyPeer(Request request, Response response, Callback callback) {
+    JettyPeer(Request request, Response response, Callback callback, byte[] body) {
       this.request = request;
       this.response = response;
       this.callback = callback;
-    }
-
-    JettyPeer body(byte[] read) {
-      this.body = read;
-      return this;
+      this.body = body;
     }
 
     @Override
@@ -414,7 +410,6 @@ public final class FastPath extends Handler.Wrapper {
     private final boolean activity;
     private final AtomicInteger state = new AtomicInteger(WAITING);
     private final AtomicBoolean finished = new AtomicBoolean();
-    private UpstreamLinks.Call upstream;
     private long started;
     private volatile long declared = -1;
     private volatile boolean clientFailed;
@@ -443,14 +438,14 @@ public final class FastPath extends Handler.Wrapper {
         // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.
         peer.holdOpen();
         started = System.nanoTime();
-        upstream =
+        forwarder.send(
+            cfg,
             UpstreamLinks.call(
                 forwarder.head(cfg, peer, body.length),
                 ByteBuffer.wrap(body),
                 this,
                 cfg.firstByteTimeout(),
-                started);
-        forwarder.send(cfg, upstream);
+                started));
       } catch (RuntimeException x) {
         // Nothing else would end this exchange (it may run in a callback that swallows throws).
         state.set(FAILED);

@@ -139,38 +139,30 @@ record FrontHead(
    * Jetty answering before its body arrived could close on the late body.
    */
   static int declaredEnd(byte[] a, int from, int to) {
-    int length = -1;
-    int i = from;
-    while (true) {
-      int eol = i;
-      while (eol + 1 < to && !(a[eol] == '\r' && a[eol + 1] == '\n')) {
-        eol++;
-      }
-      if (eol + 1 >= to) {
-        return -1; // the head is not whole
-      }
-      if (eol == i) {
-        return length < 0 ? -1 : eol + 2 - from + length;
-      }
-      if (i > from) { // a header line (the first is the request line)
-        String line = new String(a, i, eol - i, StandardCharsets.ISO_8859_1);
-        int colon = line.indexOf(':');
-        String name = colon < 0 ? line : line.substring(0, colon).trim();
-        if (name.equalsIgnoreCase("Transfer-Encoding") || name.equalsIgnoreCase("Expect")) {
-          return -1;
-        }
-        if (name.equalsIgnoreCase("Content-Length")) {
-          if (length >= 0) {
-            return -1;
-          }
-          length = HeadLines.digits(line.substring(colon + 1).trim());
-          if (length < 0) {
-            return -1;
-          }
-        }
-      }
-      i = eol + 2;
+    int line = from;
+    while (line + 1 < to && !(a[line] == '\r' && a[line + 1] == '\n')) {
+      line++; // past the request line, whatever its method
     }
+    int[] length = {-1};
+    int end =
+        HeadLines.parse(
+            a,
+            line + 2,
+            to,
+            (header, name, value) -> {
+              if (header == HttpHeader.TRANSFER_ENCODING || header == HttpHeader.EXPECT) {
+                return false;
+              }
+              if (header == HttpHeader.CONTENT_LENGTH) {
+                if (length[0] >= 0) {
+                  return false;
+                }
+                length[0] = HeadLines.digits(value);
+                return length[0] >= 0;
+              }
+              return true;
+            });
+    return end < 0 || length[0] < 0 ? -1 : end - from + length[0];
   }
 
   /** {@link #MORE}, unless the head already has all the bytes it may take. */

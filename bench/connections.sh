@@ -27,7 +27,7 @@ echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
 GUARD_OPTS=$(POD_MEMORY=2g image_java_opts "$JAVA25")
 echo "# guard opts='$GUARD_OPTS' (2g: the heap must not be the limit here)"
 # shellcheck disable=SC2086
-"$JAVA25" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/connections-policy.yaml" >"$WORK/connections-guard.log" 2>&1 &
+"$(image_java "$JAVA25")" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/connections-policy.yaml" >"$WORK/connections-guard.log" 2>&1 &
 guard=$!
 started "$guard"
 wait_status "http://127.0.0.1:$ADM/readyz" 200 60

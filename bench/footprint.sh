@@ -5,19 +5,23 @@
 # under load (wrk at saturation on tools/call) and after it; on Java 25 and 17.
 #
 # Configurations:
-#   image             sidecar/Dockerfile's ENTRYPOINT flags, class-data archive included, made by
-#                     the Dockerfile's training run (--training-run) with the same JVM; plus the
-#                     chart's 384Mi memory limit (-XX:MaxRAM, see image_java_opts in lib.sh)
-#   image-no-archive  the same without the archive (what it buys)
-#   image-aot         (25 only) the AOT cache of JEP 483/514 instead of the archive
+#   image             sidecar/Dockerfile's Java runtime (its jlink line, from this JDK) and
+#                     ENTRYPOINT flags, AOT cache included, made by the Dockerfile's training run
+#                     (--training-run) with the same runtime; plus the chart's 384Mi memory limit
+#                     (-XX:MaxRAM, see image_java_opts in lib.sh). On 17: the JDK itself, with a
+#                     dynamic class-data archive in the cache's place.
+#   image-cds         (25) the image with a dynamic class-data archive instead of the AOT cache
+#   image-no-cache    the image without cache or archive (what it buys)
+#   image-jdk         (25) the image's flags and cache on the whole JDK instead of the image's
+#                     runtime (what the linked runtime buys)
 #   image-c1          the image with C1 alone (-XX:TieredStopAtLevel=1): the JIT's share
-#   bare              no flags at all on this machine (24 GiB: a large heap, G1 with 2 cores)
-#   custom            the flags in $CUSTOM_FLAGS (e.g. an older image's), when CONFIGS names it
+#   bare              the whole JDK, no flags at all on this machine (24 GiB: a large heap, G1)
+#   custom            the image's runtime with the flags in $CUSTOM_FLAGS, when CONFIGS names it
 # The policy is a file as the operator writes it (JSON, with its hash). The guard runs on core 1
 # (the chart's CPU limit is 1), the nginx upstream and wrk on core 0, as in proxy.sh.
 #
 # Usage: bench/footprint.sh      (env: RUNS=3 LOAD_SECONDS=10 IDLE_SECONDS=10 JVMS="25 17"
-#                                      CONFIGS="image image-no-archive image-aot image-c1 bare")
+#                                      CONFIGS="image image-cds image-no-cache image-jdk image-c1 bare")
 source "$(dirname "$0")/lib.sh"
 need nginx:nginx wrk:wrk taskset:util-linux curl:curl
 need_jvms
@@ -27,7 +31,7 @@ RUNS=${RUNS:-3}
 LOAD_SECONDS=${LOAD_SECONDS:-10}
 IDLE_SECONDS=${IDLE_SECONDS:-10} # long enough for the image's native-memory trim to have run
 JVMS=${JVMS:-25 17}
-CONFIGS=${CONFIGS:-image image-no-archive image-aot image-c1 bare}
+CONFIGS=${CONFIGS:-image image-cds image-no-cache image-jdk image-c1 bare}
 UP=18281 GRD=18283 ADM=18293
 out="$RESULTS/footprint.txt"
 CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
@@ -111,30 +115,45 @@ measure() { # jvm-version config-name java opts
   done
 }
 
-# opts_of JAVA VERSION CONFIG: the flags of a configuration (empty: not run on this JVM)
-opts_of() {
-  local java=$1 v=$2 image dir
+# train JAVA OPTS FLAG FILE: the image's training run on JAVA with OPTS, writing FILE by FLAG
+# (-XX:AOTCacheOutput or -XX:ArchiveClassesAtExit), unless FILE was made from this jar and JAVA.
+train() {
+  local java=$1 opts=$2 flag=$3 file=$4
+  made_for_this_jar "$file" && [ "$file" -nt "$java" ] && return 0
+  rm -f "$file"
+  # shellcheck disable=SC2046
+  "$java" $(echo "$opts" | sed -E "s#-XX:(AOTCacheOutput|ArchiveClassesAtExit)=[^ ]*#$flag=$file#") \
+    -jar "$GUARD_JAR" --training-run >"$file.log" 2>&1 ||
+    { echo "training run for $file failed:" >&2; cat "$file.log" >&2; exit 1; }
+  jar_stamp >"$file.jar"
+}
+
+# config JAVA VERSION CONFIG: sets RUN_JAVA and RUN_OPTS of a configuration (RUN_OPTS empty: not
+# run on this JVM)
+config() {
+  local java=$1 v=$2 image dir training
   image=$(image_java_opts "$java")
   dir=$(image_dir "$java")
+  training=$(dockerfile_flags '^RUN \["java".*--training-run' "$dir")
+  RUN_JAVA=$(image_java "$java")
+  RUN_OPTS=
   case $3 in
-    image) echo "$image" ;;
-    image-no-archive) echo "$image" | sed 's/-XX:SharedArchiveFile=[^ ]* //' ;;
-    image-c1) echo "$image -XX:TieredStopAtLevel=1" ;;
-    image-aot)
+    image) RUN_OPTS="$image" ;;
+    image-cds)
       [ "$v" -ge 25 ] || return 0
-      if ! made_for_this_jar "$dir/guard.aot"; then
-        rm -f "$dir/guard.aot"
-        # the image's training run, writing an AOT cache instead of the archive
-        # shellcheck disable=SC2046
-        "$java" $(dockerfile_flags '^RUN .*--training-run' "$dir" | sed "s|-XX:ArchiveClassesAtExit=[^ ]*|-XX:AOTCacheOutput=$dir/guard.aot|") \
-          -jar "$GUARD_JAR" --training-run >"$dir/training-aot.log" 2>&1 ||
-          { echo "AOT training run failed:" >&2; cat "$dir/training-aot.log" >&2; exit 1; }
-        jar_stamp >"$dir/guard.aot.jar"
-      fi
-      echo "$image" | sed "s|-XX:SharedArchiveFile=[^ ]*|-XX:AOTCache=$dir/guard.aot|"
+      train "$RUN_JAVA" "$training" -XX:ArchiveClassesAtExit "$dir/guard.jsa"
+      RUN_OPTS=$(echo "$image" | sed "s|-XX:AOTCache=[^ ]*|-XX:SharedArchiveFile=$dir/guard.jsa|")
       ;;
-    bare) echo " " ;;
-    custom) echo "${CUSTOM_FLAGS:- }" ;;
+    image-no-cache) RUN_OPTS=$(echo "$image" | sed 's/-XX:\(AOTCache\|SharedArchiveFile\)=[^ ]* //') ;;
+    image-jdk)
+      [ "$v" -ge 25 ] || return 0
+      RUN_JAVA=$java
+      train "$RUN_JAVA" "$training" -XX:AOTCacheOutput "$dir/jdk.aot"
+      RUN_OPTS=$(echo "$image" | sed "s|-XX:AOTCache=[^ ]*|-XX:AOTCache=$dir/jdk.aot|")
+      ;;
+    image-c1) RUN_OPTS="$image -XX:TieredStopAtLevel=1" ;;
+    bare) RUN_JAVA=$java RUN_OPTS=" " ;;
+    custom) RUN_OPTS="${CUSTOM_FLAGS:- }" ;;
   esac
 }
 
@@ -142,16 +161,16 @@ log_to "$out"
 : >"$WORK/footprint.lines"
 echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
 echo "# guard on core 1 (taskset), upstream nginx and wrk on core 0; $RUNS starts per configuration; idle: ${IDLE_SECONDS} s after ready; load: wrk -t1 -c32 -d${LOAD_SECONDS}s"
-echo "# image: '$(image_java_opts | sed "s|$WORK/image-[^/]*/|/app/|g")' (sidecar/Dockerfile's ENTRYPOINT, its archive from the Dockerfile's training run with the same JVM, the pod's memory limit)"
+echo "# image: '$(image_java_opts | sed "s|$WORK/image-[^/]*/|/app/|g")' (sidecar/Dockerfile's ENTRYPOINT, its cache from the Dockerfile's training run with the same runtime, the pod's memory limit) on the runtime of its jlink line"
 [[ " $CONFIGS " != *" custom "* ]] || echo "# custom: '${CUSTOM_FLAGS:-}'"
 for v in $JVMS; do
   java_bin=JAVA$v
   java=${!java_bin}
   echo "# jvm=$v: $("$java" -version 2>&1 | head -1)"
   for name in $CONFIGS; do
-    opts=$(opts_of "$java" "$v" "$name")
-    [ -n "$opts" ] || continue
-    measure "$v" "$name" "$java" "$opts"
+    config "$java" "$v" "$name"
+    [ -n "$RUN_OPTS" ] || continue
+    measure "$v" "$name" "$RUN_JAVA" "$RUN_OPTS"
   done
 done
 for v in $JVMS; do

@@ -124,42 +124,77 @@ wait_status() {
 rss_mb() { awk '/^VmRSS:/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
 threads_of() { awk '/^Threads:/{print $2}' "/proc/$1/status"; }
 
-# The guard image's JVM settings, as sidecar/Dockerfile writes them: the "-X…" options of its
-# ENTRYPOINT, and those of the training run (the RUN line with --training-run) that writes the
-# class-data archive when the image is built. /app/… names files here: the jar is $GUARD_JAR, the
-# archive one per JVM in $WORK/image-<jdk>/. -XX:MaxRAM=$POD_MEMORY is added to ENTRYPOINT's:
-# in the pod the JVM sizes itself from the container's memory limit (the chart's default is
-# 384Mi), not from this machine's memory.
+# The guard image's Java and its settings, as sidecar/Dockerfile writes them: the runtime its jlink
+# line links, the "-X…" options of its ENTRYPOINT, and those of the training run (the RUN line with
+# --training-run) that writes the ahead-of-time cache when the image is built. /app/… names files
+# here: the jar is $GUARD_JAR, the runtime and the cache one per JDK in $WORK/image-<jdk>/.
+# -XX:MaxRAM=$POD_MEMORY is added to ENTRYPOINT's: in the pod the JVM sizes itself from the
+# container's memory limit (the chart's default is 384Mi), not from this machine's memory.
+# The image is Java 25; on an older JVM (17, for comparison) there is no AOT cache and no linked
+# runtime: the same flags run that JVM with a dynamic class-data archive in the cache's place.
 POD_MEMORY=${POD_MEMORY:-384m}
+IMAGE_JAVA_FEATURE=$(sed -n 's/^FROM eclipse-temurin:\([0-9]*\)-jdk AS build$/\1/p' "$ROOT/sidecar/Dockerfile")
+java_feature() { "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'; }
+# without_aot JAVA: on a JVM older than the AOT cache, its flags become a dynamic archive's
+without_aot() {
+  if [ "$(java_feature "$1")" -ge 25 ]; then cat; else
+    sed 's/-XX:AOTCacheOutput=\([^ ]*\)\.aot/-XX:ArchiveClassesAtExit=\1.jsa/; s/-XX:AOTCache=\([^ ]*\)\.aot/-XX:SharedArchiveFile=\1.jsa/'
+  fi
+}
+dockerfile_args() { # PATTERN: the quoted arguments of the Dockerfile line matching PATTERN, one per line
+  grep -E -e "$1" "$ROOT/sidecar/Dockerfile" | grep -o '"[^"]*"' | tr -d '"'
+}
 dockerfile_flags() { # PATTERN DIR: the -X options of the Dockerfile line matching PATTERN, /app/ -> DIR/
-  grep -E -e "$1" "$ROOT/sidecar/Dockerfile" | grep -o '"-X[^"]*"' | tr -d '"' | sed "s|/app/|$2/|g" | tr '\n' ' '
+  dockerfile_args "$1" | grep -- '^-X' | sed "s|/app/|$2/|g" | tr '\n' ' '
 }
 image_dir() { echo "$WORK/image-$(basename "$(dirname "$(dirname "$1")")")"; } # JAVA
+# image_java JAVA: the java binary the image runs, for JAVA's version: with the image's version, the
+# runtime the Dockerfile's jlink line links from JAVA's JDK (made once per line); otherwise JAVA.
+image_java() {
+  local java=$1 dir line
+  if [ "$(java_feature "$java")" != "$IMAGE_JAVA_FEATURE" ]; then
+    echo "$java"
+    return
+  fi
+  dir=$(image_dir "$java")
+  line=$(dockerfile_args '^RUN \["jlink"' | tail -n +2 | tr '\n' ' ')
+  if [ ! -x "$dir/java/bin/java" ] || [ "$(cat "$dir/java.line" 2>/dev/null)" != "$line" ]; then
+    mkdir -p "$dir"
+    rm -rf "$dir/java" "$dir/java.line"
+    # shellcheck disable=SC2046
+    "$(dirname "$java")/jlink" $(echo "$line" | sed "s| /opt/java | $dir/java |; s| /opt/java\$| $dir/java|") >"$dir/jlink.log" 2>&1 ||
+      { echo "jlink failed:" >&2; cat "$dir/jlink.log" >&2; exit 1; }
+    echo "$line" >"$dir/java.line"
+  fi
+  echo "$dir/java/bin/java"
+}
 # made_for_this_jar FILE: FILE exists and was made from $GUARD_JAR as it is now (an archive made
 # from another jar would be refused at start, silently but for a warning).
 made_for_this_jar() { [ -f "$1" ] && [ "$(cat "$1.jar" 2>/dev/null)" = "$(jar_stamp)" ]; }
 jar_stamp() { echo "$GUARD_JAR $(stat -c '%s %Y' "$GUARD_JAR")"; }
-# image_archive JAVA: runs the image's training run with JAVA, as the image build does, unless its
-# archive is there, made from this jar.
+# image_archive JAVA: runs the image's training run with the image's java for JAVA, as the image
+# build does, unless its cache (or archive) is there, made from this jar and this runtime.
 image_archive() {
-  local java=$1 dir archive
+  local java=$1 dir archive run
   dir=$(image_dir "$java")
-  archive=$(dockerfile_flags '^ENTRYPOINT' "$dir" | grep -o -- '-XX:\(SharedArchiveFile\|AOTCache\)=[^ ]*' | cut -d= -f2)
+  run=$(image_java "$java")
+  archive=$(dockerfile_flags '^ENTRYPOINT' "$dir" | without_aot "$java" | grep -o -- '-XX:\(SharedArchiveFile\|AOTCache\)=[^ ]*' | cut -d= -f2)
   [ -n "$archive" ] || return 0
-  if ! made_for_this_jar "$archive"; then
+  if ! made_for_this_jar "$archive" || [ "$archive" -ot "$run" ]; then
     mkdir -p "$dir"
     rm -f "$archive"
     # shellcheck disable=SC2046
-    "$java" $(dockerfile_flags '^RUN .*--training-run' "$dir") -jar "$GUARD_JAR" --training-run >"$dir/training.log" 2>&1 ||
+    "$run" $(dockerfile_flags '^RUN \["java".*--training-run' "$dir" | without_aot "$java") -jar "$GUARD_JAR" --training-run >"$dir/training.log" 2>&1 ||
       { echo "training run failed:" >&2; cat "$dir/training.log" >&2; exit 1; }
     jar_stamp >"$archive.jar"
   fi
 }
-# image_java_opts [JAVA]: the image's ENTRYPOINT flags for JAVA (default: Java 25), its archive made
+# image_java_opts [JAVA]: the image's ENTRYPOINT flags for JAVA (default: Java 25), its cache made;
+# run them with $(image_java JAVA).
 image_java_opts() {
   local java=${1:-$JAVA25}
   image_archive "$java"
-  echo "$(dockerfile_flags '^ENTRYPOINT' "$(image_dir "$java")")-XX:MaxRAM=$POD_MEMORY"
+  echo "$(dockerfile_flags '^ENTRYPOINT' "$(image_dir "$java")" | without_aot "$java")-XX:MaxRAM=$POD_MEMORY"
 }
 
 load_note() {

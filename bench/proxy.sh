@@ -7,7 +7,7 @@
 # at a fixed rate below saturation (OpenLoad, open model), runs alternated, warm-up discarded.
 #
 # Usage: bench/proxy.sh     (env: ROUNDS=5 SECONDS_PER_RUN=10 WARMUP_SECONDS=20 CONNECTIONS=32
-#                                 RATES="r1 r2" RATE_SECONDS=10 GUARD_JAVA=..
+#                                 RATES="r1 r2" RATE_SECONDS=10 GUARD_JDK=..
 #                                 MODES="direct nginx guard guard-redis" REDIS_PORT=18379)
 source "$(dirname "$0")/lib.sh"
 need nginx:nginx wrk:wrk taskset:util-linux curl:curl
@@ -22,8 +22,9 @@ CONNECTIONS=${CONNECTIONS:-32}
 RATE_SECONDS=${RATE_SECONDS:-10}
 MODES=${MODES:-direct nginx guard guard-redis}
 [[ " $MODES " != *" guard-redis "* ]] || need redis-server:redis-server redis-cli:redis-tools
-GUARD_JAVA=${GUARD_JAVA:-$JAVA25}
-GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts "$GUARD_JAVA")}
+GUARD_JDK=${GUARD_JDK:-$JAVA25} # the image's runtime is linked from it (see image_java in lib.sh)
+GUARD_JAVA=$(image_java "$GUARD_JDK")
+GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts "$GUARD_JDK")}
 UP=18081 NGX=18082 GRD=18083 ADM=18093 GRD_REDIS=18084 ADM_REDIS=18094 REDIS_PORT=${REDIS_PORT:-18379}
 out="$RESULTS/proxy.txt"
 PROTOCOL=2025-11-25
@@ -130,7 +131,7 @@ log_to "$out"
 LINES="$WORK/proxy.lines"
 : >"$LINES"
 echo "# $(date -u +%FT%TZ) — $(machine); $(load_note)"
-echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$(echo "$GUARD_OPTS" | sed "s|$WORK/image-[^/]*/|/app/|g")' (the image's flags and archive, the pod's memory limit); proxies on core 1, wrk/OpenLoad/upstream on core 0"
+echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$(echo "$GUARD_OPTS" | sed "s|$WORK/image-[^/]*/|/app/|g")' (the image's runtime, flags and cache, the pod's memory limit); proxies on core 1, wrk/OpenLoad/upstream on core 0"
 echo "# wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds alternated after a ${WARMUP}s warm-up of each; OpenLoad ${RATE_SECONDS}s per run (+3s discarded)"
 for m in $MODES; do rec "warmup mode=$m $(wrk_run "$m" "$WARMUP")"; done
 for r in $(seq "$ROUNDS"); do

@@ -55,7 +55,7 @@ for v in $JVMS; do
   up=$!
   started "$up"
   # shellcheck disable=SC2086
-  taskset -c 1 "${!java_bin}" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/streams-policy.yaml" \
+  taskset -c 1 "$(image_java "${!java_bin}")" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/streams-policy.yaml" \
     >"$WORK/streams-guard-$v.log" 2>&1 &
   guard=$!
   started "$guard"

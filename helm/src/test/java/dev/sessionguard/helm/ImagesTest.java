@@ -63,7 +63,7 @@ class ImagesTest {
     "operator, session-guard-operator.jar",
     "sidecar, session-guard-sidecar.jar",
   })
-  void image_is_multi_stage_on_java_25_with_a_numeric_non_root_user_and_only_the_jar(
+  void image_is_multi_stage_on_java_25_with_a_numeric_non_root_user_and_only_what_runs(
       String module, String jar) throws Exception {
     List<String> lines = Files.readAllLines(Path.of("..", module, "Dockerfile"));
     List<String> from = lines.stream().filter(l -> l.startsWith("FROM ")).toList();
@@ -72,10 +72,22 @@ class ImagesTest {
 
     assertThat(from).as("a build stage and a runtime stage").hasSize(2);
     assertThat(from.get(0)).contains(" AS build");
-    assertThat(from.get(1)).isEqualTo("FROM eclipse-temurin:25-jre");
-    assertThat(runtime).filteredOn(l -> l.startsWith("COPY ")).hasSize(1);
     assertThat(runtime)
         .contains("COPY --from=build /src/" + module + "/target/" + jar + " /app/" + jar);
+    if (module.equals("sidecar")) {
+      // The guard brings its own Java 25 runtime, linked in the build stage (see ImageFlagsTest).
+      assertThat(from.get(0)).startsWith("FROM eclipse-temurin:25-jdk ");
+      assertThat(from.get(1)).isEqualTo("FROM ubuntu:24.04");
+      assertThat(runtime)
+          .filteredOn(l -> l.startsWith("COPY "))
+          .containsExactly(
+              "COPY --from=build /opt/java /opt/java",
+              "COPY --from=build /src/sidecar/target/" + jar + " /app/" + jar);
+      assertThat(runtime).contains("ENV JAVA_HOME=/opt/java PATH=/opt/java/bin:$PATH");
+    } else {
+      assertThat(from.get(1)).isEqualTo("FROM eclipse-temurin:25-jre");
+      assertThat(runtime).filteredOn(l -> l.startsWith("COPY ")).hasSize(1);
+    }
     assertThat(runtime)
         .filteredOn(l -> l.startsWith("USER "))
         .singleElement()
@@ -91,13 +103,13 @@ class ImagesTest {
         .asString()
         .contains("\"-jar\", \"/app/" + jar + "\"");
     // Nothing is installed or built in the runtime stage; the guard's one RUN is its training run,
-    // which writes the class-data archive with the very JVM that maps it at every start.
+    // which writes the ahead-of-time cache with the very JVM that maps it at every start.
     List<String> runs = runtime.stream().filter(l -> l.startsWith("RUN ")).toList();
     if (module.equals("sidecar")) {
       assertThat(runs)
           .singleElement()
           .asString()
-          .contains("\"-XX:ArchiveClassesAtExit=/app/session-guard.jsa\"")
+          .contains("\"-XX:AOTCacheOutput=/app/session-guard.aot\"")
           .endsWith("\"-jar\", \"/app/" + jar + "\", \"--training-run\"]");
     } else {
       assertThat(runs).isEmpty();

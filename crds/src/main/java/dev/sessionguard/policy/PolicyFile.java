@@ -106,12 +106,7 @@ public record PolicyFile(
     var collector = new ProblemCollector();
     SessionPolicySpec spec;
     try {
-      spec =
-          PolicyJson.json()
-              .readerFor(SessionPolicySpec.class)
-              .with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-              .withHandler(collector)
-              .readValue(object);
+      spec = spec(object, collector);
     } catch (IOException e) {
       problems.addAll(collector.problems);
       problems.add(describe(e));
@@ -131,6 +126,23 @@ public record PolicyFile(
   }
 
   /**
+   * The spec, bound directly where {@link SpecBinder} can; otherwise Jackson binds what it can and
+   * {@code collector} records every problem.
+   */
+  private static SessionPolicySpec spec(ObjectNode object, ProblemCollector collector)
+      throws IOException {
+    try {
+      return SpecBinder.bind(object, SessionPolicySpec.class);
+    } catch (SpecBinder.NotBound e) {
+      return PolicyJson.json()
+          .readerFor(SessionPolicySpec.class)
+          .with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .withHandler(collector)
+          .readValue(object);
+    }
+  }
+
+  /**
    * JSON (what the operator writes) is read as JSON, which spares a guard's start the YAML parser;
    * anything else, and JSON that only YAML accepts (comments), is read as YAML, which also reports
    * what neither can read.
@@ -138,11 +150,8 @@ public record PolicyFile(
   private static JsonNode readTree(String text) throws InvalidPolicyException {
     if (text.stripLeading().startsWith("{")) {
       try {
-        return PolicyJson.json()
-            .reader()
-            .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .readTree(text);
-      } catch (JsonProcessingException e) {
+        return SpecBinder.tree(text);
+      } catch (IOException e) {
         // not strict JSON: YAML decides
       }
     }

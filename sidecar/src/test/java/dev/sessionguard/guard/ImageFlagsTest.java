@@ -6,13 +6,10 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.spi.ToolProvider;
@@ -76,24 +73,12 @@ class ImageFlagsTest {
     assertThat(imageModules()).contains("java.base").doesNotContain("jdk.localedata");
 
     // A JVM that sees no other module runs the training run: start, a session, drain.
-    Process run = TestGuards.process(List.of("--limit-modules", modules), TrainingRun.FLAG).start();
-    CompletableFuture<String> output =
-        CompletableFuture.supplyAsync(
-            () -> {
-              try {
-                return new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-              } catch (IOException e) {
-                return e.toString();
-              }
-            });
-    try {
-      assertThat(run.waitFor(120, TimeUnit.SECONDS)).as("exited").isTrue();
-      String log = output.get(30, TimeUnit.SECONDS);
-      assertThat(run.exitValue()).as(log).isZero();
-      assertThat(log).contains("training run: ok").doesNotContain("Exception");
-    } finally {
-      run.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    }
+    TestGuards.Exited run =
+        TestGuards.runToExit(
+            TestGuards.process(List.of("--limit-modules", modules), TrainingRun.FLAG));
+
+    assertThat(run.code()).as(run.output()).isZero();
+    assertThat(run.output()).contains("training run: ok").doesNotContain("Exception");
   }
 
   /** The modules of the Dockerfile's jlink line. */

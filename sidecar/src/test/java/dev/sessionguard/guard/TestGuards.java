@@ -11,6 +11,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -18,6 +19,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /** Guards for tests: a policy written inline, every port 0, loopback only. */
@@ -126,6 +129,31 @@ public final class TestGuards {
    * A guard process as shipped: {@code java [jvmFlags] Main args} on this test's class path minus
    * the test classes (whose logback-test.xml would otherwise configure its logs).
    */
+  /** A child guard's exit code and everything it wrote. */
+  public record Exited(int code, String output) {}
+
+  /** Starts {@code builder} and waits up to two minutes for it to exit; kills it otherwise. */
+  public static Exited runToExit(ProcessBuilder builder) throws Exception {
+    Process run = builder.start();
+    CompletableFuture<String> output =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+              } catch (IOException e) {
+                return e.toString();
+              }
+            });
+    try {
+      if (!run.waitFor(120, TimeUnit.SECONDS)) {
+        throw new AssertionError("still running after two minutes: " + builder.command());
+      }
+      return new Exited(run.exitValue(), output.get(30, TimeUnit.SECONDS));
+    } finally {
+      run.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
   public static ProcessBuilder process(List<String> jvmFlags, String... args) {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());

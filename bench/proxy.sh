@@ -6,7 +6,7 @@
 # runs on core 1; wrk, the fixed-rate generator and the upstream on core 0. Throughput at saturation (wrk), then latency percentiles
 # at a fixed rate below saturation (OpenLoad, open model), runs alternated, warm-up discarded.
 #
-# Usage: bench/proxy.sh     (env: ROUNDS=5 SECONDS_PER_RUN=10 WARMUP_SECONDS=20 CONNECTIONS=32
+# Usage: bench/proxy.sh     (env: ROUNDS=5 SECONDS_PER_RUN=10 WARMUP_SECONDS=40 CONNECTIONS=32
 #                                 RATES="r1 r2" RATE_SECONDS=10 GUARD_JDK=..
 #                                 MODES="direct nginx guard guard-redis" REDIS_PORT=18379)
 source "$(dirname "$0")/lib.sh"
@@ -17,7 +17,7 @@ build_guard
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${SECONDS_PER_RUN:-10}
-WARMUP=${WARMUP_SECONDS:-20}
+WARMUP=${WARMUP_SECONDS:-40} # 20 s left the JIT compiling into the first two rounds
 CONNECTIONS=${CONNECTIONS:-32}
 RATE_SECONDS=${RATE_SECONDS:-10}
 MODES=${MODES:-direct nginx guard guard-redis}

@@ -190,13 +190,13 @@ footprint_section() {
   sed -n '2,3s/^# /- /p' "$f"
   sed -n 's/^# jvm=\([0-9]*\): \(.*\)/- Java \1: \2/p' "$f"
   echo
-  echo "| JVM | flags | ready ms (wall) | CPU ms until ready | idle RSS MB | of it anonymous MB | classes loaded (from the archive) | RSS under load MB | req/s under load | idle threads |"
+  echo "| JVM | configuration | ready ms (wall) | CPU ms until ready | idle RSS MB | of it anonymous MB | classes loaded (from the cache or archive) | RSS under load MB | req/s under load | idle threads |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   grep '^summary ' "$f" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; printf "| %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s | %s |\n", x["jvm"], x["config"], x["ready_ms"], x["ready_cpu_ms"], x["idle_rss_mb"], x["idle_anon_mb"], x["classes"], x["shared_classes"], x["load_rss_mb"], x["load_rps"], x["idle_threads"]}'
   echo
   echo "Targets: ready ≤ 1000 ms, idle RSS ≤ 64 MB (medians of the starts; all runs in \`bench/results/footprint.txt\`)."
   echo "Anonymous memory is the guard's own; the rest of the RSS is file-backed (the JVM's library, the jar,"
-  echo "class-data archives): shared between guards on a node and reclaimable under memory pressure."
+  echo "AOT cache or class-data archive): shared between guards on a node and reclaimable under memory pressure."
   echo
   echo "![ready](img/footprint-ready.png)"
   echo "![rss](img/footprint-rss.png)"

@@ -162,7 +162,7 @@ image_java() {
     mkdir -p "$dir"
     rm -rf "$dir/java" "$dir/java.line"
     # shellcheck disable=SC2046
-    "$(dirname "$java")/jlink" $(echo "$line" | sed "s| /opt/java | $dir/java |; s| /opt/java\$| $dir/java|") >"$dir/jlink.log" 2>&1 ||
+    "$(dirname "$java")/jlink" $(echo "$line" | sed "s|--output [^ ]*|--output $dir/java|") >"$dir/jlink.log" 2>&1 ||
       { echo "jlink failed:" >&2; cat "$dir/jlink.log" >&2; exit 1; }
     echo "$line" >"$dir/java.line"
   fi

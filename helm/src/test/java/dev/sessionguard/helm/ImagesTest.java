@@ -81,7 +81,7 @@ class ImagesTest {
       assertThat(runtime)
           .filteredOn(l -> l.startsWith("COPY "))
           .containsExactly(
-              "COPY --from=build /opt/java /opt/java",
+              "COPY --from=build /guard-java /opt/java",
               "COPY --from=build /src/sidecar/target/" + jar + " /app/" + jar);
       assertThat(runtime).contains("ENV JAVA_HOME=/opt/java PATH=/opt/java/bin:$PATH");
     } else {

@@ -83,7 +83,7 @@ class ImagesTest {
           .containsExactly(
               "COPY --from=build /guard-java /opt/java",
               "COPY --from=build /src/sidecar/target/" + jar + " /app/" + jar);
-      assertThat(runtime).contains("ENV JAVA_HOME=/opt/java PATH=/opt/java/bin:$PATH");
+      assertThat(runtime).contains("ENV JAVA_HOME=/opt/java PATH=/opt/java/bin:$PATH LANG=C.UTF-8");
     } else {
       assertThat(from.get(1)).isEqualTo("FROM eclipse-temurin:25-jre");
       assertThat(runtime).filteredOn(l -> l.startsWith("COPY ")).hasSize(1);

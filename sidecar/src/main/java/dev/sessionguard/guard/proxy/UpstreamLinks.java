@@ -395,8 +395,8 @@ final class UpstreamLinks {
       try {
         while (state.get() == call) {
           if (buffer == null) {
-            buffer =
-                connector.getByteBufferPool().acquire(BUFFER, false); // AnswerHead reads its array
+            // Not direct: AnswerHead reads the buffer's array.
+            buffer = connector.getByteBufferPool().acquire(BUFFER, false);
           }
           ByteBuffer bytes = buffer.getByteBuffer();
           if (parse(call, bytes)) {
@@ -500,9 +500,9 @@ final class UpstreamLinks {
      * the answer from the same bytes.
      */
     private boolean plainHead(ByteBuffer bytes) {
-      byte[] answer = new byte[Math.min(bytes.remaining(), MAX_PLAIN_HEAD)];
-      bytes.get(bytes.position(), answer); // the buffer is direct: socket reads copy less
-      AnswerHead head = AnswerHead.parse(answer, 0, answer.length);
+      int from = bytes.arrayOffset() + bytes.position(); // a heap buffer: parsed where it lies
+      AnswerHead head =
+          AnswerHead.parse(bytes.array(), from, from + Math.min(bytes.remaining(), MAX_PLAIN_HEAD));
       if (head == AnswerHead.NOT_MINE) {
         mode = PARSE;
         return false;

@@ -45,8 +45,7 @@ record AnswerHead(int status, HttpFields.Mutable headers, int length, boolean ke
     if (a[i] == ' ') { // a reason phrase, possibly empty
       i++;
       while (i < to && a[i] != '\r') {
-        int b = a[i];
-        if (b != '\t' && (b < 0x20 || b == 0x7F)) {
+        if (!HeadLines.valueByte(a[i])) {
           return NOT_MINE;
         }
         i++;
@@ -76,7 +75,7 @@ record AnswerHead(int status, HttpFields.Mutable headers, int length, boolean ke
     @Override
     public boolean field(HttpHeader header, String name, String value) {
       if (header == HttpHeader.CONTENT_LENGTH) {
-        if (length >= 0 || (length = HeadLines.digits(value)) < 0) {
+        if ((length = HeadLines.length(length, value)) < 0) {
           return false;
         }
       } else if (header == HttpHeader.TRANSFER_ENCODING) {

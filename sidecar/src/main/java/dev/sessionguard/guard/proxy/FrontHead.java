@@ -116,7 +116,7 @@ record FrontHead(
     public boolean field(HttpHeader header, String name, String value) {
       if (header != null) {
         switch (header) {
-          case CONTENT_LENGTH -> unusual |= length >= 0 || (length = HeadLines.digits(value)) < 0;
+          case CONTENT_LENGTH -> unusual |= (length = HeadLines.length(length, value)) < 0;
           case HOST -> unusual |= ++hosts > 1 || !validHost(value);
           case CONNECTION -> close |= HeadLines.hasToken(value, "close");
           case TRANSFER_ENCODING, EXPECT, UPGRADE, HTTP2_SETTINGS -> unusual = true;
@@ -154,10 +154,7 @@ record FrontHead(
                 return false;
               }
               if (header == HttpHeader.CONTENT_LENGTH) {
-                if (length[0] >= 0) {
-                  return false;
-                }
-                length[0] = HeadLines.digits(value);
+                length[0] = HeadLines.length(length[0], value);
                 return length[0] >= 0;
               }
               return true;

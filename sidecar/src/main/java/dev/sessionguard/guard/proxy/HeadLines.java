@@ -73,8 +73,7 @@ final class HeadLines {
       }
       int value = i;
       while (i < limit && a[i] != '\r') {
-        int b = a[i];
-        if (b != '\t' && (b < 0x20 || b == 0x7F)) { // CTLs, bare LF, and (negative) bytes > 0x7F
+        if (!valueByte(a[i])) {
           return NOT_MINE;
         }
         i++;
@@ -96,6 +95,22 @@ final class HeadLines {
         return NOT_MINE;
       }
     }
+  }
+
+  /**
+   * Whether {@code b} may be in a header value or a reason phrase as this parser takes them:
+   * visible ASCII, space or tab; not a control character, a bare LF or a byte over 0x7F (negative).
+   */
+  static boolean valueByte(byte b) {
+    return b == '\t' || (b >= 0x20 && b != 0x7F);
+  }
+
+  /**
+   * The body length a Content-Length gives when {@code seen} is the one an earlier field gave (-1:
+   * none): -1 when this is a second one, or not {@link #digits}.
+   */
+  static int length(int seen, String value) {
+    return seen >= 0 ? -1 : digits(value);
   }
 
   /** The value as a length, or -1 unless it is 1 to 9 digits. */

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,7 +45,7 @@ class ImageFlagsTest {
   }
 
   @Test
-  void the_image_runtime_has_every_module_the_guard_and_its_libraries_use() {
+  void the_image_runtime_has_every_module_the_guard_and_its_libraries_use() throws Exception {
     ToolProvider jdeps = ToolProvider.findFirst("jdeps").orElseThrow();
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
@@ -60,7 +59,7 @@ class ImageFlagsTest {
             String.valueOf(Runtime.version().feature()),
             "--recursive",
             "--class-path",
-            readString(Path.of("target", "runtime-classpath.txt")).strip(),
+            Files.readString(Path.of("target", "runtime-classpath.txt")).strip(),
             "target/classes");
     assertThat(code).as(err.toString()).isZero();
 
@@ -82,21 +81,9 @@ class ImageFlagsTest {
   }
 
   /** The modules of the Dockerfile's jlink line. */
-  private static List<String> imageModules() {
-    List<String> jlink = args(readAllLines(Path.of("Dockerfile")), "RUN [\"jlink\"");
+  private static List<String> imageModules() throws IOException {
+    List<String> jlink = args(Files.readAllLines(Path.of("Dockerfile")), "RUN [\"jlink\"");
     return List.of(jlink.get(jlink.indexOf("--add-modules") + 1).split(","));
-  }
-
-  private static String readString(Path file) {
-    try {
-      return Files.readString(file);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  private static List<String> readAllLines(Path file) {
-    return readString(file).lines().toList();
   }
 
   private static List<String> args(List<String> lines, String start) {

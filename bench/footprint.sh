@@ -115,19 +115,6 @@ measure() { # jvm-version config-name java opts
   done
 }
 
-# train JAVA OPTS FLAG FILE: the image's training run on JAVA with OPTS, writing FILE by FLAG
-# (-XX:AOTCacheOutput or -XX:ArchiveClassesAtExit), unless FILE was made from this jar and JAVA.
-train() {
-  local java=$1 opts=$2 flag=$3 file=$4
-  made_for_this_jar "$file" && [ "$file" -nt "$java" ] && return 0
-  rm -f "$file"
-  # shellcheck disable=SC2046
-  "$java" $(echo "$opts" | sed -E "s#-XX:(AOTCacheOutput|ArchiveClassesAtExit)=[^ ]*#$flag=$file#") \
-    -jar "$GUARD_JAR" --training-run >"$file.log" 2>&1 ||
-    { echo "training run for $file failed:" >&2; cat "$file.log" >&2; exit 1; }
-  jar_stamp >"$file.jar"
-}
-
 # config JAVA VERSION CONFIG: sets RUN_JAVA and RUN_OPTS of a configuration (RUN_OPTS empty: not
 # run on this JVM)
 config() {
@@ -141,14 +128,14 @@ config() {
     image) RUN_OPTS="$image" ;;
     image-cds)
       [ "$v" -ge 25 ] || return 0
-      train "$RUN_JAVA" "$training" -XX:ArchiveClassesAtExit "$dir/guard.jsa"
+      train "$RUN_JAVA" "$training" "$dir/guard.jsa" -XX:ArchiveClassesAtExit
       RUN_OPTS=$(echo "$image" | sed "s|-XX:AOTCache=[^ ]*|-XX:SharedArchiveFile=$dir/guard.jsa|")
       ;;
     image-no-cache) RUN_OPTS=$(echo "$image" | sed 's/-XX:\(AOTCache\|SharedArchiveFile\)=[^ ]* //') ;;
     image-jdk)
       [ "$v" -ge 25 ] || return 0
       RUN_JAVA=$java
-      train "$RUN_JAVA" "$training" -XX:AOTCacheOutput "$dir/jdk.aot"
+      train "$RUN_JAVA" "$training" "$dir/jdk.aot" -XX:AOTCacheOutput
       RUN_OPTS=$(echo "$image" | sed "s|-XX:AOTCache=[^ ]*|-XX:AOTCache=$dir/jdk.aot|")
       ;;
     image-c1) RUN_OPTS="$image -XX:TieredStopAtLevel=1" ;;

@@ -172,22 +172,28 @@ image_java() {
 # from another jar would be refused at start, silently but for a warning).
 made_for_this_jar() { [ -f "$1" ] && [ "$(cat "$1.jar" 2>/dev/null)" = "$(jar_stamp)" ]; }
 jar_stamp() { echo "$GUARD_JAR $(stat -c '%s %Y' "$GUARD_JAR")"; }
+# train JAVA OPTS FILE [FLAG]: the image's training run on JAVA with OPTS, which write FILE (with
+# FLAG, -XX:AOTCacheOutput or -XX:ArchiveClassesAtExit, the output OPTS name becomes FLAG=FILE),
+# unless FILE is there, made from this jar and newer than JAVA.
+train() {
+  local java=$1 opts=$2 file=$3 flag=${4:-}
+  made_for_this_jar "$file" && [ "$file" -nt "$java" ] && return 0
+  [ -z "$flag" ] || opts=$(echo "$opts" | sed -E "s#-XX:(AOTCacheOutput|ArchiveClassesAtExit)=[^ ]*#$flag=$file#")
+  mkdir -p "$(dirname "$file")"
+  rm -f "$file"
+  # shellcheck disable=SC2086
+  "$java" $opts -jar "$GUARD_JAR" --training-run >"$file.log" 2>&1 ||
+    { echo "training run for $file failed:" >&2; cat "$file.log" >&2; exit 1; }
+  jar_stamp >"$file.jar"
+}
 # image_archive JAVA: runs the image's training run with the image's java for JAVA, as the image
 # build does, unless its cache (or archive) is there, made from this jar and this runtime.
 image_archive() {
-  local java=$1 dir archive run
+  local java=$1 dir archive
   dir=$(image_dir "$java")
-  run=$(image_java "$java")
   archive=$(dockerfile_flags '^ENTRYPOINT' "$dir" | without_aot "$java" | grep -o -- '-XX:\(SharedArchiveFile\|AOTCache\)=[^ ]*' | cut -d= -f2)
   [ -n "$archive" ] || return 0
-  if ! made_for_this_jar "$archive" || [ "$archive" -ot "$run" ]; then
-    mkdir -p "$dir"
-    rm -f "$archive"
-    # shellcheck disable=SC2046
-    "$run" $(dockerfile_flags '^RUN \["java".*--training-run' "$dir" | without_aot "$java") -jar "$GUARD_JAR" --training-run >"$dir/training.log" 2>&1 ||
-      { echo "training run failed:" >&2; cat "$dir/training.log" >&2; exit 1; }
-    jar_stamp >"$archive.jar"
-  fi
+  train "$(image_java "$java")" "$(dockerfile_flags '^RUN \["java".*--training-run' "$dir" | without_aot "$java")" "$archive"
 }
 # image_java_opts [JAVA]: the image's ENTRYPOINT flags for JAVA (default: Java 25), its cache made;
 # run them with $(image_java JAVA).

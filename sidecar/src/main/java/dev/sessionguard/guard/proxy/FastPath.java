@@ -176,7 +176,7 @@ public final class FastPath extends Handler.Wrapper {
     }
     RequestFacts facts =
         new RequestFacts(
-            peer.remoteAddr(), headers::get, headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
+            peer.remoteAddr(), headers::get, Forwarder.values(headers, HttpHeader.X_FORWARDED_FOR));
     // A token not verified lately may need its signing keys fetched: that is the endpoint's.
     Identification who =
         identities

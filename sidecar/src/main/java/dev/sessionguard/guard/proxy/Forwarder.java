@@ -11,7 +11,7 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -105,16 +105,15 @@ public final class Forwarder {
    */
   ByteBuffer head(GuardConfig cfg, FastPath.Peer in, int length) {
     Target target = target(cfg.upstream(), in.pathQuery());
-    Head out = new Head();
-    out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1\r\n");
+    HeadBytes out = new HeadBytes(512);
+    out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1").crlf();
     upstreamFields(
         in.headers(),
         in.remoteAddr(),
         in.scheme(),
         target,
         field -> out.field(field.getName(), field.getValue()));
-    out.field("Content-Length", Integer.toString(length));
-    out.ascii("\r\n");
+    out.ascii("Content-Length: ").number(length).crlf().crlf();
     return out.buffer();
   }
 
@@ -125,14 +124,14 @@ public final class Forwarder {
    */
   private static void upstreamFields(
       HttpFields headers, String peer, String scheme, Target target, Consumer<HttpField> add) {
-    Set<String> strip = HopByHop.namesToStrip(headers.getValuesList(HttpHeader.CONNECTION), true);
+    Set<String> strip = HopByHop.namesToStrip(values(headers, HttpHeader.CONNECTION), true);
     add.accept(target.host());
     for (HttpField field : headers) {
       if (field.getHeader() != HttpHeader.X_FORWARDED_FOR && !HopByHop.named(field, strip)) {
         add.accept(field);
       }
     }
-    String prior = String.join(", ", headers.getValuesList(HttpHeader.X_FORWARDED_FOR));
+    String prior = String.join(", ", values(headers, HttpHeader.X_FORWARDED_FOR));
     add.accept(
         new HttpField(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer));
     if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
@@ -140,31 +139,9 @@ public final class Forwarder {
     }
   }
 
-  /** A request head being written. */
-  private static final class Head {
-    private byte[] bytes = new byte[1024];
-    private int size;
-
-    Head field(String name, String value) {
-      return ascii(name).ascii(": ").ascii(value == null ? "" : value).ascii("\r\n");
-    }
-
-    /** Each char as a byte; one outside ISO-8859-1 becomes '?' (it cannot be sent as is). */
-    Head ascii(String s) {
-      int n = s.length();
-      if (size + n > bytes.length) {
-        bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + n));
-      }
-      for (int i = 0; i < n; i++) {
-        char c = s.charAt(i);
-        bytes[size++] = c <= 0xFF ? (byte) c : (byte) '?';
-      }
-      return this;
-    }
-
-    ByteBuffer buffer() {
-      return ByteBuffer.wrap(bytes, 0, size);
-    }
+  /** The header's values; none (nothing built) when it is absent, as it is from most requests. */
+  static List<String> values(HttpFields fields, HttpHeader header) {
+    return fields.contains(header) ? fields.getValuesList(header) : List.of();
   }
 
   /** The upstream's URI for a client's raw path and query. */

@@ -5,6 +5,7 @@ import dev.sessionguard.guard.metrics.GuardMetrics;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeoutException;
@@ -282,13 +283,14 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
    */
   private boolean serveNext() {
     ByteBuffer bytes = buffer.getByteBuffer();
-    byte[] request = new byte[bytes.remaining()]; // the buffer is direct: socket reads copy less
-    bytes.get(bytes.position(), request);
+    byte[] request = bytes.array(); // a heap buffer: parsed where it was read
+    int from = bytes.arrayOffset() + bytes.position();
+    int to = from + bytes.remaining();
     // Jetty's limit counts the head's bytes up to its last line; past it and a few more, Jetty
     // would answer 431 too, and then lose the answer to a body that arrives later.
     int allowed = factory.config().getRequestHeaderSize();
     boolean judged = allowed + 4 <= capacity();
-    FrontHead head = FrontHead.parse(request, 0, request.length, judged ? allowed + 4 : capacity());
+    FrontHead head = FrontHead.parse(request, from, to, judged ? allowed + 4 : capacity());
     if (head == FrontHead.MORE) {
       return false;
     }
@@ -297,8 +299,8 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
       return true;
     }
     if (head == FrontHead.NOT_MINE) {
-      int whole = FrontHead.declaredEnd(request, 0, request.length);
-      if (whole > request.length && whole <= capacity()) {
+      int whole = FrontHead.declaredEnd(request, from, to);
+      if (whole > to - from && whole <= capacity()) {
         return false; // Jetty gets it whole, as it would have read it
       }
     }
@@ -309,11 +311,11 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
       handOver();
       return true;
     }
-    if (request.length < head.size() + head.length()) {
+    if (to - from < head.size() + head.length()) {
       return false;
     }
-    byte[] body = new byte[head.length()];
-    System.arraycopy(request, head.size(), body, 0, body.length);
+    byte[] body =
+        Arrays.copyOfRange(request, from + head.size(), from + head.size() + head.length());
     Served served = new Served(head);
     current = served;
     factory.fast.take(served, "POST", head.path(), body);
@@ -359,10 +361,11 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
 
   /**
    * A buffer as large as Jetty's connection asks for, so that whatever is handed over fits Jetty's
-   * request buffer.
+   * request buffer. On the heap: the request is parsed in its array (a socket read into it copies
+   * through a direct buffer of the JDK's, as a direct one would have to be copied out here).
    */
   private RetainableByteBuffer acquire(int atLeast) {
-    return connector.getByteBufferPool().acquire(Math.max(capacity(), atLeast), true);
+    return connector.getByteBufferPool().acquire(Math.max(capacity(), atLeast), false);
   }
 
   private void releaseBuffer() {
@@ -482,29 +485,24 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     /** The status line and headers, framing the body as Jetty's generator would. */
     private ByteBuffer head(boolean last, int n) {
       HttpFields fields = answer == null ? answerHeaders() : answer;
-      StringBuilder out = new StringBuilder(256);
-      out.append("HTTP/1.1 ")
-          .append(status)
-          .append(' ')
-          .append(HttpStatus.getMessage(status))
-          .append("\r\n");
+      HeadBytes out = new HeadBytes(256);
+      out.ascii("HTTP/1.1 ").number(status).ascii(" ").ascii(HttpStatus.getMessage(status)).crlf();
       for (HttpField field : fields) {
-        out.append(field.getName()).append(": ").append(field.getValue()).append("\r\n");
+        out.field(field.getName(), field.getValue());
       }
       if (!HttpStatus.hasNoBody(status) && !fields.contains(HttpHeader.CONTENT_LENGTH)) {
         if (last) {
-          out.append("Content-Length: ").append(n).append("\r\n");
+          out.ascii("Content-Length: ").number(n).crlf();
         } else {
           chunked = true;
-          out.append("Transfer-Encoding: chunked\r\n");
+          out.ascii("Transfer-Encoding: chunked").crlf();
         }
       }
       close = failing || head == null || head.close() || connector.isShutdown();
       if (close) {
-        out.append("Connection: close\r\n");
+        out.ascii("Connection: close").crlf();
       }
-      out.append("\r\n");
-      return ByteBuffer.wrap(out.toString().getBytes(StandardCharsets.ISO_8859_1));
+      return out.crlf().buffer();
     }
 
     @Override

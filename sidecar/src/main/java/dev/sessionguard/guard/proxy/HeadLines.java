@@ -89,12 +89,32 @@ final class HeadLines {
         valueEnd--;
       }
       i += 2;
-      String n = new String(a, name, nameEnd - name, StandardCharsets.ISO_8859_1);
+      HttpHeader header = known(a, name, nameEnd - name);
+      String n =
+          header != null && spelled(a, name, header.asString())
+              ? header.asString() // as nearly every client spells it: nothing to build
+              : new String(a, name, nameEnd - name, StandardCharsets.ISO_8859_1);
       String v = new String(a, value, valueEnd - value, StandardCharsets.ISO_8859_1);
-      if (!sink.field(HttpHeader.CACHE.get(n), n, v)) {
+      if (!sink.field(header, n, v)) {
         return NOT_MINE;
       }
     }
+  }
+
+  /** The header Jetty knows by the name in {@code a[from..from + length)}, in any case; or null. */
+  static HttpHeader known(byte[] a, int from, int length) {
+    HttpHeader best = HttpHeader.CACHE.getBest(a, from, length); // the longest known prefix
+    return best != null && best.asString().length() == length ? best : null;
+  }
+
+  /** Whether {@code a} holds {@code name} from {@code from} on, byte for byte. */
+  private static boolean spelled(byte[] a, int from, String name) {
+    for (int k = 0; k < name.length(); k++) {
+      if (a[from + k] != name.charAt(k)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

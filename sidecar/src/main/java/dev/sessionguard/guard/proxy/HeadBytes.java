@@ -1,0 +1,69 @@
+package dev.sessionguard.guard.proxy;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * An HTTP/1.1 head being written straight into bytes: the fast path's request to the upstream and
+ * its answer to the client. Values are written as ISO-8859-1, as Jetty writes them; a char outside
+ * it becomes '?' (it cannot be sent as is).
+ */
+final class HeadBytes {
+  private byte[] bytes;
+  private int size;
+
+  /** A head expected to take about {@code expected} bytes (it grows past them if it must). */
+  HeadBytes(int expected) {
+    bytes = new byte[expected];
+  }
+
+  /** A header line. */
+  HeadBytes field(String name, String value) {
+    return ascii(name).ascii(": ").ascii(value == null ? "" : value).crlf();
+  }
+
+  /** Each char as a byte. */
+  HeadBytes ascii(String s) {
+    int n = s.length();
+    room(n);
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      bytes[size++] = c <= 0xFF ? (byte) c : (byte) '?';
+    }
+    return this;
+  }
+
+  /** A non-negative number in decimal. */
+  HeadBytes number(long value) {
+    int digits = 1;
+    for (long v = value; v >= 10; v /= 10) {
+      digits++;
+    }
+    room(digits);
+    long v = value;
+    for (int i = size + digits - 1; i >= size; i--) {
+      bytes[i] = (byte) ('0' + v % 10);
+      v /= 10;
+    }
+    size += digits;
+    return this;
+  }
+
+  HeadBytes crlf() {
+    room(2);
+    bytes[size++] = '\r';
+    bytes[size++] = '\n';
+    return this;
+  }
+
+  /** The head written so far, for writing out (the bytes are not copied). */
+  ByteBuffer buffer() {
+    return ByteBuffer.wrap(bytes, 0, size);
+  }
+
+  private void room(int n) {
+    if (size + n > bytes.length) {
+      bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + n));
+    }
+  }
+}

@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -44,10 +45,15 @@ import org.eclipse.jetty.util.thread.Invocable.InvocationType;
  * per-request server machinery, half of a forwarded call's CPU.
  *
  * <p>One request at a time: the next one is read only once the answer has been written (requests
- * sent ahead wait in the buffer). Between requests an idle connection holds no buffer; the
- * connector's idle timeout closes it. While an answer is awaited or streams, the idle timeout ends
- * the exchange only if a write to the client is stuck: a quiet SSE answer is not a dead client, and
- * the first-byte timeout bounds the wait for the upstream.
+ * sent ahead wait in the buffer). While a request the fast path has committed to is served and
+ * nothing was sent ahead of it, the connection stays interested in reading ({@link
+ * Served#holdOpen}): were it not, the selector would take the socket out of its epoll set after the
+ * request and put it back after the answer, two system calls per request. If the client sends
+ * something (or closes) meanwhile, that is only noted, and read once the answer has been written.
+ * Between requests an idle connection holds no buffer; the connector's idle timeout closes it.
+ * While an answer is awaited or streams, the idle timeout ends the exchange only if a write to the
+ * client is stuck: a quiet SSE answer is not a dead client, and the first-byte timeout bounds the
+ * wait for the upstream.
  */
 public final class FrontConnection extends AbstractConnection.NonBlocking
     implements Connection.UpgradeFrom, Connection.UpgradeTo {
@@ -64,6 +70,12 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   private String remote;
   // The request being served, from its head's parse until its exchange ends.
   private volatile Served current;
+  // Read interest while a request is served: NONE, ARMED (registered, not fired) or FIRED
+  // (readable meanwhile, to be read once the exchange ends).
+  private final AtomicInteger reads = new AtomicInteger(NONE);
+  private static final int NONE = 0;
+  private static final int ARMED = 1;
+  private static final int FIRED = 2;
 
   private FrontConnection(
       Factory factory, Connector connector, EndPoint endPoint, HttpConnection from) {
@@ -208,7 +220,21 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
 
   @Override
   public void onFillable() {
+    if (reads.compareAndSet(ARMED, FIRED)) {
+      return; // a request is being served: what came is read once its answer is written
+    }
     process();
+  }
+
+  @Override
+  public void onFillInterestedFailed(Throwable cause) {
+    if (reads.compareAndSet(ARMED, FIRED)) {
+      // Armed while serving, and failed (a stuck write timed out, or the endpoint closed): the
+      // exchange fails with its write; Jetty's handling would read on meanwhile.
+      getEndPoint().close(cause);
+      return;
+    }
+    super.onFillInterestedFailed(cause);
   }
 
   @Override
@@ -316,7 +342,7 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     }
     byte[] body =
         Arrays.copyOfRange(request, from + head.size(), from + head.size() + head.length());
-    Served served = new Served(head);
+    Served served = new Served(head, to - from == head.size() + head.length());
     current = served;
     factory.fast.take(served, "POST", head.path(), body);
     return true;
@@ -340,7 +366,7 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   private void headersTooLarge() {
     factory.metrics.refused(Refusal.TOO_LARGE);
     releaseBuffer();
-    Served refusal = new Served(null);
+    Served refusal = new Served(null, false);
     refusal.status(HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE_431);
     refusal.failing = true; // Connection: close
     refusal.answerHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
@@ -390,6 +416,8 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   /** One request the fast path was given, and its answer. */
   private final class Served implements FastPath.Peer {
     private final FrontHead head;
+    // Nothing was sent after this request: the connection may stay interested in reading.
+    private final boolean alone;
     private int status = 200;
     private HttpFields.Mutable answer;
     private boolean committed;
@@ -399,8 +427,9 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     private long written;
     private volatile boolean writing;
 
-    Served(FrontHead head) {
+    Served(FrontHead head, boolean alone) {
       this.head = head;
+      this.alone = alone;
     }
 
     @Override
@@ -425,7 +454,12 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
 
     @Override
     public void holdOpen() {
-      // The connection's idle handling knows an exchange runs.
+      // The connection's idle handling knows an exchange runs. The fast path has committed to
+      // this request (it is not handed on after this): stay interested in reading, unless the
+      // answer will close the connection or bytes sent ahead wait in the buffer.
+      if (alone && !head.close() && reads.compareAndSet(NONE, ARMED)) {
+        fillInterested();
+      }
     }
 
     @Override
@@ -513,16 +547,25 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     @Override
     public void succeeded(boolean inPlace) {
       current = null;
+      // ARMED: still registered, or firing now (onFillable then finds NONE and reads).
+      int meanwhile = reads.getAndSet(NONE);
       ByteBuffer bytes = buffer.getByteBuffer();
       bytes.position(bytes.position() + head.size() + head.length());
       if (close) {
         getEndPoint().shutdownOutput();
+        if (meanwhile == ARMED) {
+          return; // the registered read drains what the client still sends
+        }
       } else if (!bytes.hasRemaining()) {
         // Nothing sent ahead: the client sends its next request once it has read this answer,
         // so a read now would find nothing. Wait for it without trying.
         releaseBuffer();
-        fillInterested();
-        return;
+        if (meanwhile == NONE) {
+          fillInterested();
+        }
+        if (meanwhile != FIRED) {
+          return;
+        }
       }
       if (inPlace) {
         process();

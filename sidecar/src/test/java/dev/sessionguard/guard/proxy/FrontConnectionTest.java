@@ -17,6 +17,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,6 +49,7 @@ class FrontConnectionTest {
                 r.isInitialize() ? Map.of("Mcp-Session-Id", SESSION) : Map.of(),
                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"echo\":" + quote(r.body()) + "}}"));
     client = new Socket("127.0.0.1", guard.port());
+    client.setSoTimeout(10_000); // an answer that never comes fails the test
     in = client.getInputStream();
   }
 
@@ -247,5 +250,62 @@ class FrontConnectionTest {
     assertThat(answer.status()).isEqualTo(200);
     assertThat(answer.headers()).containsEntry("connection", "close");
     assertThat(in.read()).isEqualTo(-1);
+  }
+
+  /** Holds the answer to the call whose text is {@code held} until {@code release} opens. */
+  void holdAnswerTo(String held, CountDownLatch release) {
+    upstream.script(
+        (r, s) -> {
+          if (r.body().contains("\"" + held + "\"")) {
+            assertThat(release.await(10, TimeUnit.SECONDS)).isTrue();
+          }
+          json(
+              s,
+              200,
+              Map.of(),
+              "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":" + quote(r.body()) + "}");
+        });
+  }
+
+  @Test
+  void a_request_sent_while_the_answer_before_it_is_awaited_is_served_after_that_answer()
+      throws Exception {
+    initialize();
+    CountDownLatch release = new CountDownLatch(1);
+    holdAnswerTo("one", release);
+
+    send(post(SESSION, call(1, "one")));
+    await().untilAsserted(() -> assertThat(upstream.seen).anyMatch(r -> r.body().contains("one")));
+    send(post(SESSION, call(2, "two"))); // the connection reads it only once "one" is answered
+    release.countDown();
+
+    assertThat(read().body()).contains("one");
+    assertThat(read().body()).contains("two");
+    send(post(SESSION, call(3, "three")));
+    assertThat(read().body()).contains("three");
+    assertThat(upstream.seen)
+        .extracting(ScriptedUpstream.Request::body)
+        .filteredOn(b -> b.contains("tools/call"))
+        .hasSize(3);
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
+  void a_client_that_closes_while_its_answer_is_awaited_frees_its_permit_and_others_go_on()
+      throws Exception {
+    initialize();
+    CountDownLatch release = new CountDownLatch(1);
+    holdAnswerTo("gone", release);
+
+    send(post(SESSION, call(1, "gone")));
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isEqualTo(1.0));
+    client.close();
+    release.countDown();
+
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+    client = new Socket("127.0.0.1", guard.port());
+    in = client.getInputStream();
+    send(post(SESSION, call(2, "still")));
+    assertThat(read().body()).contains("still");
   }
 }

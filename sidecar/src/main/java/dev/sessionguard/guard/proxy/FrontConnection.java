@@ -76,6 +76,8 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   private static final int NONE = 0;
   private static final int ARMED = 1;
   private static final int FIRED = 2;
+  // Whether the thread that read the request is still giving it to the fast path.
+  private volatile boolean taking;
 
   private FrontConnection(
       Factory factory, Connector connector, EndPoint endPoint, HttpConnection from) {
@@ -344,7 +346,12 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
         Arrays.copyOfRange(request, from + head.size(), from + head.size() + head.length());
     Served served = new Served(head, to - from == head.size() + head.length());
     current = served;
-    factory.fast.take(served, "POST", head.path(), body);
+    taking = true;
+    try {
+      factory.fast.take(served, "POST", head.path(), body);
+    } finally {
+      taking = false;
+    }
     return true;
   }
 
@@ -456,8 +463,10 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     public void holdOpen() {
       // The connection's idle handling knows an exchange runs. The fast path has committed to
       // this request (it is not handed on after this): stay interested in reading, unless the
-      // answer will close the connection or bytes sent ahead wait in the buffer.
-      if (alone && !head.close() && reads.compareAndSet(NONE, ARMED)) {
+      // answer will close the connection or bytes sent ahead wait in the buffer. Only on the
+      // thread that read the request: from another (the reply of a Redis lookup) the interest
+      // would have to wake the selector, a context switch per request instead of two calls.
+      if (taking && alone && !head.close() && reads.compareAndSet(NONE, ARMED)) {
         fillInterested();
       }
     }

@@ -252,11 +252,16 @@ class FrontConnectionTest {
     assertThat(in.read()).isEqualTo(-1);
   }
 
-  /** Holds the answer to the call whose text is {@code held} until {@code release} opens. */
-  void holdAnswerTo(String held, CountDownLatch release) {
+  /**
+   * On a session, sends a call whose answer the upstream holds until the returned latch opens, and
+   * returns once the upstream has it.
+   */
+  CountDownLatch sendHeldCall(String text) throws Exception {
+    initialize();
+    CountDownLatch release = new CountDownLatch(1);
     upstream.script(
         (r, s) -> {
-          if (r.body().contains("\"" + held + "\"")) {
+          if (r.body().contains("\"" + text + "\"")) {
             assertThat(release.await(10, TimeUnit.SECONDS)).isTrue();
           }
           json(
@@ -265,17 +270,16 @@ class FrontConnectionTest {
               Map.of(),
               "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":" + quote(r.body()) + "}");
         });
+    send(post(SESSION, call(1, text)));
+    await().untilAsserted(() -> assertThat(upstream.seen).anyMatch(r -> r.body().contains(text)));
+    return release;
   }
 
   @Test
   void a_request_sent_while_the_answer_before_it_is_awaited_is_served_after_that_answer()
       throws Exception {
-    initialize();
-    CountDownLatch release = new CountDownLatch(1);
-    holdAnswerTo("one", release);
+    CountDownLatch release = sendHeldCall("one");
 
-    send(post(SESSION, call(1, "one")));
-    await().untilAsserted(() -> assertThat(upstream.seen).anyMatch(r -> r.body().contains("one")));
     send(post(SESSION, call(2, "two"))); // the connection reads it only once "one" is answered
     release.countDown();
 
@@ -293,11 +297,7 @@ class FrontConnectionTest {
   @Test
   void a_client_that_closes_while_its_answer_is_awaited_frees_its_permit_and_others_go_on()
       throws Exception {
-    initialize();
-    CountDownLatch release = new CountDownLatch(1);
-    holdAnswerTo("gone", release);
-
-    send(post(SESSION, call(1, "gone")));
+    CountDownLatch release = sendHeldCall("gone");
     await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isEqualTo(1.0));
     client.close();
     release.countDown();

@@ -247,7 +247,7 @@ public final class Forwarder {
    */
   static boolean answerHeaders(
       HttpFields upstream, Consumer<HttpField> add, Consumer<HttpField> replace) {
-    Set<String> strip = HopByHop.namesToStrip(upstream.getValuesList(HttpHeader.CONNECTION), false);
+    Set<String> strip = HopByHop.namesToStrip(values(upstream, HttpHeader.CONNECTION), false);
     for (HttpField field : upstream) {
       if (HopByHop.named(field, strip)) {
         continue;

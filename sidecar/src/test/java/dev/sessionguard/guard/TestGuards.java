@@ -129,6 +129,22 @@ public final class TestGuards {
    * A guard process as shipped: {@code java [jvmFlags] Main args} on this test's class path minus
    * the test classes (whose logback-test.xml would otherwise configure its logs).
    */
+  public static ProcessBuilder process(List<String> jvmFlags, String... args) {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvmFlags);
+    command.add("-cp");
+    command.add(
+        Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+            .filter(entry -> !Path.of(entry).endsWith("test-classes"))
+            .collect(Collectors.joining(File.pathSeparator)));
+    command.add(Main.class.getName());
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().remove(LogFormat.ENV);
+    return builder;
+  }
+
   /** A child guard's exit code and everything it wrote. */
   public record Exited(int code, String output) {}
 
@@ -152,21 +168,5 @@ public final class TestGuards {
     } finally {
       run.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     }
-  }
-
-  public static ProcessBuilder process(List<String> jvmFlags, String... args) {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(jvmFlags);
-    command.add("-cp");
-    command.add(
-        Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
-            .filter(entry -> !Path.of(entry).endsWith("test-classes"))
-            .collect(Collectors.joining(File.pathSeparator)));
-    command.add(Main.class.getName());
-    command.addAll(List.of(args));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-    builder.environment().remove(LogFormat.ENV);
-    return builder;
   }
 }

@@ -1,7 +1,7 @@
 package dev.sessionguard.guard.proxy;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Locale;
+import java.util.Arrays;
 import org.eclipse.jetty.http.HttpHeader;
 
 /**
@@ -24,6 +24,32 @@ final class HeadLines {
 
   // RFC 9110 tchar.
   private static final boolean[] TOKEN = table("!#$%&'*+-.^_`|~");
+
+  // Jetty's known headers by a case-blind hash of their names (open addressing, a quarter full):
+  // the parser hashes a name while it checks its bytes, then compares with one entry or two.
+  private static final int MASK = 511;
+  private static final HttpHeader[] KNOWN = new HttpHeader[MASK + 1];
+  private static final byte[][] SPELLED = new byte[HttpHeader.values().length][];
+  private static final byte[][] LOWER = new byte[HttpHeader.values().length][];
+
+  static {
+    for (HttpHeader header : HttpHeader.values()) {
+      String name = header.asString();
+      SPELLED[header.ordinal()] = name.getBytes(StandardCharsets.ISO_8859_1);
+      LOWER[header.ordinal()] = header.lowerCaseName().getBytes(StandardCharsets.ISO_8859_1);
+      int hash = 0;
+      for (byte b : SPELLED[header.ordinal()]) {
+        hash = fold(hash, b);
+      }
+      int slot = hash & MASK;
+      while (KNOWN[slot] != null && !KNOWN[slot].is(name)) {
+        slot = (slot + 1) & MASK;
+      }
+      if (KNOWN[slot] == null) {
+        KNOWN[slot] = header;
+      }
+    }
+  }
 
   private HeadLines() {}
 
@@ -58,7 +84,10 @@ final class HeadLines {
         return a[i + 1] == '\n' ? i + 2 : NOT_MINE;
       }
       int name = i;
-      while (i < limit && a[i] > 0 && TOKEN[a[i]]) {
+      int hash = 0;
+      byte b;
+      while (i < limit && (b = a[i]) > 0 && TOKEN[b]) {
+        hash = fold(hash, b);
         i++;
       }
       if (i >= limit) {
@@ -89,9 +118,10 @@ final class HeadLines {
         valueEnd--;
       }
       i += 2;
-      HttpHeader header = known(a, name, nameEnd - name);
+      HttpHeader header = known(a, name, nameEnd, hash);
       String n =
-          header != null && spelled(a, name, header.asString())
+          header != null
+                  && Arrays.equals(a, name, nameEnd, SPELLED[header.ordinal()], 0, nameEnd - name)
               ? header.asString() // as nearly every client spells it: nothing to build
               : new String(a, name, nameEnd - name, StandardCharsets.ISO_8859_1);
       String v = new String(a, value, valueEnd - value, StandardCharsets.ISO_8859_1);
@@ -103,14 +133,40 @@ final class HeadLines {
 
   /** The header Jetty knows by the name in {@code a[from..from + length)}, in any case; or null. */
   static HttpHeader known(byte[] a, int from, int length) {
-    HttpHeader best = HttpHeader.CACHE.getBest(a, from, length); // the longest known prefix
-    return best != null && best.asString().length() == length ? best : null;
+    int hash = 0;
+    for (int k = from; k < from + length; k++) {
+      hash = fold(hash, a[k]);
+    }
+    return known(a, from, from + length, hash);
   }
 
-  /** Whether {@code a} holds {@code name} from {@code from} on, byte for byte. */
-  private static boolean spelled(byte[] a, int from, String name) {
-    for (int k = 0; k < name.length(); k++) {
-      if (a[from + k] != name.charAt(k)) {
+  /** {@link #known(byte[], int, int)}, with the name's {@link #fold folded} hash already taken. */
+  private static HttpHeader known(byte[] a, int from, int to, int hash) {
+    for (int slot = hash & MASK; ; slot = (slot + 1) & MASK) {
+      HttpHeader header = KNOWN[slot];
+      if (header == null) {
+        return null;
+      }
+      byte[] lower = LOWER[header.ordinal()];
+      if (lower.length == to - from && sameIgnoringCase(a, from, lower)) {
+        return header;
+      }
+    }
+  }
+
+  /** The next step of a name's hash, blind to ASCII case (it may collide; the lookup compares). */
+  private static int fold(int hash, byte b) {
+    return hash * 31 + (b | 0x20);
+  }
+
+  /** Whether {@code a} holds {@code lower} from {@code from} on, but for ASCII letters' case. */
+  private static boolean sameIgnoringCase(byte[] a, int from, byte[] lower) {
+    for (int k = 0; k < lower.length; k++) {
+      int c = a[from + k];
+      if (c >= 'A' && c <= 'Z') {
+        c += 'a' - 'A';
+      }
+      if (c != lower[k]) {
         return false;
       }
     }
@@ -150,12 +206,28 @@ final class HeadLines {
     return value;
   }
 
-  /** Whether the comma-separated value holds {@code token} (in any case). */
+  /**
+   * Whether the comma-separated value holds {@code token} (in any case), white space around the
+   * elements ignored. Nothing is built: it runs on every Connection header.
+   */
   static boolean hasToken(String v, String token) {
-    for (String part : v.split(",")) {
-      if (part.trim().toLowerCase(Locale.ROOT).equals(token)) {
+    int n = v.length();
+    for (int start = 0; start <= n; ) {
+      int comma = v.indexOf(',', start);
+      int end = comma < 0 ? n : comma;
+      while (start < end && v.charAt(start) <= ' ') {
+        start++;
+      }
+      while (end > start && v.charAt(end - 1) <= ' ') {
+        end--;
+      }
+      if (end - start == token.length() && v.regionMatches(true, start, token, 0, end - start)) {
         return true;
       }
+      if (comma < 0) {
+        return false;
+      }
+      start = comma + 1;
     }
     return false;
   }

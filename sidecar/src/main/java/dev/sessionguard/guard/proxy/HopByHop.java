@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.proxy;
 
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
@@ -30,7 +31,23 @@ final class HopByHop {
       Stream.concat(ALWAYS.stream(), CLIENT_WRITES.stream())
           .collect(Collectors.toUnmodifiableSet());
 
+  // The same names as Jetty's headers, for the common case: a membership test is a bit test.
+  private static final Set<HttpHeader> ALWAYS_HEADERS = headers(ALWAYS);
+  private static final Set<HttpHeader> TOWARDS_UPSTREAM_HEADERS = headers(TOWARDS_UPSTREAM);
+
   private HopByHop() {}
+
+  private static Set<HttpHeader> headers(Set<String> names) {
+    Set<HttpHeader> headers = EnumSet.noneOf(HttpHeader.class);
+    for (String name : names) {
+      HttpHeader header = HttpHeader.CACHE.get(name);
+      if (header == null || !header.lowerCaseName().equals(name)) {
+        throw new IllegalStateException(name + " is not a header Jetty knows");
+      }
+      headers.add(header);
+    }
+    return headers;
+  }
 
   /**
    * Lower-cased names to drop: the fixed list plus every token named in Connection. Nearly every
@@ -41,14 +58,19 @@ final class HopByHop {
     Set<String> fixed = towardsUpstream ? TOWARDS_UPSTREAM : ALWAYS;
     Set<String> names = fixed;
     for (String value : connectionValues) {
-      for (String token : value.split(",")) {
-        String t = token.trim().toLowerCase(Locale.ROOT);
+      int n = value.length();
+      for (int start = 0; start < n; ) {
+        int comma = value.indexOf(',', start);
+        int end = comma < 0 ? n : comma;
+        // As String.trim; the whole value when it is one token (keep-alive): nothing is built.
+        String t = value.substring(start, end).trim().toLowerCase(Locale.ROOT);
         if (!t.isEmpty() && !names.contains(t)) {
           if (names == fixed) {
             names = new HashSet<>(fixed);
           }
           names.add(t);
         }
+        start = end + 1;
       }
     }
     return names;
@@ -62,6 +84,12 @@ final class HopByHop {
   static boolean named(HttpField field, Set<String> names) {
     HttpHeader header = field.getHeader();
     if (header != null) {
+      if (names == ALWAYS) {
+        return ALWAYS_HEADERS.contains(header);
+      }
+      if (names == TOWARDS_UPSTREAM) {
+        return TOWARDS_UPSTREAM_HEADERS.contains(header);
+      }
       return names.contains(header.lowerCaseName());
     }
     return names != ALWAYS && names != TOWARDS_UPSTREAM && names.contains(field.getLowerCaseName());

@@ -58,4 +58,16 @@ class HeadLinesTest {
             HttpHeader.CONTENT_TYPE, HttpHeader.CONTENT_TYPE, HttpHeader.CONTENT_LENGTH, null);
     assertThat(fields).extracting(HttpField::getValue).containsExactly("a", "b", "1", "c");
   }
+
+  @Test
+  void a_token_is_found_among_the_elements_of_a_list_in_any_case() {
+    assertThat(HeadLines.hasToken("close", "close")).isTrue();
+    assertThat(HeadLines.hasToken("Keep-Alive, CLOSE", "close")).isTrue();
+    assertThat(HeadLines.hasToken(" \tclose\t ,x", "close")).isTrue();
+    assertThat(HeadLines.hasToken("x,,close", "close")).isTrue();
+    assertThat(HeadLines.hasToken("closed, enclose, clo se", "close")).isFalse();
+    assertThat(HeadLines.hasToken("keep-alive", "close")).isFalse();
+    assertThat(HeadLines.hasToken("", "close")).isFalse();
+    assertThat(HeadLines.hasToken(",", "close")).isFalse();
+  }
 }

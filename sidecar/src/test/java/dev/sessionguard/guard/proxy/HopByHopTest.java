@@ -45,4 +45,18 @@ class HopByHopTest {
     assertThat(HopByHop.named(new HttpField("x-SECRET", "s"), listed)).isTrue();
     assertThat(HopByHop.named(new HttpField("Mcp-Session-Id", "s"), listed)).isFalse();
   }
+
+  @Test
+  void towards_the_client_the_host_and_length_stay_and_a_listed_known_header_goes() {
+    java.util.Set<String> fixed = HopByHop.namesToStrip(List.of("Keep-Alive"), false);
+    java.util.Set<String> listed = HopByHop.namesToStrip(List.of("keep-alive,Content-Type"), false);
+
+    assertThat(fixed).isSameAs(HopByHop.namesToStrip(List.of(), false)); // nothing built
+    assertThat(HopByHop.named(new HttpField("keep-alive", "1"), fixed)).isTrue();
+    assertThat(HopByHop.named(new HttpField("Host", "g"), fixed)).isFalse();
+    assertThat(HopByHop.named(new HttpField("Content-Length", "1"), fixed)).isFalse();
+    assertThat(HopByHop.named(new HttpField("Content-Type", "a/b"), fixed)).isFalse();
+    assertThat(HopByHop.named(new HttpField("content-type", "a/b"), listed)).isTrue();
+    assertThat(HopByHop.named(new HttpField("Host", "g"), listed)).isFalse();
+  }
 }

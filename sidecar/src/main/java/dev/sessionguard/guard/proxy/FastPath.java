@@ -1,6 +1,5 @@
 package dev.sessionguard.guard.proxy;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.sessionguard.guard.admission.EndReason;
 import dev.sessionguard.guard.admission.InFlightLimits;
 import dev.sessionguard.guard.admission.Session;
@@ -15,7 +14,6 @@ import dev.sessionguard.guard.identity.Identities;
 import dev.sessionguard.guard.identity.RequestFacts;
 import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.metrics.GuardMetrics.Era;
-import dev.sessionguard.policy.PolicyJson;
 import dev.sessionguard.policy.SessionPolicySpec.Mode;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -153,24 +151,18 @@ public final class FastPath extends Handler.Wrapper {
   /** The body is here: take the request if every check lets it through, else pass it on. */
   private void serve(GuardConfig cfg, Era era, Peer peer, byte[] body) {
     HttpFields headers = peer.headers();
-    JsonNode message;
-    try {
-      message = PolicyJson.json().readTree(body);
-    } catch (IOException e) {
-      peer.elsewhere(); // refused there, as a parse error
-      return;
-    }
-    if (message == null || !message.isObject() || !message.path("method").isTextual()) {
-      peer.elsewhere(); // a response, a batch: rare, not hot
+    boolean perRequest = era == Era.PER_REQUEST;
+    // A session-era request needs only its method and id: its params are skipped, not built.
+    Envelope envelope = Envelope.read(body, perRequest);
+    if (envelope == null) {
+      peer.elsewhere(); // malformed, a response, a batch: refused or handled there
       return;
     }
     Classification rpc =
-        new Classification(
-            era, message.get("method").asText(), message.get("id"), headers.get("Mcp-Session-Id"));
-    boolean perRequest = rpc.era() == Era.PER_REQUEST;
+        new Classification(era, envelope.method(), envelope.id(), headers.get("Mcp-Session-Id"));
     if (rpc.isInitialize()
         || rpc.isListen() // a stream, held to the stream caps
-        || (perRequest && HeaderCheck.mismatch(message, headers::get).isPresent())) {
+        || (perRequest && HeaderCheck.mismatch(envelope.tree(), headers::get).isPresent())) {
       peer.elsewhere();
       return;
     }

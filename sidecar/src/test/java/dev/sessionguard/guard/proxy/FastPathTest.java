@@ -259,11 +259,17 @@ class FastPathTest {
     String adopted = exchange(post("s-unknown", CALL));
     // Not JSON: refused by the endpoint as a parse error.
     String broken = exchange(post(SESSION, "{not json"));
+    // Broken only in the params, which the fast path skips rather than reads: refused the same.
+    String brokenParams =
+        exchange(
+            post(SESSION, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"x\",\"params\":{\"a\":}}"));
 
     assertThat(adopted).startsWith("HTTP/1.1 200").endsWith("{\"ok\":true}");
     assertThat(upstream.seen.get(1).body()).isEqualTo(CALL);
     assertThat(broken).startsWith("HTTP/1.1 400");
     assertThat(bodyOf(broken).path("error").path("code").asInt()).isEqualTo(-32700);
+    assertThat(brokenParams).startsWith("HTTP/1.1 400");
+    assertThat(bodyOf(brokenParams).path("error").path("code").asInt()).isEqualTo(-32700);
     assertThat(upstream.seen).hasSize(2);
     assertThat(metric(guard, "sessionguard_sessions_active")).isEqualTo(2);
   }

@@ -1,0 +1,102 @@
+package dev.sessionguard.guard.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The envelope read from tokens is the one read from the tree, for every kind of body. */
+class EnvelopeTest {
+
+  private static final String CALL =
+      "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"tools/call\",\"params\":"
+          + "{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\",\"n\":[1,2.5e3,{\"a\":null}]}}}";
+
+  @Test
+  void tokens_and_tree_agree_on_method_and_id_or_on_there_being_none() {
+    List<byte[]> bodies = new ArrayList<>();
+    for (String id :
+        List.of(
+            "1", "\"a-1\"", "null", "-0", "1.5", "123456789012345678901234567890", "{}", "[1]")) {
+      bodies.add(bytes(CALL.formatted(id)));
+    }
+    for (String body :
+        List.of(
+            "{\"method\":\"notifications/initialized\",\"jsonrpc\":\"2.0\"}", // no id
+            "{\"method\":\"a\",\"method\":\"b\",\"id\":1,\"id\":2}", // the last wins
+            "{\"method\":\"a\",\"method\":5}",
+            "{\"method\":5,\"method\":\"a\"}",
+            "{\"method\":null}",
+            "{\"method\":{\"x\":\"y\"}}",
+            "{\"id\":1,\"result\":{}}", // a response
+            "[{\"method\":\"a\",\"id\":1}]", // a batch
+            "\"method\"",
+            "{\"method\":\"a\"} trailing bytes", // ignored by both
+            "{\"method\":\"a\"}{\"method\":\"b\"}",
+            "  \n{\"method\":\"a\"}  ",
+            "",
+            "   ",
+            "{",
+            "{\"method\":\"a\"",
+            "{\"method\":\"a\",}",
+            "{\"method\":\"a\",\"params\":{\"x\":}}",
+            "{\"method\":\"a\",\"params\":[1,2}",
+            "{\"method\":\"a\",\"params\":\"unterminated}",
+            "{\"method\":\"a\",\"params\":{\"x\":01}}",
+            "{\"method\":\"a\",\"params\":{\"x\":tru}}",
+            "{\"method\":\"a\",\"params\":{\"x\":\"bad \\q escape\"}}",
+            "{\"method\":\"a\",\"params\":{\"x\":\"raw \n newline\"}}",
+            "{'method':'a'}",
+            "{method:\"a\"}",
+            "{\"method\":\"a\",\"params\":" + "[".repeat(1200) + "]".repeat(1200) + "}",
+            "{\"method\":\"a\",\"params\":" + "9".repeat(1200) + "}")) {
+      bodies.add(bytes(body));
+    }
+    // Not UTF-8 inside a skipped string, and in the method itself.
+    bodies.add(withByte("{\"method\":\"a\",\"params\":{\"x\":\"_\"}}", '_', 0xC3));
+    bodies.add(withByte("{\"method\":\"a\",\"params\":{\"x\":\"__\"}}", '_', 0xFF));
+    bodies.add(withByte("{\"method\":\"_\"}", '_', 0xE2));
+
+    for (byte[] body : bodies) {
+      Envelope fromTokens = Envelope.read(body, false);
+      Envelope fromTree = Envelope.read(body, true);
+      String as = new String(body, StandardCharsets.ISO_8859_1);
+      if (fromTree == null) {
+        assertThat(fromTokens).as(as).isNull();
+      } else {
+        assertThat(fromTokens).as(as).isNotNull();
+        assertThat(fromTokens.method()).as(as).isEqualTo(fromTree.method());
+        assertThat(fromTokens.id()).as(as).isEqualTo(fromTree.id());
+        assertThat(fromTokens.tree()).isNull();
+        assertThat(fromTree.tree()).isNotNull();
+      }
+    }
+  }
+
+  @Test
+  void a_plain_call_gives_its_method_and_id() {
+    Envelope envelope = Envelope.read(bytes(CALL.formatted("\"7\"")), false);
+
+    assertThat(envelope.method()).isEqualTo("tools/call");
+    assertThat(envelope.id().asText()).isEqualTo("7");
+    assertThat(Envelope.read(bytes("{\"method\":\"a\",\"id\":null}"), false).id().isNull())
+        .isTrue();
+    assertThat(Envelope.read(bytes("{\"method\":\"a\"}"), false).id()).isNull();
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static byte[] withByte(String s, char placeholder, int b) {
+    byte[] bytes = bytes(s);
+    for (int i = 0; i < bytes.length; i++) {
+      if (bytes[i] == placeholder) {
+        bytes[i] = (byte) b;
+      }
+    }
+    return bytes;
+  }
+}

@@ -464,7 +464,7 @@ public final class FastPath extends Handler.Wrapper {
           rpc.era(),
           Duration.ofNanos(System.nanoTime() - started),
           status,
-          answer.getValuesList(HttpHeader.WWW_AUTHENTICATE));
+          Forwarder.values(answer, HttpHeader.WWW_AUTHENTICATE));
       if (status == 404 && session != null) {
         // The upstream forgot the session: end it before the client hears (the registry may
         // call Redis, so on a thread that may wait), then relay the answer from there.

@@ -124,17 +124,24 @@ public final class Forwarder {
    */
   private static void upstreamFields(
       HttpFields headers, String peer, String scheme, Target target, Consumer<HttpField> add) {
-    Set<String> strip = HopByHop.namesToStrip(values(headers, HttpHeader.CONNECTION), true);
+    Set<String> strip = HopByHop.namesToStrip(headers, true);
     add.accept(target.host());
+    String prior = null; // the client's X-Forwarded-For values, joined
+    boolean proto = false;
     for (HttpField field : headers) {
-      if (field.getHeader() != HttpHeader.X_FORWARDED_FOR && !HopByHop.named(field, strip)) {
+      HttpHeader header = field.getHeader();
+      proto |= header == HttpHeader.X_FORWARDED_PROTO;
+      if (header == HttpHeader.X_FORWARDED_FOR) {
+        prior = prior == null ? field.getValue() : prior + ", " + field.getValue();
+      } else if (!HopByHop.named(field, strip)) {
         add.accept(field);
       }
     }
-    String prior = String.join(", ", values(headers, HttpHeader.X_FORWARDED_FOR));
     add.accept(
-        new HttpField(HttpHeader.X_FORWARDED_FOR, prior.isEmpty() ? peer : prior + ", " + peer));
-    if (!headers.contains(HttpHeader.X_FORWARDED_PROTO)) {
+        new HttpField(
+            HttpHeader.X_FORWARDED_FOR,
+            prior == null || prior.isEmpty() ? peer : prior + ", " + peer));
+    if (!proto) {
       add.accept(new HttpField(HttpHeader.X_FORWARDED_PROTO, scheme));
     }
   }
@@ -247,7 +254,7 @@ public final class Forwarder {
    */
   static boolean answerHeaders(
       HttpFields upstream, Consumer<HttpField> add, Consumer<HttpField> replace) {
-    Set<String> strip = HopByHop.namesToStrip(values(upstream, HttpHeader.CONNECTION), false);
+    Set<String> strip = HopByHop.namesToStrip(upstream, false);
     for (HttpField field : upstream) {
       if (HopByHop.named(field, strip)) {
         continue;

@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus those the upstream client writes itself. */
@@ -50,14 +51,19 @@ final class HopByHop {
   }
 
   /**
-   * Lower-cased names to drop: the fixed list plus every token named in Connection. Nearly every
-   * message names none beyond the fixed list (at most {@code keep-alive}), and then the fixed set
-   * itself is returned: nothing is built per request.
+   * Lower-cased names to drop from a message with these {@code fields}: the fixed list plus every
+   * token named in its Connection fields. Nearly every message names none beyond the fixed list (at
+   * most {@code keep-alive}), and then the fixed set itself is returned: nothing is built per
+   * request.
    */
-  static Set<String> namesToStrip(Iterable<String> connectionValues, boolean towardsUpstream) {
+  static Set<String> namesToStrip(HttpFields fields, boolean towardsUpstream) {
     Set<String> fixed = towardsUpstream ? TOWARDS_UPSTREAM : ALWAYS;
     Set<String> names = fixed;
-    for (String value : connectionValues) {
+    for (HttpField field : fields) {
+      if (field.getHeader() != HttpHeader.CONNECTION) {
+        continue;
+      }
+      String value = field.getValue();
       int n = value.length();
       for (int start = 0; start < n; ) {
         int comma = value.indexOf(',', start);

@@ -25,7 +25,8 @@ final class HeadLines {
   // RFC 9110 tchar.
   private static final boolean[] TOKEN = table("!#$%&'*+-.^_`|~");
 
-  // Jetty's known headers by a case-blind hash of their names (open addressing, a quarter full):
+  // Jetty's known headers by a case-blind hash of their names (open addressing, under a fifth
+  // full):
   // the parser hashes a name while it checks its bytes, then compares with one entry or two.
   private static final int MASK = 511;
   private static final HttpHeader[] KNOWN = new HttpHeader[MASK + 1];

@@ -1,9 +1,12 @@
 package dev.sessionguard.guard.proxy;
 
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonParser.NumberType;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import dev.sessionguard.policy.PolicyJson;
 import java.io.IOException;
 
@@ -49,7 +52,7 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
         JsonToken value = parser.nextToken();
         switch (name) {
           case "method" -> method = value == JsonToken.VALUE_STRING ? parser.getText() : null;
-          case "id" -> id = json.readTree(parser);
+          case "id" -> id = id(json, parser, value);
           default -> parser.skipChildren();
         }
       }
@@ -59,5 +62,21 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
     } catch (IOException e) {
       return null;
     }
+  }
+
+  /**
+   * The id at the parser's current token, as {@code readTree} builds it: a string or an int is
+   * built here (no deserialization context for the two kinds nearly every client sends), any other
+   * value by {@code readTree}.
+   */
+  private static JsonNode id(ObjectMapper json, JsonParser parser, JsonToken value)
+      throws IOException {
+    if (value == JsonToken.VALUE_STRING) {
+      return TextNode.valueOf(parser.getText());
+    }
+    if (value == JsonToken.VALUE_NUMBER_INT && parser.getNumberType() == NumberType.INT) {
+      return IntNode.valueOf(parser.getIntValue());
+    }
+    return json.readTree(parser);
   }
 }

@@ -19,7 +19,21 @@ class EnvelopeTest {
     List<byte[]> bodies = new ArrayList<>();
     for (String id :
         List.of(
-            "1", "\"a-1\"", "null", "-0", "1.5", "123456789012345678901234567890", "{}", "[1]")) {
+            "1",
+            "\"a-1\"",
+            "\"\\u00e9\\n\"", // escapes
+            "\"\"",
+            "null",
+            "true",
+            "-0",
+            "2147483647",
+            "2147483648", // past an int: a long node, as the tree builds it
+            "-2147483648",
+            "-2147483649",
+            "1.5",
+            "123456789012345678901234567890",
+            "{}",
+            "[1]")) {
       bodies.add(bytes(CALL.formatted(id)));
     }
     for (String body :

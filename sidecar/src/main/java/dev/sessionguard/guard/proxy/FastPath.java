@@ -433,8 +433,10 @@ public final class FastPath extends Handler.Wrapper {
         forwarder.send(
             cfg,
             UpstreamLinks.call(
-                forwarder.head(cfg, peer, body.length),
-                ByteBuffer.wrap(body),
+                forwarder.head(cfg, peer, body),
+                body.length <= Forwarder.INLINE_BODY
+                    ? BufferUtil.EMPTY_BUFFER // in the head's buffer
+                    : ByteBuffer.wrap(body),
                 this,
                 cfg.firstByteTimeout(),
                 started));

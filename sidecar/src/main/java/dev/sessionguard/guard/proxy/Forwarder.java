@@ -34,6 +34,12 @@ public final class Forwarder {
 
   private static final String STREAMS = "streams";
 
+  /** The most body bytes {@link #head} writes into the head's buffer (copied once more there). */
+  static final int INLINE_BODY = 8192;
+
+  // What a request head usually takes: the guard's own headers and a client's few.
+  private static final int HEAD_BYTES = 512;
+
   private final UpstreamClient client;
 
   /** The last target: nearly every request goes to the same one, parsed once. */
@@ -100,12 +106,15 @@ public final class Forwarder {
 
   /**
    * The fast path's request for {@link UpstreamLinks}, framed: a POST request line with the
-   * client's raw path and query, then the same headers as {@link #request} sends, then {@code
-   * length} as Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them.
+   * client's raw path and query, then the same headers as {@link #request} sends, then the body's
+   * length as Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them. A
+   * body of up to {@link #INLINE_BODY} bytes follows the head in the same buffer, so the request
+   * goes out in one write; a larger one is left for the caller to send after the head.
    */
-  ByteBuffer head(GuardConfig cfg, FastPath.Peer in, int length) {
+  ByteBuffer head(GuardConfig cfg, FastPath.Peer in, byte[] body) {
     Target target = target(cfg.upstream(), in.pathQuery());
-    HeadBytes out = new HeadBytes(512);
+    boolean inline = body.length <= INLINE_BODY;
+    HeadBytes out = new HeadBytes(HEAD_BYTES + (inline ? body.length : 0));
     out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1").crlf();
     upstreamFields(
         in.headers(),
@@ -113,7 +122,10 @@ public final class Forwarder {
         in.scheme(),
         target,
         field -> out.field(field.getName(), field.getValue()));
-    out.ascii("Content-Length: ").number(length).crlf().crlf();
+    out.ascii("Content-Length: ").number(body.length).crlf().crlf();
+    if (inline) {
+      out.bytes(body, 0, body.length);
+    }
     return out.buffer();
   }
 

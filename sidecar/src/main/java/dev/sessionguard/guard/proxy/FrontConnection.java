@@ -490,24 +490,20 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     @Override
     public void write(boolean last, ByteBuffer bytes, Callback done) {
       int n = bytes.remaining();
-      List<ByteBuffer> out = new ArrayList<>(4);
+      written += n;
+      ByteBuffer[] out;
       if (!committed) {
         committed = true;
-        out.add(head(last, n));
-      }
-      written += n;
-      if (chunked && n > 0) {
-        out.add(
-            ByteBuffer.wrap((Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.US_ASCII)));
-      }
-      if (n > 0) {
-        out.add(bytes);
-      }
-      if (chunked && n > 0) {
-        out.add(ByteBuffer.wrap(CRLF));
-      }
-      if (chunked && last) {
-        out.add(ByteBuffer.wrap(LAST_CHUNK));
+        HeadBytes head = head(last, n);
+        if (!chunked && n <= Forwarder.INLINE_BODY) {
+          // A whole small answer, as it nearly always is: head and body in one plain write.
+          out = new ByteBuffer[] {head.bytes(bytes).buffer()};
+        } else {
+          out =
+              chunked ? chunk(head.buffer(), bytes, last) : new ByteBuffer[] {head.buffer(), bytes};
+        }
+      } else {
+        out = chunked ? chunk(null, bytes, last) : new ByteBuffer[] {bytes};
       }
       writing = true;
       getEndPoint()
@@ -522,13 +518,32 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
                     writing = false;
                     done.failed(x);
                   }),
-              out.toArray(ByteBuffer[]::new));
+              out);
+    }
+
+    /** A piece of a chunked answer, after {@code head} unless null; the last chunk if last. */
+    private static ByteBuffer[] chunk(ByteBuffer head, ByteBuffer bytes, boolean last) {
+      List<ByteBuffer> out = new ArrayList<>(5);
+      if (head != null) {
+        out.add(head);
+      }
+      int n = bytes.remaining();
+      if (n > 0) {
+        out.add(
+            ByteBuffer.wrap((Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.US_ASCII)));
+        out.add(bytes);
+        out.add(ByteBuffer.wrap(CRLF));
+      }
+      if (last) {
+        out.add(ByteBuffer.wrap(LAST_CHUNK));
+      }
+      return out.toArray(ByteBuffer[]::new);
     }
 
     /** The status line and headers, framing the body as Jetty's generator would. */
-    private ByteBuffer head(boolean last, int n) {
+    private HeadBytes head(boolean last, int n) {
       HttpFields fields = answer == null ? answerHeaders() : answer;
-      HeadBytes out = new HeadBytes(256);
+      HeadBytes out = new HeadBytes(256 + (n <= Forwarder.INLINE_BODY ? n : 0)); // see write
       out.ascii("HTTP/1.1 ").number(status).ascii(" ").ascii(HttpStatus.getMessage(status)).crlf();
       for (HttpField field : fields) {
         out.field(field.getName(), field.getValue());
@@ -545,7 +560,7 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
       if (close) {
         out.ascii("Connection: close").crlf();
       }
-      return out.crlf().buffer();
+      return out.crlf();
     }
 
     @Override

@@ -5,8 +5,9 @@ import java.util.Arrays;
 
 /**
  * An HTTP/1.1 head being written straight into bytes: the fast path's request to the upstream and
- * its answer to the client. Values are written as ISO-8859-1, as Jetty writes them; a char outside
- * it becomes '?' (it cannot be sent as is).
+ * its answer to the client, with a small body after it when it goes out in the same write. Values
+ * are written as ISO-8859-1, as Jetty writes them; a char outside it becomes '?' (it cannot be sent
+ * as is).
  */
 final class HeadBytes {
   private byte[] bytes;
@@ -30,6 +31,23 @@ final class HeadBytes {
       char c = s.charAt(i);
       bytes[size++] = c <= 0xFF ? (byte) c : (byte) '?';
     }
+    return this;
+  }
+
+  /** {@code length} bytes of {@code b} from {@code from}, as they are. */
+  HeadBytes bytes(byte[] b, int from, int length) {
+    room(length);
+    System.arraycopy(b, from, bytes, size, length);
+    size += length;
+    return this;
+  }
+
+  /** The bytes {@code b} has remaining, as they are: taken from it, as a write takes them. */
+  HeadBytes bytes(ByteBuffer b) {
+    int n = b.remaining();
+    room(n);
+    b.get(bytes, size, n);
+    size += n;
     return this;
   }
 

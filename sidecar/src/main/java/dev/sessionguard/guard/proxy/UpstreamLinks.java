@@ -101,7 +101,10 @@ final class UpstreamLinks {
     this.connector = connector;
   }
 
-  /** A framed request ({@code head} and {@code body}) whose answer goes to {@code answer}. */
+  /**
+   * A framed request ({@code head} and {@code body}, which may be empty when the head's buffer
+   * holds it) whose answer goes to {@code answer}.
+   */
   static Call call(ByteBuffer head, ByteBuffer body, Answer answer) {
     return new Call(head, body, answer, null, 0);
   }
@@ -321,12 +324,14 @@ final class UpstreamLinks {
       if (call.firstByte != null) {
         firstByte.schedule(call.deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
       }
-      getEndPoint()
-          .write(
-              Callback.from(
-                  Invocable.InvocationType.NON_BLOCKING, () -> partEnded(call), x -> fail(call, x)),
-              call.head,
-              call.body);
+      Callback written =
+          Callback.from(
+              Invocable.InvocationType.NON_BLOCKING, () -> partEnded(call), x -> fail(call, x));
+      if (call.body.hasRemaining()) {
+        getEndPoint().write(written, call.head, call.body);
+      } else {
+        getEndPoint().write(written, call.head); // one buffer: a plain write, not a gathering one
+      }
     }
 
     /** Gives up {@code call}'s exchange, if this connection still serves it. */

@@ -213,6 +213,34 @@ class FrontConnectionTest {
   }
 
   @Test
+  void answers_on_either_side_of_the_one_write_size_arrive_whole_and_in_order() throws Exception {
+    initialize();
+    // The text of each call is the length of the answer's padding.
+    upstream.script(
+        (r, s) -> {
+          int n = Integer.parseInt(r.body().replaceAll(".*\"text\":\"(\\d+)\".*", "$1"));
+          json(
+              s, 200, Map.of(), "{\"jsonrpc\":\"2.0\",\"id\":1,\"pad\":\"" + "p".repeat(n) + "\"}");
+        });
+    int envelope = "{\"jsonrpc\":\"2.0\",\"id\":1,\"pad\":\"\"}".length();
+    int[] sizes = {
+      0, Forwarder.INLINE_BODY - envelope, Forwarder.INLINE_BODY - envelope + 1, 40_000
+    };
+
+    for (int n : sizes) {
+      send(post(SESSION, call(n, Integer.toString(n))));
+    }
+    for (int n : sizes) {
+      Answer answer = read();
+      assertThat(answer.status()).isEqualTo(200);
+      assertThat(answer.headers()).containsEntry("content-length", Integer.toString(envelope + n));
+      assertThat(answer.body())
+          .isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":1,\"pad\":\"" + "p".repeat(n) + "\"}");
+    }
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
   void an_answer_without_a_length_reaches_the_client_chunked_and_the_connection_goes_on()
       throws Exception {
     initialize();

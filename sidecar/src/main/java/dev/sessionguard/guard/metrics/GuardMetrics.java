@@ -13,10 +13,10 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.time.Duration;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -186,8 +186,9 @@ public final class GuardMetrics {
     ended.get(reason).increment();
   }
 
-  public void upstreamAnswered(Era era, Duration took) {
-    upstream.get(era).record(took);
+  /** The upstream's response headers came {@code nanos} after the request was sent. */
+  public void upstreamAnswered(Era era, long nanos) {
+    upstream.get(era).record(nanos, TimeUnit.NANOSECONDS);
   }
 
   /** The Prometheus text exposition. */

@@ -18,7 +18,6 @@ import dev.sessionguard.policy.SessionPolicySpec.Mode;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -464,7 +463,7 @@ public final class FastPath extends Handler.Wrapper {
       }
       mcp.upstreamAnswered(
           rpc.era(),
-          Duration.ofNanos(System.nanoTime() - started),
+          System.nanoTime() - started,
           status,
           Forwarder.values(answer, HttpHeader.WWW_AUTHENTICATE));
       if (status == 404 && session != null) {

@@ -404,15 +404,15 @@ public final class McpEndpoint implements Handler {
     Answer.Response r = (Answer.Response) answer;
     upstreamAnswered(
         request.era(),
-        r.took(),
+        r.took().toNanos(),
         r.response().status(),
         r.response().headerValues("WWW-Authenticate"));
     return r.response();
   }
 
   /** What the upstream's answer headers tell the metrics and the identity check. */
-  void upstreamAnswered(Era era, Duration took, int status, List<String> authenticate) {
-    metrics.upstreamAnswered(era, took);
+  void upstreamAnswered(Era era, long tookNanos, int status, List<String> authenticate) {
+    metrics.upstreamAnswered(era, tookNanos);
     identities.upstreamAnswered(status, authenticate);
   }
 

@@ -46,7 +46,7 @@ public final class OtherPaths implements Handler {
       return;
     }
     Answer.Response r = (Answer.Response) answer;
-    metrics.upstreamAnswered(Era.OTHER, r.took());
+    metrics.upstreamAnswered(Era.OTHER, r.took().toNanos());
     try (UpstreamResponse response = r.response()) {
       forwarder.relay(ctx.req(), ctx.res(), response);
     }

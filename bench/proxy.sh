@@ -8,7 +8,11 @@
 #
 # Usage: bench/proxy.sh     (env: ROUNDS=5 SECONDS_PER_RUN=10 WARMUP_SECONDS=40 CONNECTIONS=32
 #                                 RATES="r1 r2" RATE_SECONDS=10 GUARD_JDK=..
-#                                 MODES="direct nginx guard guard-redis" REDIS_PORT=18379)
+#                                 MODES="direct nginx guard guard-redis" REDIS_PORT=18379
+#                                 OUT=bench/results/proxy.txt FLIP_ORDER=: every other round
+#                                 runs the ways in the reverse order)
+# A mode guard-b runs a second guard beside the first, from GUARD_B_JAR (default: the same jar)
+# with the image's flags and GUARD_B_EXTRA after them: bench/ab.sh compares two builds that way.
 source "$(dirname "$0")/lib.sh"
 need nginx:nginx wrk:wrk taskset:util-linux curl:curl
 need_jvms
@@ -26,7 +30,9 @@ GUARD_JDK=${GUARD_JDK:-$JAVA25} # the image's runtime is linked from it (see ima
 GUARD_JAVA=$(image_java "$GUARD_JDK")
 GUARD_OPTS=${GUARD_OPTS:-$(image_java_opts "$GUARD_JDK")}
 UP=18081 NGX=18082 GRD=18083 ADM=18093 GRD_REDIS=18084 ADM_REDIS=18094 REDIS_PORT=${REDIS_PORT:-18379}
-out="$RESULTS/proxy.txt"
+GRD_B=18085 ADM_B=18095
+GUARD_B_JAR=${GUARD_B_JAR:-$GUARD_JAR}
+out=${OUT:-$RESULTS/proxy.txt}
 PROTOCOL=2025-11-25
 CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
@@ -36,6 +42,7 @@ declare -A URL=(
   [nginx]="http://127.0.0.1:$NGX/mcp"
   [guard]="http://127.0.0.1:$GRD/mcp"
   [guard-redis]="http://127.0.0.1:$GRD_REDIS/mcp"
+  [guard-b]="http://127.0.0.1:$GRD_B/mcp"
 )
 
 # The upstream: a fixed result, and a session id so that initialize through the guard records one.
@@ -51,7 +58,8 @@ nginx_start proxy 1 "  upstream mcp { server 127.0.0.1:$UP; keepalive 64; keepal
     }
   }"
 
-# guard_start MODE PORT ADMIN [POLICY LINES]: a guard on core 1, its session bench-1 established.
+# guard_start MODE PORT ADMIN [POLICY LINES]: a guard on core 1, its session bench-1 established
+# (the guard-b mode: $GUARD_B_JAR on its own copy of the image's runtime and cache).
 guard_start() {
   cat >"$WORK/proxy-policy-$1.yaml" <<YAML
 name: bench-proxy
@@ -62,9 +70,18 @@ sessions: {max: 100000, perClient: 100000, idleTimeout: 1h, maxLifetime: 24h}
 requests: {maxInFlight: 10000, perClientInFlight: 10000}
 ${4:-}
 YAML
-  # shellcheck disable=SC2086
-  taskset -c 1 "$GUARD_JAVA" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/proxy-policy-$1.yaml" \
-    >"$WORK/proxy-$1.log" 2>&1 &
+  if [ "$1" = guard-b ]; then
+    local b="$WORK/b" java opts
+    java=$(GUARD_JAR=$GUARD_B_JAR WORK=$b image_java "$GUARD_JDK")
+    opts="$(GUARD_JAR=$GUARD_B_JAR WORK=$b image_java_opts "$GUARD_JDK") ${GUARD_B_EXTRA:-}"
+    # shellcheck disable=SC2086
+    taskset -c 1 "$java" $opts -jar "$GUARD_B_JAR" --policy "$WORK/proxy-policy-$1.yaml" \
+      >"$WORK/proxy-$1.log" 2>&1 &
+  else
+    # shellcheck disable=SC2086
+    taskset -c 1 "$GUARD_JAVA" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/proxy-policy-$1.yaml" \
+      >"$WORK/proxy-$1.log" 2>&1 &
+  fi
   GUARD_PID=$!
   started "$GUARD_PID"
   wait_status "http://127.0.0.1:$3/readyz" 200 60
@@ -88,6 +105,10 @@ if [[ " $MODES " == *" guard-redis "* ]]; then
   redis-cli -p "$REDIS_PORT" flushall >/dev/null
   guard_start guard-redis "$GRD_REDIS" "$ADM_REDIS" "store: {type: Redis, redis: {url: 'redis://127.0.0.1:$REDIS_PORT'}}"
   PROXY_PID[guard-redis]=$GUARD_PID
+fi
+if [[ " $MODES " == *" guard-b "* ]]; then
+  guard_start guard-b "$GRD_B" "$ADM_B"
+  PROXY_PID[guard-b]=$GUARD_PID
 fi
 
 cat >"$WORK/call.lua" <<LUA
@@ -135,7 +156,11 @@ echo "# guard: $("$GUARD_JAVA" -version 2>&1 | head -1) opts='$(echo "$GUARD_OPT
 echo "# wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds alternated after a ${WARMUP}s warm-up of each; OpenLoad ${RATE_SECONDS}s per run (+3s discarded)"
 for m in $MODES; do rec "warmup mode=$m $(wrk_run "$m" "$WARMUP")"; done
 for r in $(seq "$ROUNDS"); do
-  for m in $MODES; do rec "throughput round=$r mode=$m $(wrk_run "$m" "$DURATION")"; done
+  order=$MODES
+  if [ -n "${FLIP_ORDER:-}" ] && [ $((r % 2)) = 0 ]; then # every other round the other way round
+    order=$(echo "$MODES" | tr ' ' '\n' | tac | tr '\n' ' ')
+  fi
+  for m in $order; do rec "throughput round=$r mode=$m $(wrk_run "$m" "$DURATION")"; done
 done
 for m in $MODES; do
   rec "summary-throughput mode=$m $(grep "^throughput .*mode=$m " "$LINES" | field rps | stats | awk '{printf "median=%.0f min=%.0f max=%.0f", $1, $2, $3}')$(
@@ -196,7 +221,16 @@ if [[ " $MODES " == *" guard "* && " $MODES " == *" nginx "* ]]; then
       }'
   done
 fi
-for m in guard guard-redis; do
+if [[ " $MODES " == *" guard "* && " $MODES " == *" guard-b "* ]]; then
+  # Per round, guard-b against the guard run just before it; then the median of those ratios.
+  for r in $(seq "$ROUNDS"); do
+    a=$(grep "^throughput round=$r mode=guard " "$LINES")
+    b=$(grep "^throughput round=$r mode=guard-b " "$LINES")
+    echo "$(echo "$b" | field rps) $(echo "$a" | field rps) $(echo "$b" | field cpu_us_per_req) $(echo "$a" | field cpu_us_per_req)"
+  done | awk '{printf "round %d guard-b/guard throughput=%.3f cpu_us_per_req %s against %s\n", NR, $1 / $2, $3, $4}' | tee "$WORK/ab.rounds"
+  echo "compare guard-b/guard throughput median=$(awk '{sub("throughput=", "", $4); print $4}' "$WORK/ab.rounds" | stats | awk '{printf "%.3f min=%.3f max=%.3f", $1, $2, $3}')"
+fi
+for m in guard guard-b guard-redis; do
   [ -z "${PROXY_PID[$m]:-}" ] || echo "$m RSS after the run: $(rss_mb "${PROXY_PID[$m]}") MB, threads $(threads_of "${PROXY_PID[$m]}")"
 done
-"$ROOT/bench/report.sh"
+[ "$out" != "$RESULTS/proxy.txt" ] || "$ROOT/bench/report.sh"

@@ -228,6 +228,8 @@ if has footprint.txt && grep -q '^summary ' "$R/footprint.txt"; then plot_footpr
   echo "Machine: $(machine | sed 's/;.*//'), $(uname -sr); nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)."
   echo "Each section's first line says when it ran and the load average then: figures taken while"
   echo "the machine was shared with other builds (load average ≥ 1) are marked so and are noisy."
+  echo "To judge a change to the request path, compare two builds in one run, in alternated rounds:"
+  echo "\`bench/ab.sh A.jar B.jar\` (section 1's setup; its figures are not published here)."
   echo
   if has proxy.txt; then proxy_section || true; fi
   raw_section "2. Admission cost (JMH)" admission.txt "bench/admission.sh"

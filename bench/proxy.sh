@@ -222,7 +222,7 @@ if [[ " $MODES " == *" guard "* && " $MODES " == *" nginx "* ]]; then
   done
 fi
 if [[ " $MODES " == *" guard "* && " $MODES " == *" guard-b "* ]]; then
-  # Per round, guard-b against the guard run just before it; then the median of those ratios.
+  # Per round, guard-b against the guard in the same round; then the median of those ratios.
   for r in $(seq "$ROUNDS"); do
     a=$(grep "^throughput round=$r mode=guard " "$LINES")
     b=$(grep "^throughput round=$r mode=guard-b " "$LINES")

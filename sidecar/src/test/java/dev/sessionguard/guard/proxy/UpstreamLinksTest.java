@@ -136,6 +136,17 @@ class UpstreamLinksTest {
     return call;
   }
 
+  /**
+   * Waits until {@code n} connections are idle. The request's write and the answer end in either
+   * order: the thread that wrote may still be on its way to the write's callback when the answer
+   * has been handed on whole, and the connection goes back to the pool only after both.
+   */
+  void awaitIdle(int n) {
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(links.idle()).isEqualTo(n));
+  }
+
   Collected send(boolean hold) {
     return send(upstream.mcpUrl().getPort(), hold);
   }
@@ -151,7 +162,7 @@ class UpstreamLinksTest {
       assertThat(answer.headers.get("X-Answer")).isEqualTo("1");
       assertThat(answer.body()).isEqualTo("{}");
       assertThat(answer.last).isTrue();
-      assertThat(links.idle()).isEqualTo(1);
+      awaitIdle(1);
     }
     assertThat(upstream.connections()).isEqualTo(1);
     assertThat(upstream.seen).hasSize(3).allSatisfy(r -> assertThat(r.body()).isEqualTo(BODY));
@@ -210,7 +221,7 @@ class UpstreamLinksTest {
     assertThat(answer.body()).isEqualTo("firstlast");
 
     // Idle in the pool, it is closed once the idle timeout passes.
-    assertThat(links.idle()).isEqualTo(1);
+    awaitIdle(1);
     await().atMost(Duration.ofSeconds(5)).until(() -> links.idle() == 0);
   }
 
@@ -246,7 +257,7 @@ class UpstreamLinksTest {
     assertThat(answer.headers.get("Link")).isNull();
     assertThat(answer.body()).isEqualTo("data: a\n\n");
     assertThat(answer.last).isTrue();
-    assertThat(links.idle()).isEqualTo(1);
+    awaitIdle(1);
   }
 
   @Test
@@ -290,7 +301,7 @@ class UpstreamLinksTest {
     end.succeeded();
 
     assertThat(answer.await()).isNull();
-    assertThat(links.idle()).isEqualTo(1);
+    awaitIdle(1);
   }
 
   @Test

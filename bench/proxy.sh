@@ -70,18 +70,15 @@ sessions: {max: 100000, perClient: 100000, idleTimeout: 1h, maxLifetime: 24h}
 requests: {maxInFlight: 10000, perClientInFlight: 10000}
 ${4:-}
 YAML
+  local java=$GUARD_JAVA opts=$GUARD_OPTS jar=$GUARD_JAR
   if [ "$1" = guard-b ]; then
-    local b="$WORK/b" java opts
-    java=$(GUARD_JAR=$GUARD_B_JAR WORK=$b image_java "$GUARD_JDK")
-    opts="$(GUARD_JAR=$GUARD_B_JAR WORK=$b image_java_opts "$GUARD_JDK") ${GUARD_B_EXTRA:-}"
-    # shellcheck disable=SC2086
-    taskset -c 1 "$java" $opts -jar "$GUARD_B_JAR" --policy "$WORK/proxy-policy-$1.yaml" \
-      >"$WORK/proxy-$1.log" 2>&1 &
-  else
-    # shellcheck disable=SC2086
-    taskset -c 1 "$GUARD_JAVA" $GUARD_OPTS -jar "$GUARD_JAR" --policy "$WORK/proxy-policy-$1.yaml" \
-      >"$WORK/proxy-$1.log" 2>&1 &
+    java=$(GUARD_JAR=$GUARD_B_JAR WORK=$WORK/b image_java "$GUARD_JDK")
+    opts="$(GUARD_JAR=$GUARD_B_JAR WORK=$WORK/b image_java_opts "$GUARD_JDK") ${GUARD_B_EXTRA:-}"
+    jar=$GUARD_B_JAR
   fi
+  # shellcheck disable=SC2086
+  taskset -c 1 "$java" $opts -jar "$jar" --policy "$WORK/proxy-policy-$1.yaml" \
+    >"$WORK/proxy-$1.log" 2>&1 &
   GUARD_PID=$!
   started "$GUARD_PID"
   wait_status "http://127.0.0.1:$3/readyz" 200 60

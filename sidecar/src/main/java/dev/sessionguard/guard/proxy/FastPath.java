@@ -433,9 +433,7 @@ public final class FastPath extends Handler.Wrapper {
             cfg,
             UpstreamLinks.call(
                 forwarder.head(cfg, peer, body),
-                body.length <= Forwarder.INLINE_BODY
-                    ? BufferUtil.EMPTY_BUFFER // in the head's buffer
-                    : ByteBuffer.wrap(body),
+                Forwarder.bodyAfter(body),
                 this,
                 cfg.firstByteTimeout(),
                 started));

@@ -24,6 +24,7 @@ import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.util.BufferUtil;
 
 /**
  * Talks to the upstream: sends one request with the policy's connect and first-byte timeouts (never
@@ -109,11 +110,11 @@ public final class Forwarder {
    * client's raw path and query, then the same headers as {@link #request} sends, then the body's
    * length as Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them. A
    * body of up to {@link #INLINE_BODY} bytes follows the head in the same buffer, so the request
-   * goes out in one write; a larger one is left for the caller to send after the head.
+   * goes out in one write; a larger one is {@link #bodyAfter}, for the caller to send after it.
    */
   ByteBuffer head(GuardConfig cfg, FastPath.Peer in, byte[] body) {
     Target target = target(cfg.upstream(), in.pathQuery());
-    boolean inline = body.length <= INLINE_BODY;
+    boolean inline = inline(body);
     HeadBytes out = new HeadBytes(HEAD_BYTES + (inline ? body.length : 0));
     out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1").crlf();
     upstreamFields(
@@ -124,9 +125,18 @@ public final class Forwarder {
         field -> out.field(field.getName(), field.getValue()));
     out.ascii("Content-Length: ").number(body.length).crlf().crlf();
     if (inline) {
-      out.bytes(body, 0, body.length);
+      out.bytes(body);
     }
     return out.buffer();
+  }
+
+  /** What of {@code body} is to be sent after {@link #head}'s buffer: nothing when it holds it. */
+  static ByteBuffer bodyAfter(byte[] body) {
+    return inline(body) ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(body);
+  }
+
+  private static boolean inline(byte[] body) {
+    return body.length <= INLINE_BODY;
   }
 
   /**

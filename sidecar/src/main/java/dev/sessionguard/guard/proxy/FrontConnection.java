@@ -494,8 +494,9 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
       ByteBuffer[] out;
       if (!committed) {
         committed = true;
-        HeadBytes head = head(last, n);
-        if (!chunked && n <= Forwarder.INLINE_BODY) {
+        boolean small = n <= Forwarder.INLINE_BODY;
+        HeadBytes head = head(last, n, small ? n : 0);
+        if (small && !chunked) {
           // A whole small answer, as it nearly always is: head and body in one plain write.
           out = new ByteBuffer[] {head.bytes(bytes).buffer()};
         } else {
@@ -540,10 +541,13 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
       return out.toArray(ByteBuffer[]::new);
     }
 
-    /** The status line and headers, framing the body as Jetty's generator would. */
-    private HeadBytes head(boolean last, int n) {
+    /**
+     * The status line and headers, framing the body as Jetty's generator would, with room for
+     * {@code room} more bytes after them.
+     */
+    private HeadBytes head(boolean last, int n, int room) {
       HttpFields fields = answer == null ? answerHeaders() : answer;
-      HeadBytes out = new HeadBytes(256 + (n <= Forwarder.INLINE_BODY ? n : 0)); // see write
+      HeadBytes out = new HeadBytes(256 + room);
       out.ascii("HTTP/1.1 ").number(status).ascii(" ").ascii(HttpStatus.getMessage(status)).crlf();
       for (HttpField field : fields) {
         out.field(field.getName(), field.getValue());

@@ -34,11 +34,11 @@ final class HeadBytes {
     return this;
   }
 
-  /** {@code length} bytes of {@code b} from {@code from}, as they are. */
-  HeadBytes bytes(byte[] b, int from, int length) {
-    room(length);
-    System.arraycopy(b, from, bytes, size, length);
-    size += length;
+  /** The bytes of {@code b}, as they are. */
+  HeadBytes bytes(byte[] b) {
+    room(b.length);
+    System.arraycopy(b, 0, bytes, size, b.length);
+    size += b.length;
     return this;
   }
 

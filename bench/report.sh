@@ -203,6 +203,41 @@ footprint_section() {
   echo
 }
 
+# The issue's numeric targets, each against the figure of the section that measures it.
+targets_section() {
+  local p="$R/proxy.txt" fp="$R/footprint.txt" mem="$R/memory.txt"
+  echo "## Targets at a glance"
+  echo
+  echo "Each row is computed from the section named, on the run published below; sections 2, 4, 5, 7"
+  echo "and 8 have no numeric target (their figures are the published answer)."
+  echo
+  echo "| target | measured | met | section |"
+  echo "|---|---|---|---|"
+  if has proxy.txt; then
+    local g n
+    g=$(grep '^summary-throughput mode=guard ' "$p" | field median)
+    n=$(grep '^summary-throughput mode=nginx ' "$p" | field median)
+    [ -n "$g" ] && [ -n "$n" ] && awk -v g="$g" -v n="$n" 'BEGIN{r=g/n; printf "| proxy throughput ≥ 0.70× nginx | %.2f× (%d against %d req/s, medians) | %s | 1 |\n", r, g, n, (r >= 0.7 ? "yes" : "no")}'
+    grep '^target p99@' "$p" | sed 's/^target p99@\([0-9]*\) guard\/nginx=\([0-9.]*\) .* \(PASS\|FAIL\)$/\1 \2 \3/' |
+      while read -r rate ratio verdict; do
+        local gp np
+        gp=$(grep "^summary-latency mode=guard rate=$rate pct=p99_us " "$p" | field median)
+        np=$(grep "^summary-latency mode=nginx rate=$rate pct=p99_us " "$p" | field median)
+        echo "| p99 at a fixed rate below saturation ≤ 2× nginx's | ${ratio}× ($gp against $np µs at $rate req/s) | $([ "$verdict" = PASS ] && echo yes || echo no) | 1 |"
+      done
+  fi
+  if has footprint.txt; then
+    grep '^summary jvm=25 config=image ' "$fp" | awk '{for(i=2;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}
+      printf "| ready ≤ 1 s (Java 25, the image) | %d ms | %s | 6 |\n", x["ready_ms"], (x["ready_ms"] <= 1000 ? "yes" : "no")
+      printf "| idle RSS ≤ 64 MB (Java 25, the image) | %.1f MB (%.1f MB of it anonymous) | %s | 6 |\n", x["idle_rss_mb"], x["idle_anon_mb"], (x["idle_rss_mb"] <= 64 ? "yes" : "no")}'
+  fi
+  if has memory.txt; then
+    grep '^sessions=' "$mem" | awk '{for(i=1;i<=NF;i++){split($i,kv,"=");x[kv[1]]=kv[2]}; b=b (b ? ", " : "") sprintf("%.0f B at %d", x["bytes_per_session_beyond_id"], x["sessions"]); if (x["bytes_per_session_beyond_id"] > 300) bad=1}
+      END{if (b) printf "| ≤ 300 B per tracked session beyond its id | %s | %s | 3 |\n", b, (bad ? "no" : "yes")}'
+  fi
+  echo
+}
+
 raw_section() { # title file command
   has "$2" || return 0
   echo "## $1"
@@ -231,6 +266,7 @@ if has footprint.txt && grep -q '^summary ' "$R/footprint.txt"; then plot_footpr
   echo "To judge a change to the request path, compare two builds in one run, in alternated rounds:"
   echo "\`bench/ab.sh A.jar B.jar\` (section 1's setup; its figures are not published here)."
   echo
+  targets_section || true
   if has proxy.txt; then proxy_section || true; fi
   raw_section "2. Admission cost (JMH)" admission.txt "bench/admission.sh"
   raw_section "3. Memory per tracked session" memory.txt "bench/memory.sh"

@@ -28,9 +28,17 @@ public final class Script {
     this.sha = sha1(body);
   }
 
-  /** The script {@code <name>.lua} next to this class, after {@code common.lua}. */
+  /**
+   * The script {@code <name>.lua} next to this class, after the parts of {@code common.lua} it
+   * uses.
+   */
   public static Script named(String name) {
-    return new Script(name, resource("common.lua") + "\n" + resource(name + ".lua"));
+    return new Script(name, Prelude.COMMON.before(resource(name + ".lua")));
+  }
+
+  /** The script's whole text, as Redis runs it. */
+  String body() {
+    return body;
   }
 
   public String name() {
@@ -62,7 +70,7 @@ public final class Script {
     redis.scriptLoad(body);
   }
 
-  private static String resource(String file) {
+  static String resource(String file) {
     try (InputStream in = Script.class.getResourceAsStream(file)) {
       if (in == null) {
         throw new IllegalStateException("missing script " + file);

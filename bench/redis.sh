@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Admission on Redis against admission in memory, in one run (JMH, RegistryBenchmark): the
-# registry's part of a session (admit, record, end) and of every later request (lookup), as
+# registry's part of a session (admit, record, end) and of every later POST on it (post: looked up
+# and started in one step, then finished; lookup: the blocking path's lookup alone), as
 # latency percentiles (one thread) and throughput (one and eight threads), on the guard's own
 # registries; Redis is a real redis-server on loopback started for the run. Also the memory Redis
 # holds per live session. Usage: bench/redis.sh    (env: REDIS_PORT=18379)

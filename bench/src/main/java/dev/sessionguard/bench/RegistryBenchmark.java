@@ -4,12 +4,14 @@ import dev.sessionguard.guard.admission.Admission;
 import dev.sessionguard.guard.admission.EndReason;
 import dev.sessionguard.guard.admission.MemorySessionRegistry;
 import dev.sessionguard.guard.admission.RedisSessionRegistry;
+import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionCaps;
 import dev.sessionguard.guard.admission.SessionRegistry;
 import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Fork;
@@ -25,10 +27,10 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The registry behind admission, in memory and on Redis, in one run (bench/redis.sh): {@code
  * sessionCycle} admits a session, records it and ends it — the registry's part of an initialize and
- * its DELETE; {@code lookup} is what every later request on a session costs. The Redis registry is
- * the guard's own, talking to a real redis-server on loopback ({@code redisUrl}). Modes and units
- * come from the script: sample time for percentiles, throughput for operations per second, each
- * with one and several threads.
+ * its DELETE; {@code post} is what every later POST on a session costs on the fast path, {@code
+ * lookup} what the blocking path's lookup costs. The Redis registry is the guard's own, talking to
+ * a real redis-server on loopback ({@code redisUrl}). Modes and units come from the script: sample
+ * time for percentiles, throughput for operations per second, each with one and several threads.
  */
 @State(Scope.Benchmark)
 @Warmup(iterations = 3, time = 2)
@@ -94,5 +96,22 @@ public class RegistryBenchmark {
   @Benchmark
   public Object lookup() {
     return registry.lookup("existing-" + (ids.incrementAndGet() % EXISTING));
+  }
+
+  /**
+   * A POST on a live session as the fast path takes it: the session looked up and the POST started
+   * in one step (awaited), then finished (sent without waiting for Redis's reply).
+   */
+  @Benchmark
+  public Object post() throws Exception {
+    long i = ids.incrementAndGet() % EXISTING;
+    Session session =
+        registry
+            .startRequest("existing-" + i, "client-" + (i % 100), true)
+            .toCompletableFuture()
+            .get(5, TimeUnit.SECONDS)
+            .orElseThrow();
+    registry.requestFinished(session, true);
+    return session;
   }
 }

@@ -165,6 +165,23 @@ public final class MemorySessionRegistry implements SessionRegistry {
             : Optional.empty());
   }
 
+  /** As the interface's, under one lock: a session the reaper ends meanwhile is not started. */
+  @Override
+  public CompletionStage<Optional<Session>> startRequest(
+      String sessionId, String client, boolean activity) {
+    lock.lock();
+    try {
+      Session session = sessions.get(sessionId);
+      if (session == null || (client != null && !session.client().equals(client))) {
+        return CompletableFuture.completedFuture(Optional.empty());
+      }
+      requestStarted(session, activity);
+      return CompletableFuture.completedFuture(Optional.of(session));
+    } finally {
+      lock.unlock();
+    }
+  }
+
   @Override
   public Lookup lookup(String sessionId) {
     lock.lock();

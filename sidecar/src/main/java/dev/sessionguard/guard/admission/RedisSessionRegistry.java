@@ -86,6 +86,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private static final Script LOOKUP = Script.named("lookup");
   private static final Script END = Script.named("end");
   private static final Script STARTED = Script.named("started");
+  private static final Script SERVE = Script.named("serve");
   private static final Script FINISHED = Script.named("finished");
   private static final Script EXPIRE = Script.named("expire");
   private static final Script RENEW = Script.named("renew");
@@ -96,8 +97,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private static final Script HOLDERS = Script.named("holders");
   private static final List<Script> SCRIPTS =
       List.of(
-          ADMIT, CONFIRM, CANCEL, LOOKUP, END, STARTED, FINISHED, EXPIRE, RENEW, RELEASE, IMPORT,
-          RESYNC, ALIVE, HOLDERS);
+          ADMIT, CONFIRM, CANCEL, LOOKUP, END, STARTED, SERVE, FINISHED, EXPIRE, RENEW, RELEASE,
+          IMPORT, RESYNC, ALIVE, HOLDERS);
 
   private final RedisStore store;
   private final String guardId;
@@ -135,6 +136,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   private final ReentrantLock inFlightLock = new ReentrantLock();
   private volatile boolean inFlightLost;
+
+  /** Re-syncs of {@link #inFlight} sent (under its lock). */
+  private int resyncs;
 
   /**
    * @param store the policy's Redis settings
@@ -425,6 +429,65 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     return ended.isPresent() ? ended : Optional.ofNullable(seenHere);
   }
 
+  /**
+   * One script looks the session up and starts the POST. The POST is counted in {@link #inFlight}
+   * when the script is sent, as {@link #requestStarted} counts it, so Redis sees counts and
+   * re-syncs in order; a POST the script did not start is taken back out when the reply says so.
+   */
+  @Override
+  public CompletionStage<Optional<Session>> startRequest(
+      String sessionId, String client, boolean activity) {
+    var c = connection;
+    if (held.containsKey(sessionId) || !available || c == null) {
+      return SessionRegistry.super.startRequest(sessionId, client, activity);
+    }
+    RedisFuture<List<Object>> reply;
+    int resyncsBefore;
+    inFlightLock.lock();
+    try {
+      inFlight.merge(sessionId, 1, Integer::sum);
+      resyncsBefore = resyncs;
+      try {
+        reply =
+            SERVE.send(
+                c.async(),
+                ScriptOutputType.MULTI,
+                keys,
+                args(now(), sessionId, client == null ? "" : client, flag(activity)));
+      } catch (RedisException e) {
+        notStarted(sessionId, resyncsBefore, true);
+        return CompletableFuture.completedFuture(Optional.empty());
+      }
+    } finally {
+      inFlightLock.unlock();
+    }
+    return reply.handle(
+        (r, failure) -> {
+          if (failure == null && "known".equals(r.get(0)) && ((Long) r.get(3)) == 1) {
+            Session session = sessionOf(sessionId, (String) r.get(1), (String) r.get(2));
+            local.requestStarted(session, activity);
+            return Optional.of(session);
+          }
+          // Unknown, ended or another client's: lookup() decides. A failed reply may or may not
+          // have started the POST in Redis: the next renewal re-syncs the counts.
+          notStarted(sessionId, resyncsBefore, failure != null);
+          return Optional.<Session>empty();
+        });
+  }
+
+  /** Takes back the count {@link #startRequest} made for a POST it did not start. */
+  private void notStarted(String sessionId, int resyncsBefore, boolean unsure) {
+    inFlightLock.lock();
+    try {
+      inFlight.computeIfPresent(sessionId, (id, n) -> n == 1 ? null : n - 1);
+      if (unsure || resyncs != resyncsBefore) {
+        inFlightLost = true; // Redis may count it (a re-sync sent meanwhile did): re-sync again
+      }
+    } finally {
+      inFlightLock.unlock();
+    }
+  }
+
   @Override
   public void requestStarted(Session session, boolean activity) {
     local.requestStarted(session, activity);
@@ -694,6 +757,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     inFlightLock.lock();
     try {
       inFlightLost = false;
+      resyncs++;
       List<String> pairs = new ArrayList<>();
       inFlight.forEach(
           (id, n) -> {

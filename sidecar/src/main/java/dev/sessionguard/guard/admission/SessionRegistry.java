@@ -46,6 +46,26 @@ public interface SessionRegistry {
    */
   CompletionStage<Optional<Session>> live(String sessionId);
 
+  /**
+   * {@link #live} and {@link #requestStarted} in one step, as the fast path takes a POST: the live
+   * session {@code sessionId}, with the POST started on it, when {@code client} holds it (or {@code
+   * client} is null: sessions are not bound to their clients). Empty as {@link #live} is empty, or
+   * when the session is another client's; nothing is started then. Completes as {@link #live} does;
+   * with Redis it costs one round trip instead of two.
+   */
+  default CompletionStage<Optional<Session>> startRequest(
+      String sessionId, String client, boolean activity) {
+    return live(sessionId)
+        .thenApply(
+            found -> {
+              if (found.isEmpty() || (client != null && !found.get().client().equals(client))) {
+                return Optional.empty();
+              }
+              requestStarted(found.get(), activity);
+              return found;
+            });
+  }
+
   /** Ends a live session (remembering its id); empty if it was not live. */
   Optional<Session> end(String sessionId, EndReason reason);
 

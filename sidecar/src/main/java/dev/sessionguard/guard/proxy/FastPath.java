@@ -197,17 +197,19 @@ public final class FastPath extends Handler.Wrapper {
     }
     // In memory the session is known at once; with Redis this goes on when its reply is read.
     sessions
-        .live(rpc.sessionId())
+        .startRequest(
+            rpc.sessionId(),
+            McpEndpoint.boundToClients(cfg) ? client.name() : null,
+            McpEndpoint.activity(cfg, rpc))
         .thenAccept(
             found -> {
-              Session session = found.orElse(null);
-              if (session == null
-                  || (McpEndpoint.boundToClients(cfg) && !session.client().equals(client.name()))) {
+              if (found.isEmpty()) {
                 permit.close();
                 peer.elsewhere(); // not live, or not the client's
                 return;
               }
-              new Exchange(cfg, rpc, session, permit, peer).start(body);
+              // Busy from here until the answer (or its SSE) ends.
+              new Exchange(cfg, rpc, found.get(), permit, peer).start(body);
             });
   }
 
@@ -386,7 +388,9 @@ public final class FastPath extends Handler.Wrapper {
   /**
    * One request on the way to the upstream and its answer on the way back, on the guard's own
    * upstream connections. Exactly one of the answer's headers and the exchange's failure (the
-   * first-byte timeout among them: the upstream connection enforces it) decides how it goes on.
+   * first-byte timeout among them: the upstream connection enforces it) decides how it goes on. Its
+   * session's POST was started when the session was found ({@link SessionRegistry#startRequest});
+   * the exchange finishes it, once.
    */
   private final class Exchange implements UpstreamLinks.Answer {
     private static final int WAITING = 0;
@@ -423,7 +427,6 @@ public final class FastPath extends Handler.Wrapper {
       if (session != null) {
         // For a DELETE the guard may send when it ends the session.
         session.rememberAuthorization(peer.headers().get(HttpHeader.AUTHORIZATION));
-        sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
       }
       try {
         // A quiet SSE answer is not a dead client: only a failed write ends the exchange early.

@@ -6,6 +6,7 @@ import dev.sessionguard.guard.ManualClock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -155,6 +156,38 @@ class MemorySessionRegistryTest {
     registry.requestFinished(a, true);
     clock.advance(IDLE);
     assertThat(registry.expire(IDLE, LIFE, HARD)).hasSize(1);
+  }
+
+  @Test
+  void a_post_started_with_its_lookup_is_started_only_on_its_clients_live_session() {
+    Session a = open("alice", "a1");
+    open("bob", "b1");
+    registry.end("b1", EndReason.CLIENT);
+
+    assertThat(started("a1", "mallory")).isEmpty();
+    assertThat(started("b1", null)).isEmpty();
+    assertThat(started("zz", null)).isEmpty();
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD)).hasSize(1); // mallory's try left a1 idle
+    Session c = open("carol", "c1");
+    assertThat(started("c1", "carol")).containsSame(c);
+    assertThat(started("c1", null)).containsSame(c); // sessions not bound to their clients
+
+    clock.advance(Duration.ofMinutes(30));
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty();
+    registry.requestFinished(c, true);
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty(); // one of the two POSTs still runs
+    registry.requestFinished(c, true);
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD)).extracting(e -> e.session()).containsExactly(c);
+    assertThat(a.id()).isEqualTo("a1");
+  }
+
+  private Optional<Session> started(String id, String client) {
+    var stage = registry.startRequest(id, client, true).toCompletableFuture();
+    assertThat(stage).isDone(); // in memory, at once
+    return stage.join();
   }
 
   @Test

@@ -7,6 +7,7 @@ import dev.sessionguard.guard.ManualClock;
 import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.AfterAll;
@@ -147,6 +148,69 @@ class RedisSessionRegistryTest {
     // Ended, unknown: empty, for lookup() to answer.
     assertThat(other.live("b1").toCompletableFuture().get(5, TimeUnit.SECONDS)).isEmpty();
     assertThat(other.live("zz").toCompletableFuture().get(5, TimeUnit.SECONDS)).isEmpty();
+  }
+
+  @Test
+  void a_post_started_with_its_lookup_is_started_only_on_its_clients_live_session()
+      throws Exception {
+    Session a = open("alice", "a1");
+    open("bob", "b1");
+    registry.end("b1", EndReason.CLIENT);
+    var other = redis.guard("guard-b", clock);
+
+    // Another client's, ended or unknown: nothing recorded (a1 stays guard-a's, and idle).
+    assertThat(started(other, "a1", "mallory")).isEmpty();
+    assertThat(started(other, "b1", null)).isEmpty();
+    assertThat(started(other, "zz", null)).isEmpty();
+    clock.advance(IDLE);
+    assertThat(other.expire(IDLE, LIFE, HARD)).isEmpty();
+    assertThat(registry.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("a1");
+    assertThat(a.id()).isEqualTo("a1");
+
+    // Its client's: started on guard-b, which owns it from now on; busy until it finishes.
+    open("carol", "c1");
+    var c = started(other, "c1", "carol");
+    assertThat(c).hasValueSatisfying(s -> assertThat(s.client()).isEqualTo("carol"));
+    clock.advance(Duration.ofMinutes(30));
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty();
+    assertThat(other.expire(IDLE, LIFE, HARD)).isEmpty();
+    other.requestFinished(c.get(), true);
+    clock.advance(IDLE);
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(other.expire(IDLE, LIFE, HARD))
+                    .extracting(e -> e.session().id())
+                    .containsExactly("c1"));
+    assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void a_start_whose_reply_is_lost_leaves_no_post_in_flight() throws Exception {
+    open("alice", "a1");
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
+    redis.server.pause(Duration.ofMillis(2500));
+
+    // The reply times out (1 s): not started here, so the fast path hands the request on.
+    assertThat(started(slow, "a1", "alice")).isEmpty();
+
+    // Redis ran the script once it was back (a1 is the slow guard's now, and busy there); the
+    // slow guard's next renewal re-syncs its POSTs in flight, none, so a1 idles out again.
+    clock.advance(IDLE);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () ->
+                assertThat(slow.expire(IDLE, LIFE, HARD))
+                    .extracting(e -> e.session().id())
+                    .containsExactly("a1"));
+  }
+
+  private static Optional<Session> started(RedisSessionRegistry guard, String id, String client)
+      throws Exception {
+    return guard.startRequest(id, client, true).toCompletableFuture().get(5, TimeUnit.SECONDS);
   }
 
   @Test

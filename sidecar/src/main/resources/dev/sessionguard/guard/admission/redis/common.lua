@@ -162,6 +162,20 @@ local function take_ownership(id, owner)
   end
 end
 
+-- A POST on the live session id (owned by owner) started on this guard: the session is busy
+-- (not idle) until it finishes, and this guard owns (and reaps) it from now on.
+local function start_request(id, owner, now, activity)
+  touch_lease()
+  take_ownership(id, owner)
+  redis.call('HINCRBY', guard_busy(GUARD), id, 1)
+  if redis.call('HINCRBY', session_key(id), 'busy', 1) == 1 then
+    redis.call('ZREM', guard_idle(GUARD), id)
+  end
+  if activity then
+    redis.call('HSET', session_key(id), 'act', now)
+  end
+end
+
 -- A live guard with a POST in flight on the session, or nil.
 local function guard_serving(id, except)
   for _, g in ipairs(redis.call('SMEMBERS', K_GUARDS)) do

@@ -136,9 +136,7 @@ class RedisSessionRegistryTest {
   void a_live_session_is_found_without_waiting_and_anything_else_is_left_to_lookup()
       throws Exception {
     Session a1 = open("alice", "a1");
-    open("bob", "b1");
-    registry.end("b1", EndReason.CLIENT);
-    var other = redis.guard("guard-b", clock);
+    var other = endB1AndJoin("guard-b");
 
     // Another guard finds it in Redis, as the same session lookup() would give.
     var found = other.live("a1").toCompletableFuture().get(5, TimeUnit.SECONDS);
@@ -154,9 +152,7 @@ class RedisSessionRegistryTest {
   void a_post_started_with_its_lookup_is_started_only_on_its_clients_live_session()
       throws Exception {
     Session a = open("alice", "a1");
-    open("bob", "b1");
-    registry.end("b1", EndReason.CLIENT);
-    var other = redis.guard("guard-b", clock);
+    var other = endB1AndJoin("guard-b");
 
     // Another client's, ended or unknown: nothing recorded (a1 stays guard-a's, and idle).
     assertThat(started(other, "a1", "mallory")).isEmpty();
@@ -206,6 +202,13 @@ class RedisSessionRegistryTest {
                 assertThat(slow.expire(IDLE, LIFE, HARD))
                     .extracting(e -> e.session().id())
                     .containsExactly("a1"));
+  }
+
+  /** Opens bob's b1 and ends it (an ended id), then starts another guard on the same store. */
+  private RedisSessionRegistry endB1AndJoin(String guardId) {
+    open("bob", "b1");
+    registry.end("b1", EndReason.CLIENT);
+    return redis.guard(guardId, clock);
   }
 
   private static Optional<Session> started(RedisSessionRegistry guard, String id, String client)

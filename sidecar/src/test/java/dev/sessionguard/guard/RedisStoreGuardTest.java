@@ -249,6 +249,37 @@ class RedisStoreGuardTest {
   }
 
   @Test
+  void another_clients_post_gets_404_and_starts_nothing_on_the_session_in_redis() {
+    String yaml = "identity: {source: Header, header: {name: X-Client}}\n" + redisStore("Closed");
+    Guard a = guard("guard-a", "ns9", upstream.mcpUrl(), yaml, Clock.systemUTC());
+    Guard b = guard("guard-b", "ns9", upstream.mcpUrl(), yaml, Clock.systemUTC());
+    String s = sessionId(send(initialize(a, 1, "X-Client", "alice")));
+    String key = "sessionguard:{ns9/test}:s:" + s;
+    int seen = upstream.seen.size();
+
+    HttpResponse<String> bob = send(call(b, s, "bob", null));
+
+    assertThat(bob.statusCode()).isEqualTo(404);
+    assertThat(upstream.seen).hasSize(seen);
+    // Bob's try recorded nothing: the session is still guard-a's, and not busy.
+    assertThat(redisCommands().hmget(key, "guard", "busy"))
+        .extracting(kv -> kv.getValueOrElse(null))
+        .satisfiesExactly(
+            guard -> assertThat(guard).startsWith("guard-a-"),
+            busy -> assertThat(busy).isEqualTo("0"));
+    // Alice's POST through guard-b starts there: guard-b owns the session from then on.
+    assertThat(send(call(b, s, "alice", null)).statusCode()).isEqualTo(200);
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(redisCommands().hmget(key, "guard", "busy"))
+                    .extracting(kv -> kv.getValueOrElse(null))
+                    .satisfiesExactly(
+                        guard -> assertThat(guard).startsWith("guard-b-"),
+                        busy -> assertThat(busy).isEqualTo("0")));
+  }
+
+  @Test
   void a_call_while_redis_stalls_is_still_answered_and_leaves_nothing_in_flight() throws Exception {
     Guard a = guard("guard-a", "Closed", "ns6");
     Guard b = guard("guard-b", "Closed", "ns6");

@@ -184,6 +184,25 @@ class RedisSessionRegistryTest {
   }
 
   @Test
+  void a_guard_whose_lease_is_gone_takes_it_again_with_its_next_post() throws Exception {
+    open("alice", "a1");
+    String prefix = RedisStore.keyPrefix(RedisFixture.SCOPE);
+    // As if its lease had lapsed and another guard had purged it (the session stays, as a
+    // re-adopted one would).
+    redis.redis().del(prefix + "lease:guard-a");
+    redis.redis().srem(prefix + "guards", "guard-a");
+
+    assertThat(started(registry, "a1", "alice")).isPresent();
+
+    // Leased and listed again, so what it records is purged if it dies; a held lease is extended.
+    assertThat(redis.redis().pttl(prefix + "lease:guard-a")).isPositive();
+    assertThat(redis.redis().smembers(prefix + "guards")).contains("guard-a");
+    redis.redis().pexpire(prefix + "lease:guard-a", 1_000);
+    assertThat(started(registry, "a1", "alice")).isPresent();
+    assertThat(redis.redis().pttl(prefix + "lease:guard-a")).isGreaterThan(1_000);
+  }
+
+  @Test
   void a_start_whose_reply_is_lost_leaves_no_post_in_flight() throws Exception {
     open("alice", "a1");
     var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);

@@ -41,10 +41,14 @@ local function guard_res(guard) return P .. 'g:' .. guard .. ':r' end
 local function guard_busy(guard) return P .. 'g:' .. guard .. ':b' end
 local function guard_idle(guard) return P .. 'g:' .. guard .. ':i' end
 
--- The caller is alive: (re)take its lease, so what it records now is purged if it dies.
+-- The caller is alive: (re)take its lease, so what it records now is purged if it dies. A held
+-- lease is only extended: its guard is in K_GUARDS already (the two are written together below,
+-- and purge removes a guard only once its lease is gone).
 local function touch_lease()
-  redis.call('SET', lease_key(GUARD), '1', 'PX', LEASE_MS)
-  redis.call('SADD', K_GUARDS, GUARD)
+  if redis.call('PEXPIRE', lease_key(GUARD), LEASE_MS) == 0 then
+    redis.call('SET', lease_key(GUARD), '1', 'PX', LEASE_MS)
+    redis.call('SADD', K_GUARDS, GUARD)
+  end
 end
 
 local function drop_client_member(client, member)

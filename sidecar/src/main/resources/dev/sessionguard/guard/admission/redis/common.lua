@@ -130,16 +130,22 @@ local function remove_session(id, tomb_ms)
   return {f[1], f[2]}
 end
 
--- n POSTs on a session ended; at zero it is idle again (since its last activity).
-local function release_busy(id, n)
+-- n POSTs on a session ended, the last of them at act when it counts as activity (nil when
+-- none did); at zero it is idle again (since its last activity).
+local function release_busy(id, n, act)
   local sk = session_key(id)
   if redis.call('EXISTS', sk) == 0 then
     return
   end
+  if act then
+    redis.call('HSET', sk, 'act', act)
+  end
   local busy = redis.call('HINCRBY', sk, 'busy', -n)
   if busy <= 0 then
     local f = redis.call('HMGET', sk, 'act', 'guard')
-    redis.call('HSET', sk, 'busy', 0)
+    if busy < 0 then
+      redis.call('HSET', sk, 'busy', 0)
+    end
     redis.call('ZADD', guard_idle(f[2]), f[1], id)
   end
 end

@@ -10,8 +10,5 @@ if mine == 1 then
 else
   redis.call('HINCRBY', gb, id, -1)
 end
-if ARGV[6] == '1' and redis.call('EXISTS', session_key(id)) == 1 then
-  redis.call('HSET', session_key(id), 'act', now)
-end
-release_busy(id, 1)
+release_busy(id, 1, ARGV[6] == '1' and now or nil)
 return 1

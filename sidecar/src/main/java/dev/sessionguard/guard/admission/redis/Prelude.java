@@ -35,7 +35,7 @@ final class Prelude {
   private record Definition(String name, String text) {}
 
   Prelude(String lua) {
-    String[] lines = lua.split("\n", -1);
+    String[] lines = lua.split("\r?\n", -1); // a checkout may have turned LF into CRLF
     StringBuilder head = new StringBuilder();
     StringBuilder pending = new StringBuilder(); // comment lines waiting for their definition
     int i = 0;

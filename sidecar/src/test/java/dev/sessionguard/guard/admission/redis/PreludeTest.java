@@ -45,6 +45,13 @@ class PreludeTest {
   }
 
   @Test
+  void a_prelude_with_crlf_line_ends_is_cut_the_same() {
+    String crlf = new Prelude(LUA.replace("\n", "\r\n")).before("return one(ARGV[2])");
+
+    assertThat(crlf).isEqualTo(new Prelude(LUA).before("return one(ARGV[2])"));
+  }
+
+  @Test
   void names_in_comments_do_not_pull_definitions_in() {
     String script = new Prelude(LUA).before("-- not two, not one\nreturn two()");
 

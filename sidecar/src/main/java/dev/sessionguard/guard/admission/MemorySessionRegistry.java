@@ -157,22 +157,14 @@ public final class MemorySessionRegistry implements SessionRegistry {
     }
   }
 
-  @Override
-  public CompletionStage<Optional<Session>> live(String sessionId) {
-    return CompletableFuture.completedFuture(
-        lookup(sessionId) instanceof Lookup.Known known
-            ? Optional.of(known.session())
-            : Optional.empty());
-  }
-
-  /** As the interface's, under one lock: a session the reaper ends meanwhile is not started. */
+  /** Under one lock: a session the reaper ends meanwhile is not started. */
   @Override
   public CompletionStage<Optional<Session>> startRequest(
       String sessionId, String client, boolean activity) {
     lock.lock();
     try {
       Session session = sessions.get(sessionId);
-      if (session == null || (client != null && !session.client().equals(client))) {
+      if (session == null || !session.heldBy(client)) {
         return CompletableFuture.completedFuture(Optional.empty());
       }
       requestStarted(session, activity);

@@ -349,28 +349,6 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   // ---- Sessions
 
   @Override
-  public CompletionStage<Optional<Session>> live(String sessionId) {
-    Session mine = held.get(sessionId);
-    var c = connection;
-    if (mine != null || !available || c == null) {
-      // Held here through an outage, or Redis down: lookup() has the rest, as it would.
-      return CompletableFuture.completedFuture(Optional.ofNullable(mine));
-    }
-    try {
-      // Redis restarted empty would answer NOSCRIPT: lookup() then loads the script again.
-      RedisFuture<List<Object>> reply =
-          LOOKUP.send(c.async(), ScriptOutputType.MULTI, keys, args(sessionId));
-      return reply.handle(
-          (r, failure) ->
-              failure == null && lookupOf(sessionId, r) instanceof Lookup.Known known
-                  ? Optional.of(known.session())
-                  : Optional.<Session>empty());
-    } catch (RedisException e) {
-      return CompletableFuture.completedFuture(Optional.empty());
-    }
-  }
-
-  @Override
   public Lookup lookup(String sessionId) {
     Session mine = held.get(sessionId);
     if (mine != null) {
@@ -393,7 +371,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
         : new Lookup.Unknown();
   }
 
-  /** The {@code lookup} script's reply, read the same way by both lookups. */
+  /** The {@code lookup} script's reply. */
   private Lookup lookupOf(String sessionId, List<Object> reply) {
     return switch ((String) reply.get(0)) {
       case "known" ->
@@ -437,9 +415,15 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   @Override
   public CompletionStage<Optional<Session>> startRequest(
       String sessionId, String client, boolean activity) {
+    Session mine = held.get(sessionId);
     var c = connection;
-    if (held.containsKey(sessionId) || !available || c == null) {
-      return SessionRegistry.super.startRequest(sessionId, client, activity);
+    if (mine != null || !available || c == null) {
+      // Held here through an outage, or Redis down: lookup() has the rest, as it would.
+      if (mine == null || !mine.heldBy(client)) {
+        return CompletableFuture.completedFuture(Optional.empty());
+      }
+      requestStarted(mine, activity);
+      return CompletableFuture.completedFuture(Optional.of(mine));
     }
     RedisFuture<List<Object>> reply;
     int resyncsBefore;
@@ -468,8 +452,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
             local.requestStarted(session, activity);
             return Optional.of(session);
           }
-          // Unknown, ended or another client's: lookup() decides. A failed reply may or may not
-          // have started the POST in Redis: the next renewal re-syncs the counts.
+          // Unknown, ended or another client's: lookup() decides. A failed reply (Redis restarted
+          // empty answers NOSCRIPT, a timeout) may or may not have started the POST in Redis: the
+          // next renewal loads the scripts again and re-syncs the counts.
           notStarted(sessionId, resyncsBefore, failure != null);
           return Optional.<Session>empty();
         });

@@ -40,6 +40,11 @@ public final class Session {
     return client;
   }
 
+  /** Whether {@code caller} holds it; null stands for any client (sessions not bound to them). */
+  boolean heldBy(String caller) {
+    return caller == null || caller.equals(client);
+  }
+
   public Instant created() {
     return Instant.ofEpochMilli(created);
   }

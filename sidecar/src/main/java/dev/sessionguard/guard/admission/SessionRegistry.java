@@ -37,34 +37,18 @@ public interface SessionRegistry {
   Lookup lookup(String sessionId);
 
   /**
-   * The live session {@code sessionId}, found without waiting: the stage completes where the answer
-   * arrives (in memory: at once, on the caller's thread; with Redis: on the thread that reads its
-   * reply), so it may be asked where Jetty reads requests, and what runs on completion must not
-   * block. Empty says only "ask {@link #lookup}": the id is unknown or ended, or the store could
-   * not tell (unreachable, or failing); {@link #lookup} decides those, and counts a failing store
-   * as down. Never completes exceptionally.
+   * A POST on the live session {@code sessionId}, as the fast path takes it: the session, with the
+   * POST started on it ({@link #requestStarted}), when {@code client} holds it (or {@code client}
+   * is null: sessions are not bound to their clients). Found without waiting: the stage completes
+   * where the answer arrives (in memory: at once, on the caller's thread; with Redis: on the thread
+   * that reads its reply, one round trip), so it may be asked where Jetty reads requests, and what
+   * runs on completion must not block. Empty, with nothing started, says only "ask {@link
+   * #lookup}": the id is unknown or ended, the session is another client's, or the store could not
+   * tell (unreachable, or failing); {@link #lookup} decides those, and counts a failing store as
+   * down. Never completes exceptionally.
    */
-  CompletionStage<Optional<Session>> live(String sessionId);
-
-  /**
-   * {@link #live} and {@link #requestStarted} in one step, as the fast path takes a POST: the live
-   * session {@code sessionId}, with the POST started on it, when {@code client} holds it (or {@code
-   * client} is null: sessions are not bound to their clients). Empty as {@link #live} is empty, or
-   * when the session is another client's; nothing is started then. Completes as {@link #live} does;
-   * with Redis it costs one round trip instead of two.
-   */
-  default CompletionStage<Optional<Session>> startRequest(
-      String sessionId, String client, boolean activity) {
-    return live(sessionId)
-        .thenApply(
-            found -> {
-              if (found.isEmpty() || (client != null && !found.get().client().equals(client))) {
-                return Optional.empty();
-              }
-              requestStarted(found.get(), activity);
-              return found;
-            });
-  }
+  CompletionStage<Optional<Session>> startRequest(
+      String sessionId, String client, boolean activity);
 
   /** Ends a live session (remembering its id); empty if it was not live. */
   Optional<Session> end(String sessionId, EndReason reason);

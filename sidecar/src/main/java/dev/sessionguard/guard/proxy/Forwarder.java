@@ -110,7 +110,7 @@ public final class Forwarder {
    * client's raw path and query, then the same headers as {@link #request} sends, then the body's
    * length as Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them. A
    * body of up to {@link #INLINE_BODY} bytes follows the head in the same buffer, so the request
-   * goes out in one write; a larger one is {@link #bodyAfter}, for the caller to send after it.
+   * goes out as one buffer; a larger one is {@link #bodyAfter}, for the caller to send after it.
    */
   ByteBuffer head(GuardConfig cfg, FastPath.Peer in, byte[] body) {
     Target target = target(cfg.upstream(), in.pathQuery());

@@ -497,7 +497,8 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
         boolean small = n <= Forwarder.INLINE_BODY;
         HeadBytes head = head(last, n, small ? n : 0);
         if (small && !chunked) {
-          // A whole small answer, as it nearly always is: head and body in one plain write.
+          // A whole small answer, as it nearly always is: head and body in one buffer (the JDK
+          // copies each heap buffer it writes into a temporary direct one).
           out = new ByteBuffer[] {head.bytes(bytes).buffer()};
         } else {
           out =

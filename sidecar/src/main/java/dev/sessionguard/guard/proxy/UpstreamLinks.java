@@ -327,11 +327,7 @@ final class UpstreamLinks {
       Callback written =
           Callback.from(
               Invocable.InvocationType.NON_BLOCKING, () -> partEnded(call), x -> fail(call, x));
-      if (call.body.hasRemaining()) {
-        getEndPoint().write(written, call.head, call.body);
-      } else {
-        getEndPoint().write(written, call.head); // one buffer: a plain write, not a gathering one
-      }
+      getEndPoint().write(written, call.head, call.body); // an empty body is skipped
     }
 
     /** Gives up {@code call}'s exchange, if this connection still serves it. */

@@ -217,7 +217,11 @@ targets_section() {
     local g n
     g=$(grep '^summary-throughput mode=guard ' "$p" | field median)
     n=$(grep '^summary-throughput mode=nginx ' "$p" | field median)
-    [ -n "$g" ] && [ -n "$n" ] && awk -v g="$g" -v n="$n" 'BEGIN{r=g/n; printf "| proxy throughput ≥ 0.70× nginx | %.2f× (%d against %d req/s, medians) | %s | 1 |\n", r, g, n, (r >= 0.7 ? "yes" : "no")}'
+    # ratio and verdict as proxy.sh judged them in its "target" lines
+    grep '^target throughput ' "$p" | sed 's/^target throughput guard\/nginx=\([0-9.]*\) .* \(PASS\|FAIL\)$/\1 \2/' |
+      while read -r ratio verdict; do
+        echo "| proxy throughput ≥ 0.70× nginx | ${ratio}× ($g against $n req/s, medians) | $([ "$verdict" = PASS ] && echo yes || echo no) | 1 |"
+      done
     grep '^target p99@' "$p" | sed 's/^target p99@\([0-9]*\) guard\/nginx=\([0-9.]*\) .* \(PASS\|FAIL\)$/\1 \2 \3/' |
       while read -r rate ratio verdict; do
         local gp np

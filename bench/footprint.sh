@@ -17,21 +17,30 @@
 #   image-c1          the image with C1 alone (-XX:TieredStopAtLevel=1): the JIT's share
 #   bare              the whole JDK, no flags at all on this machine (24 GiB: a large heap, G1)
 #   custom            the image's runtime with the flags in $CUSTOM_FLAGS, when CONFIGS names it
+#   floor-jvm         not the guard: a Java program that only sleeps, on the image's runtime and
+#                     flags with a cache of its own (FloorApp in bench/): the runtime's own floor
+#   floor-javalin     not the guard: one Javalin app answering GET /readyz, with the guard's jar
+#                     on the class path (its Javalin, Jetty and logging), the image's runtime and
+#                     flags and a cache of its own: the web framework's floor, under which no guard
+#                     built on it can go. Idle figures only; for floor-jvm no ready time.
 # The policy is a file as the operator writes it (JSON, with its hash). The guard runs on core 1
 # (the chart's CPU limit is 1), the nginx upstream and wrk on core 0, as in proxy.sh.
 #
 # Usage: bench/footprint.sh      (env: RUNS=3 LOAD_SECONDS=10 IDLE_SECONDS=10 JVMS="25 17"
-#                                      CONFIGS="image image-cds image-no-cache image-jdk image-c1 bare")
+#                                      CONFIGS="image image-cds image-no-cache image-jdk image-c1 bare floor-jvm
+#                                      floor-javalin")
 source "$(dirname "$0")/lib.sh"
 need nginx:nginx wrk:wrk taskset:util-linux curl:curl
 need_jvms
 build_guard
+build_bench
+FLOOR_JAR=$(ls "$ROOT"/bench/target/session-guard-bench-*.jar) # FloorApp, without dependencies
 
 RUNS=${RUNS:-3}
 LOAD_SECONDS=${LOAD_SECONDS:-10}
 IDLE_SECONDS=${IDLE_SECONDS:-10} # long enough for the image's native-memory trim to have run
 JVMS=${JVMS:-25 17}
-CONFIGS=${CONFIGS:-image image-cds image-no-cache image-jdk image-c1 bare}
+CONFIGS=${CONFIGS:-image image-cds image-no-cache image-jdk image-c1 bare floor-jvm floor-javalin}
 UP=18281 GRD=18283 ADM=18293
 out="$RESULTS/footprint.txt"
 CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
@@ -57,15 +66,25 @@ wrk.headers["Mcp-Session-Id"] = "bench-1"
 wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
 LUA
 
-# guard_start JVM OPTS: starts the guard on core 1, sets GUARD and READY_MS (launch to /readyz 200).
+# What runs: the guard with the policy (set by config for the floors), and where it says it is ready
+# (none: the floor-jvm program, which says nothing).
+GUARD_PROGRAM=(-jar "$GUARD_JAR" --policy "$WORK/footprint-policy.json")
+PROGRAM=("${GUARD_PROGRAM[@]}")
+READY_URL="http://127.0.0.1:$ADM/readyz"
+FLOOR=
+
+# guard_start JVM OPTS: starts the guard (or a floor) on core 1, sets GUARD and READY_MS (launch to
+# /readyz 200; empty without READY_URL).
 guard_start() {
   local t0 code
   t0=$(date +%s%N)
   # shellcheck disable=SC2086
-  taskset -c 1 "$1" $2 -jar "$GUARD_JAR" --policy "$WORK/footprint-policy.json" >"$WORK/footprint-guard.log" 2>&1 &
+  taskset -c 1 "$1" $2 "${PROGRAM[@]}" >"$WORK/footprint-guard.log" 2>&1 &
   GUARD=$!
   started "$GUARD"
-  until code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADM/readyz") && [ "$code" = 200 ]; do
+  READY_MS= READY_CPU_MS=
+  [ -n "$READY_URL" ] || return 0
+  until code=$(curl -s -o /dev/null -w '%{http_code}' "$READY_URL") && [ "$code" = 200 ]; do
     kill -0 "$GUARD" 2>/dev/null || { echo "guard died:"; cat "$WORK/footprint-guard.log"; exit 1; }
     sleep 0.005
   done
@@ -82,6 +101,7 @@ classes() {
   local log="$WORK/footprint-classes.log"
   rm -f "$log"
   guard_start "$1" "$2 -Xlog:class+load=info:file=$log"
+  [ -n "$READY_URL" ] || sleep "$IDLE_SECONDS"
   CLASSES=$(grep -c ' source: ' "$log" || true)
   SHARED=$(grep -c 'source: shared objects file' "$log" || true)
   stop "$GUARD"
@@ -98,6 +118,11 @@ measure() { # jvm-version config-name java opts
     anon=$(kb_mb RssAnon "$GUARD")
     file=$(kb_mb RssFile "$GUARD")
     idle_threads=$(threads_of "$GUARD")
+    if [ -n "$FLOOR" ]; then # idle only
+      echo "footprint jvm=$v config=$name run=$r${READY_MS:+ ready_ms=$READY_MS ready_cpu_ms=$READY_CPU_MS} idle_rss_mb=$idle idle_anon_mb=$anon idle_file_mb=$file idle_threads=$idle_threads classes=$CLASSES shared_classes=$SHARED load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$WORK/footprint.lines"
+      stop "$GUARD"
+      continue
+    fi
     curl -s -o /dev/null -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT" "http://127.0.0.1:$GRD/mcp"
     taskset -c 0 wrk -t1 -c32 -d"${LOAD_SECONDS}s" -s "$WORK/footprint-call.lua" "http://127.0.0.1:$GRD/mcp" >"$WORK/footprint-wrk.out" 2>&1 &
     local w=$!
@@ -124,6 +149,9 @@ config() {
   training=$(dockerfile_flags '^RUN \["java".*--training-run' "$dir")
   RUN_JAVA=$(image_java "$java")
   RUN_OPTS=
+  PROGRAM=("${GUARD_PROGRAM[@]}")
+  READY_URL="http://127.0.0.1:$ADM/readyz"
+  FLOOR=
   case $3 in
     image) RUN_OPTS="$image" ;;
     image-cds)
@@ -141,6 +169,21 @@ config() {
     image-c1) RUN_OPTS="$image -XX:TieredStopAtLevel=1" ;;
     bare) RUN_JAVA=$java RUN_OPTS=" " ;;
     custom) RUN_OPTS="${CUSTOM_FLAGS:- }" ;;
+    floor-jvm | floor-javalin)
+      local kind=${3#floor-} cache flag
+      FLOOR=$kind
+      PROGRAM=(-cp "$GUARD_JAR:$FLOOR_JAR" dev.sessionguard.bench.FloorApp "$kind")
+      if [ "$kind" = javalin ]; then PROGRAM+=("$ADM"); else READY_URL=; fi
+      # the image's flags with the floor's own cache (an archive on a JVM without the AOT cache)
+      if [[ $image == *-XX:AOTCache=* ]]; then
+        cache="$dir/$3.aot" flag=-XX:AOTCacheOutput
+      else
+        cache="$dir/$3.jsa" flag=-XX:ArchiveClassesAtExit
+      fi
+      [ "$cache" -nt "$FLOOR_JAR" ] || rm -f "$cache"
+      train "$RUN_JAVA" "$(echo "$training" | without_aot "$java")" "$cache" "$flag" "${PROGRAM[@]:0:4}"
+      RUN_OPTS=$(echo "$image" | sed -E "s#-XX:(AOTCache|SharedArchiveFile)=[^ ]*#-XX:\1=$cache#")
+      ;;
   esac
 }
 
@@ -166,7 +209,7 @@ for v in $JVMS; do
     [ -n "$lines" ] || continue
     printf "summary jvm=%s config=%s" "$v" "$name"
     for f in ready_ms ready_cpu_ms idle_rss_mb idle_anon_mb idle_file_mb load_rss_mb load_rps idle_threads classes shared_classes; do
-      printf " %s=%s" "$f" "$(echo "$lines" | field "$f" | stats | cut -d' ' -f1)"
+      [ -z "$(echo "$lines" | field "$f")" ] || printf " %s=%s" "$f" "$(echo "$lines" | field "$f" | stats | cut -d' ' -f1)"
     done
     echo
   done

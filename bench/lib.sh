@@ -172,17 +172,20 @@ image_java() {
 # from another jar would be refused at start, silently but for a warning).
 made_for_this_jar() { [ -f "$1" ] && [ "$(cat "$1.jar" 2>/dev/null)" = "$(jar_stamp)" ]; }
 jar_stamp() { echo "$GUARD_JAR $(stat -c '%s %Y' "$GUARD_JAR")"; }
-# train JAVA OPTS FILE [FLAG]: the image's training run on JAVA with OPTS, which write FILE (with
-# FLAG, -XX:AOTCacheOutput or -XX:ArchiveClassesAtExit, the output OPTS name becomes FLAG=FILE),
-# unless FILE is there, made from this jar and newer than JAVA.
+# train JAVA OPTS FILE [FLAG [PROGRAM...]]: the image's training run on JAVA with OPTS, which write
+# FILE (with FLAG, -XX:AOTCacheOutput or -XX:ArchiveClassesAtExit, the output OPTS name becomes
+# FLAG=FILE), unless FILE is there, made from this jar and newer than JAVA. PROGRAM (default: the
+# guard's jar) is what runs, with --training-run after it.
 train() {
   local java=$1 opts=$2 file=$3 flag=${4:-}
+  local program=("${@:5}")
+  [ ${#program[@]} -gt 0 ] || program=(-jar "$GUARD_JAR")
   made_for_this_jar "$file" && [ "$file" -nt "$java" ] && return 0
   [ -z "$flag" ] || opts=$(echo "$opts" | sed -E "s#-XX:(AOTCacheOutput|ArchiveClassesAtExit)=[^ ]*#$flag=$file#")
   mkdir -p "$(dirname "$file")"
   rm -f "$file"
   # shellcheck disable=SC2086
-  "$java" $opts -jar "$GUARD_JAR" --training-run >"$file.log" 2>&1 ||
+  "$java" $opts "${program[@]}" --training-run >"$file.log" 2>&1 ||
     { echo "training run for $file failed:" >&2; cat "$file.log" >&2; exit 1; }
   jar_stamp >"$file.jar"
 }

@@ -73,7 +73,7 @@ record AnswerHead(int status, HttpFields.Mutable headers, int length, boolean ke
     boolean close;
 
     @Override
-    public boolean field(HttpHeader header, String name, String value) {
+    public boolean field(HttpHeader header, String name, String value, int valueAt) {
       if (header == HttpHeader.CONTENT_LENGTH) {
         if ((length = HeadLines.length(length, value)) < 0) {
           return false;

@@ -276,6 +276,12 @@ public final class FastPath extends Handler.Wrapper {
     String scheme();
 
     /**
+     * Shared with the requests on this connection whose heads repeat this one's, for what is made
+     * once from a head; null when there is none.
+     */
+    FrontHead.Repeat repeat();
+
+    /**
      * From now on only a failed write ends the exchange early: a quiet answer is not a dead one.
      */
     void holdOpen();
@@ -338,6 +344,11 @@ public final class FastPath extends Handler.Wrapper {
     public String scheme() {
       String scheme = request.getHttpURI().getScheme();
       return scheme == null ? "http" : scheme;
+    }
+
+    @Override
+    public FrontHead.Repeat repeat() {
+      return null; // Jetty parsed the head: nothing of it is kept between requests
     }
 
     @Override

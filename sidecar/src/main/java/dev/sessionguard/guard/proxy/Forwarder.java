@@ -40,6 +40,8 @@ public final class Forwarder {
 
   // What a request head usually takes: the guard's own headers and a client's few.
   private static final int HEAD_BYTES = 512;
+  // "Content-Length: " and up to ten digits, then the head's end
+  private static final int LENGTH_LINE = 32;
 
   private final UpstreamClient client;
 
@@ -111,20 +113,33 @@ public final class Forwarder {
    * length as Content-Length. Values are written as ISO-8859-1, as Jetty's client writes them. A
    * body of up to {@link #INLINE_BODY} bytes follows the head in the same buffer, so the request
    * goes out as one buffer; a larger one is {@link #bodyAfter}, for the caller to send after it.
+   * The request line and headers are made once for a head the client repeats on its connection
+   * ({@link FrontHead#again}): its next requests copy them.
    */
   ByteBuffer head(GuardConfig cfg, FastPath.Peer in, byte[] body) {
-    Target target = target(cfg.upstream(), in.pathQuery());
-    boolean inline = inline(body);
-    HeadBytes out = new HeadBytes(HEAD_BYTES + (inline ? body.length : 0));
-    out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1").crlf();
-    upstreamFields(
-        in.headers(),
-        in.remoteAddr(),
-        in.scheme(),
-        target,
-        field -> out.field(field.getName(), field.getValue()));
+    URI upstream = cfg.upstream();
+    int room = inline(body) ? body.length : 0;
+    FrontHead.Repeat repeat = in.repeat();
+    byte[] start = repeat == null ? null : repeat.upstreamStart(upstream);
+    HeadBytes out;
+    if (start != null) {
+      out = new HeadBytes(start.length + LENGTH_LINE + room).bytes(start);
+    } else {
+      out = new HeadBytes(HEAD_BYTES + room);
+      Target target = target(upstream, in.pathQuery());
+      out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1").crlf();
+      upstreamFields(
+          in.headers(),
+          in.remoteAddr(),
+          in.scheme(),
+          target,
+          field -> out.field(field.getName(), field.getValue()));
+      if (repeat != null && repeat.repeated()) {
+        repeat.upstreamStart(upstream, out.copy()); // for the next heads that repeat this one
+      }
+    }
     out.ascii("Content-Length: ").number(body.length).crlf().crlf();
-    if (inline) {
+    if (room > 0) {
       out.bytes(body);
     }
     return out.buffer();

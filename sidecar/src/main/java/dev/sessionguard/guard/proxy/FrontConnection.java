@@ -70,6 +70,8 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
   private String remote;
   // The request being served, from its head's parse until its exchange ends.
   private volatile Served current;
+  // The last head parsed on this connection: the next is likely its repeat (FrontHead#again).
+  private FrontHead last;
   // Read interest while a request is served: NONE, ARMED (registered, not fired) or FIRED
   // (readable meanwhile, to be read once the exchange ends).
   private final AtomicInteger reads = new AtomicInteger(NONE);
@@ -318,7 +320,14 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     // would answer 431 too, and then lose the answer to a body that arrives later.
     int allowed = factory.config().getRequestHeaderSize();
     boolean judged = allowed + 4 <= capacity();
-    FrontHead head = FrontHead.parse(request, from, to, judged ? allowed + 4 : capacity());
+    int maxHead = judged ? allowed + 4 : capacity();
+    FrontHead head = last == null ? null : last.again(request, from, to, maxHead);
+    if (head == null) {
+      head = FrontHead.parse(request, from, to, maxHead);
+      if (head.repeat() != null) {
+        last = head;
+      }
+    }
     if (head == FrontHead.MORE) {
       return false;
     }
@@ -457,6 +466,11 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     @Override
     public String scheme() {
       return "http";
+    }
+
+    @Override
+    public FrontHead.Repeat repeat() {
+      return head.repeat();
     }
 
     @Override

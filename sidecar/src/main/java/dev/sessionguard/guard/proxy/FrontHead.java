@@ -1,6 +1,8 @@
 package dev.sessionguard.guard.proxy;
 
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -14,26 +16,106 @@ import org.eclipse.jetty.http.HttpHeader;
  * #NOT_MINE}, and Jetty's own parser reads the same bytes and answers as it always does. What is
  * accepted here is therefore a request every HTTP/1.1 parser frames the same way.
  *
+ * <p>A client on a kept-alive connection sends nearly the same head every time: the same target and
+ * headers, another Content-Length. {@link #again} takes a head whose bytes are the previous one's
+ * but for the Content-Length's digits as that head again, without parsing it, and the {@link
+ * Repeat} it shares carries what was built from it once (the upstream's head, {@link
+ * Forwarder#head}).
+ *
  * @param pathQuery the target as sent (origin form)
  * @param path the target's path, before any query
+ * @param headers the headers but Content-Length, which is {@code length}
  * @param length the body's Content-Length (at least 0)
  * @param close whether the client asked to close the connection after the answer
  * @param size the head's size in bytes, up to and including the empty line
+ * @param repeat what a repeat of this head shares with it; null for MORE, LONG and NOT_MINE
  */
 record FrontHead(
-    String pathQuery, String path, HttpFields headers, int length, boolean close, int size) {
+    String pathQuery,
+    String path,
+    HttpFields headers,
+    int length,
+    boolean close,
+    int size,
+    Repeat repeat) {
 
   /** More bytes are needed to tell. */
-  static final FrontHead MORE = new FrontHead("", "", HttpFields.EMPTY, 0, false, 0);
+  static final FrontHead MORE = new FrontHead("", "", HttpFields.EMPTY, 0, false, 0, null);
 
   /**
    * A plain request line, then header lines that do not end within the bytes allowed: too long for
    * this parser (and, if the allowance is past Jetty's limit, too long for Jetty too).
    */
-  static final FrontHead LONG = new FrontHead("", "", HttpFields.EMPTY, 0, false, -2);
+  static final FrontHead LONG = new FrontHead("", "", HttpFields.EMPTY, 0, false, -2, null);
 
   /** Not a request this parser serves: Jetty's HTTP/1.1 handling takes it as it is. */
-  static final FrontHead NOT_MINE = new FrontHead("", "", HttpFields.EMPTY, 0, false, -1);
+  static final FrontHead NOT_MINE = new FrontHead("", "", HttpFields.EMPTY, 0, false, -1, null);
+
+  /**
+   * A parsed head's bytes, where its Content-Length's digits are in them, and the upstream's head
+   * made from it. One connection's: its heads are served one after the other.
+   */
+  static final class Repeat {
+    private final byte[] head;
+    private final int lengthAt;
+    private final int lengthEnd;
+    private boolean repeated;
+    private UpstreamStart upstream;
+
+    Repeat(byte[] head, int lengthAt, int lengthEnd) {
+      this.head = head;
+      this.lengthAt = lengthAt;
+      this.lengthEnd = lengthEnd;
+    }
+
+    /** The upstream's request line and headers made for this head and {@code to}; or null. */
+    byte[] upstreamStart(URI to) {
+      UpstreamStart made = upstream;
+      return made != null && made.to() == to ? made.bytes() : null;
+    }
+
+    /** Whether the head was seen again: what is made from it is then worth keeping. */
+    boolean repeated() {
+      return repeated;
+    }
+
+    void upstreamStart(URI to, byte[] bytes) {
+      upstream = new UpstreamStart(to, bytes);
+    }
+
+    private record UpstreamStart(URI to, byte[] bytes) {}
+  }
+
+  /**
+   * This head again, when {@code a[from..to)} starts with its bytes but for the Content-Length's
+   * digits (1 to 9 of them, as {@link #parse} takes them): what {@link #parse} would answer for
+   * those bytes, without parsing them. Null when they are another head, or not yet whole.
+   */
+  FrontHead again(byte[] a, int from, int to, int maxHead) {
+    byte[] was = repeat.head;
+    int at = repeat.lengthAt;
+    if (to - from < at || !Arrays.equals(a, from, from + at, was, 0, at)) {
+      return null;
+    }
+    int i = from + at;
+    int digitsEnd = Math.min(to, i + 9);
+    int n = 0;
+    while (i < digitsEnd && a[i] >= '0' && a[i] <= '9') {
+      n = n * 10 + (a[i++] - '0');
+    }
+    int tail = was.length - repeat.lengthEnd;
+    int size = i - from + tail;
+    if (i == from + at
+        || size > maxHead
+        || to - from < size
+        || !Arrays.equals(a, i, i + tail, was, repeat.lengthEnd, was.length)) {
+      return null;
+    }
+    repeat.repeated = true;
+    return n == length && size == this.size
+        ? this
+        : new FrontHead(pathQuery, path, headers, n, close, size, repeat);
+  }
 
   private static final byte[] METHOD = "POST ".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] VERSION = " HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -96,8 +178,17 @@ record FrontHead(
     }
     int query = pathQuery.indexOf('?');
     String path = query < 0 ? pathQuery : pathQuery.substring(0, query);
+    Repeat repeat =
+        new Repeat(
+            Arrays.copyOfRange(a, from, end), checks.lengthAt - from, checks.lengthEnd - from);
     return new FrontHead(
-        pathQuery, path, checks.fields.asImmutable(), checks.length, checks.close, end - from);
+        pathQuery,
+        path,
+        checks.fields.asImmutable(),
+        checks.length,
+        checks.close,
+        end - from,
+        repeat);
   }
 
   /**
@@ -108,15 +199,22 @@ record FrontHead(
   private static final class Checks implements HeadLines.Sink {
     final HttpFields.Mutable fields = HttpFields.build();
     int length = -1;
+    int lengthAt;
+    int lengthEnd;
     int hosts;
     boolean close;
     boolean unusual;
 
     @Override
-    public boolean field(HttpHeader header, String name, String value) {
+    public boolean field(HttpHeader header, String name, String value, int valueAt) {
       if (header != null) {
         switch (header) {
-          case CONTENT_LENGTH -> unusual |= (length = HeadLines.length(length, value)) < 0;
+          case CONTENT_LENGTH -> {
+            unusual |= (length = HeadLines.length(length, value)) < 0;
+            lengthAt = valueAt;
+            lengthEnd = valueAt + value.length();
+            return true; // the head's length, not one of its headers: it changes, they repeat
+          }
           case HOST -> unusual |= ++hosts > 1 || !validHost(value);
           case CONNECTION -> close |= HeadLines.hasToken(value, "close");
           case TRANSFER_ENCODING, EXPECT, UPGRADE, HTTP2_SETTINGS -> unusual = true;
@@ -149,7 +247,7 @@ record FrontHead(
             a,
             line + 2,
             to,
-            (header, name, value) -> {
+            (header, name, value, at) -> {
               if (header == HttpHeader.TRANSFER_ENCODING || header == HttpHeader.EXPECT) {
                 return false;
               }

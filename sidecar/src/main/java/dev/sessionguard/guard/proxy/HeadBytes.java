@@ -74,6 +74,11 @@ final class HeadBytes {
     return this;
   }
 
+  /** A copy of the bytes written so far. */
+  byte[] copy() {
+    return Arrays.copyOf(bytes, size);
+  }
+
   /** The head written so far, for writing out (the bytes are not copied). */
   ByteBuffer buffer() {
     return ByteBuffer.wrap(bytes, 0, size);

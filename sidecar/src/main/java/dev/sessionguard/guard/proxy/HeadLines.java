@@ -17,9 +17,12 @@ final class HeadLines {
   /** Not a head this parser takes. */
   static final int NOT_MINE = -2;
 
-  /** Takes each header in turn; false makes the head not this parser's. */
+  /**
+   * Takes each header in turn, with where its value (white space around it left out) starts in the
+   * parsed array; false makes the head not this parser's.
+   */
   interface Sink {
-    boolean field(HttpHeader header, String name, String value);
+    boolean field(HttpHeader header, String name, String value, int valueAt);
   }
 
   // RFC 9110 tchar.
@@ -126,7 +129,7 @@ final class HeadLines {
               ? header.asString() // as nearly every client spells it: nothing to build
               : new String(a, name, nameEnd - name, StandardCharsets.ISO_8859_1);
       String v = new String(a, value, valueEnd - value, StandardCharsets.ISO_8859_1);
-      if (!sink.field(header, n, v)) {
+      if (!sink.field(header, n, v, value)) {
         return NOT_MINE;
       }
     }

@@ -15,6 +15,7 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -160,6 +161,33 @@ class FrontConnectionTest {
     assertThat(refused.body()).contains("-32700");
     assertThat(third.status()).isEqualTo(200);
     assertThat(upstream.seen).extracting(ScriptedUpstream.Request::body).contains(call(3, "c"));
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
+  void repeated_heads_reach_the_upstream_with_each_requests_own_length_and_headers()
+      throws Exception {
+    initialize();
+    String[] texts = {"a", "a", "bb", "a much longer text than the others", "c", "c"};
+    String[] traces = {"t-1", "t-1", "t-1", "t-1", "t-2", "t-1"};
+
+    for (int i = 0; i < texts.length; i++) {
+      send(post(SESSION, call(i, texts[i]), "X-Trace: " + traces[i] + "\r\n"));
+      assertThat(read().body()).contains(texts[i]);
+    }
+
+    List<ScriptedUpstream.Request> calls =
+        upstream.seen.stream().filter(r -> r.body().contains("tools/call")).toList();
+    assertThat(calls).hasSize(texts.length);
+    for (int i = 0; i < texts.length; i++) {
+      ScriptedUpstream.Request r = calls.get(i);
+      assertThat(r.body()).isEqualTo(call(i, texts[i]));
+      assertThat(r.headers())
+          .containsEntry("content-length", String.valueOf(r.body().length()))
+          .containsEntry("x-trace", traces[i])
+          .containsEntry("mcp-session-id", SESSION)
+          .containsKey("x-forwarded-for");
+    }
     await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
   }
 

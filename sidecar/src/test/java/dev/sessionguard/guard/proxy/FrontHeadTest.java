@@ -3,6 +3,9 @@ package dev.sessionguard.guard.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -32,7 +35,96 @@ class FrontHeadTest {
     assertThat(head.close()).isFalse();
     assertThat(head.headers().get("mcp-session-id")).isEqualTo("s-1");
     assertThat(head.headers().get("Content-Type")).isEqualTo("application/json");
-    assertThat(head.headers().size()).isEqualTo(4);
+    assertThat(head.headers().size()).isEqualTo(3); // Content-Length is the length, not a header
+    assertThat(head.headers().contains(HttpHeader.CONTENT_LENGTH)).isFalse();
+  }
+
+  static FrontHead again(FrontHead last, String head) {
+    byte[] bytes = head.getBytes(StandardCharsets.ISO_8859_1);
+    return last.again(bytes, 0, bytes.length, 8192);
+  }
+
+  /** What a head says, but for what it shares with the heads that repeat it. */
+  static List<Object> said(FrontHead head) {
+    return List.of(
+        head.pathQuery(),
+        head.path(),
+        head.headers().stream().map(HttpField::toString).toList(),
+        head.length(),
+        head.close(),
+        head.size());
+  }
+
+  @Test
+  void a_head_repeated_with_another_length_is_the_same_head_with_that_length() {
+    FrontHead first = parse(PLAIN);
+    String longer = PLAIN.replace("Content-Length: 12", "Content-Length: 123456789");
+
+    FrontHead repeated = again(first, longer + "{\"jsonrpc\":1}");
+
+    assertThat(repeated).isNotNull();
+    assertThat(said(repeated)).isEqualTo(said(parse(longer)));
+    assertThat(repeated.length()).isEqualTo(123_456_789);
+    assertThat(repeated.size()).isEqualTo(longer.length());
+    assertThat(repeated.repeat()).isSameAs(first.repeat());
+    assertThat(again(first, PLAIN)).isSameAs(first); // the very same head: nothing is made
+    assertThat(again(repeated, PLAIN.replace(": 12", ": 0")))
+        .extracting(FrontHead::length)
+        .isEqualTo(0);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "Mcp-Session-Id:  s-2 ", // another value
+        "Mcp-Session-Id: s-1 ", // the same value, other bytes
+        "Content-Length: 1234567890", // more digits than a length may have
+        "Content-Length: ", // none
+        "Content-Length: 1 2",
+        "Content-Length: +12",
+      })
+  void a_head_that_differs_elsewhere_is_not_a_repeat(String line) {
+    String other =
+        PLAIN.replace(
+            line.startsWith("Mcp") ? "Mcp-Session-Id:  s-1 " : "Content-Length: 12", line);
+    assertThat(other).isNotEqualTo(PLAIN);
+
+    assertThat(again(parse(PLAIN), other)).isNull();
+  }
+
+  @Test
+  void every_prefix_of_a_repeat_is_not_yet_one() {
+    FrontHead first = parse(PLAIN);
+    byte[] bytes = PLAIN.replace(": 12", ": 4096").getBytes(StandardCharsets.ISO_8859_1);
+    for (int cut = 0; cut < bytes.length; cut++) {
+      assertThat(first.again(bytes, 0, cut, 8192)).as("cut at %d", cut).isNull();
+    }
+    assertThat(first.again(bytes, 0, bytes.length, 8192).length()).isEqualTo(4096);
+    assertThat(first.again(bytes, 0, bytes.length, bytes.length - 1)).isNull(); // over the limit
+  }
+
+  /**
+   * Every head one byte away from a parsed one (each byte replaced by each of a few others) is
+   * either not taken as a repeat or taken as exactly what parsing it gives.
+   */
+  @Test
+  void a_repeat_is_always_what_parsing_its_bytes_would_give() {
+    FrontHead first = parse(PLAIN);
+    byte[] plain = PLAIN.getBytes(StandardCharsets.ISO_8859_1);
+    int repeats = 0;
+    for (int i = 0; i < plain.length; i++) {
+      for (byte b : "0179 :\r\nXx-".getBytes(StandardCharsets.ISO_8859_1)) {
+        byte[] bytes = plain.clone();
+        bytes[i] = b;
+        FrontHead repeated = first.again(bytes, 0, bytes.length, 8192);
+        if (repeated != null) {
+          repeats++;
+          FrontHead parsed = FrontHead.parse(bytes, 0, bytes.length, 8192);
+          assertThat(said(repeated)).as("byte %d as %c", i, b).isEqualTo(said(parsed));
+        }
+      }
+    }
+    assertThat(repeats).isGreaterThanOrEqualTo(8); // the length's two digits, each as 0, 1, 7, 9
   }
 
   @Test

@@ -46,7 +46,7 @@ class HeadLinesTest {
             head,
             0,
             head.length,
-            (header, name, value) -> fields.add(new HttpField(header, name, value)));
+            (header, name, value, at) -> fields.add(new HttpField(header, name, value)));
 
     assertThat(end).isEqualTo(head.length);
     assertThat(fields)

@@ -590,19 +590,25 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
     @Override
     public void succeeded(boolean inPlace) {
       current = null;
-      // ARMED: still registered, or firing now (onFillable then finds NONE and reads).
-      int meanwhile = reads.getAndSet(NONE);
+      // The buffer and the output first: once the read interest is taken back below, a read
+      // firing now may run process() on the selector's thread, and it must find them settled.
       ByteBuffer bytes = buffer.getByteBuffer();
       bytes.position(bytes.position() + head.size() + head.length());
+      boolean sentAhead = bytes.hasRemaining();
       if (close) {
         getEndPoint().shutdownOutput();
+      } else if (!sentAhead) {
+        releaseBuffer();
+      }
+      // ARMED: still registered, or firing now (onFillable then finds NONE and reads).
+      int meanwhile = reads.getAndSet(NONE);
+      if (close) {
         if (meanwhile == ARMED) {
           return; // the registered read drains what the client still sends
         }
-      } else if (!bytes.hasRemaining()) {
+      } else if (!sentAhead) {
         // Nothing sent ahead: the client sends its next request once it has read this answer,
         // so a read now would find nothing. Wait for it without trying.
-        releaseBuffer();
         if (meanwhile == NONE) {
           fillInterested();
         }

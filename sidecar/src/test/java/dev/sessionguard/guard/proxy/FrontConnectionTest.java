@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -187,6 +188,47 @@ class FrontConnectionTest {
           .containsEntry("x-trace", traces[i])
           .containsEntry("mcp-session-id", SESSION)
           .containsKey("x-forwarded-for");
+    }
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  /**
+   * A client that sends each request as soon as it has read the answer before, its head and body in
+   * two writes, on many connections in turn: the next request's bytes may arrive while the answer
+   * before it is being completed on another thread. Every request is answered, in full, and nothing
+   * of one connection's bytes turns up on another's.
+   */
+  @Test
+  void requests_sent_right_after_each_answer_on_many_connections_are_all_answered()
+      throws Exception {
+    initialize();
+    List<Socket> held = new ArrayList<>();
+    Socket mine = client;
+    InputStream myIn = in;
+    try {
+      for (int c = 0; c < 300; c++) {
+        client = new Socket("127.0.0.1", guard.port()); // held open, as a pool of clients
+        held.add(client);
+        client.setSoTimeout(10_000);
+        client.setTcpNoDelay(true); // the body right after the head, not after its ACK
+        in = client.getInputStream();
+        for (int k = 0; k < 3; k++) {
+          String text = "c" + c + "-" + k;
+          String request = post(SESSION, call(k, text));
+          int split = request.indexOf("\r\n\r\n") + 4;
+          send(request.substring(0, split));
+          send(request.substring(split));
+          Answer answer = read();
+          assertThat(answer.status()).as("connection %d, request %d", c, k).isEqualTo(200);
+          assertThat(answer.body()).contains(text);
+        }
+      }
+    } finally {
+      client = mine;
+      in = myIn;
+      for (Socket s : held) {
+        s.close();
+      }
     }
     await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
   }

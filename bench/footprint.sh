@@ -66,12 +66,9 @@ wrk.headers["Mcp-Session-Id"] = "bench-1"
 wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
 LUA
 
-# What runs: the guard with the policy (set by config for the floors), and where it says it is ready
-# (none: the floor-jvm program, which says nothing).
+# What runs (PROGRAM, set by config: the guard with the policy, or a floor), and where it says it
+# is ready (READY_URL; empty for the floor-jvm program, which says nothing).
 GUARD_PROGRAM=(-jar "$GUARD_JAR" --policy "$WORK/footprint-policy.json")
-PROGRAM=("${GUARD_PROGRAM[@]}")
-READY_URL="http://127.0.0.1:$ADM/readyz"
-FLOOR=
 
 # guard_start JVM OPTS: starts the guard (or a floor) on core 1, sets GUARD and READY_MS (launch to
 # /readyz 200; empty without READY_URL).
@@ -180,7 +177,6 @@ config() {
       else
         cache="$dir/$3.jsa" flag=-XX:ArchiveClassesAtExit
       fi
-      [ "$cache" -nt "$FLOOR_JAR" ] || rm -f "$cache"
       train "$RUN_JAVA" "$(echo "$training" | without_aot "$java")" "$cache" "$flag" "${PROGRAM[@]:0:4}"
       RUN_OPTS=$(echo "$image" | sed -E "s#-XX:(AOTCache|SharedArchiveFile)=[^ ]*#-XX:\1=$cache#")
       ;;
@@ -209,7 +205,8 @@ for v in $JVMS; do
     [ -n "$lines" ] || continue
     printf "summary jvm=%s config=%s" "$v" "$name"
     for f in ready_ms ready_cpu_ms idle_rss_mb idle_anon_mb idle_file_mb load_rss_mb load_rps idle_threads classes shared_classes; do
-      [ -z "$(echo "$lines" | field "$f")" ] || printf " %s=%s" "$f" "$(echo "$lines" | field "$f" | stats | cut -d' ' -f1)"
+      values=$(echo "$lines" | field "$f")
+      [ -z "$values" ] || printf " %s=%s" "$f" "$(echo "$values" | stats | cut -d' ' -f1)"
     done
     echo
   done

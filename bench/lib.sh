@@ -168,26 +168,34 @@ image_java() {
   fi
   echo "$dir/java/bin/java"
 }
-# made_for_this_jar FILE: FILE exists and was made from $GUARD_JAR as it is now (an archive made
-# from another jar would be refused at start, silently but for a warning).
-made_for_this_jar() { [ -f "$1" ] && [ "$(cat "$1.jar" 2>/dev/null)" = "$(jar_stamp)" ]; }
-jar_stamp() { echo "$GUARD_JAR $(stat -c '%s %Y' "$GUARD_JAR")"; }
+# made_for_these_jars FILE ARG...: FILE exists and was made from the jars ARG... name (as -jar J or
+# -cp J1:J2) as they are now (an archive made from other jars would be refused at start, silently
+# but for a warning).
+made_for_these_jars() { [ -f "$1" ] && [ "$(cat "$1.jar" 2>/dev/null)" = "$(jar_stamp "${@:2}")" ]; }
+jar_stamp() { # ARG...: each jar the arguments name, with its size and time
+  local arg jar
+  for arg in "$@"; do
+    for jar in ${arg//:/ }; do
+      [[ $jar != *.jar ]] || echo "$jar $(stat -c '%s %Y' "$jar")"
+    done
+  done
+}
 # train JAVA OPTS FILE [FLAG [PROGRAM...]]: the image's training run on JAVA with OPTS, which write
 # FILE (with FLAG, -XX:AOTCacheOutput or -XX:ArchiveClassesAtExit, the output OPTS name becomes
-# FLAG=FILE), unless FILE is there, made from this jar and newer than JAVA. PROGRAM (default: the
-# guard's jar) is what runs, with --training-run after it.
+# FLAG=FILE), unless FILE is there, made from PROGRAM's jars as they are and newer than JAVA.
+# PROGRAM (default: the guard's jar) is what runs, with --training-run after it.
 train() {
   local java=$1 opts=$2 file=$3 flag=${4:-}
   local program=("${@:5}")
   [ ${#program[@]} -gt 0 ] || program=(-jar "$GUARD_JAR")
-  made_for_this_jar "$file" && [ "$file" -nt "$java" ] && return 0
+  made_for_these_jars "$file" "${program[@]}" && [ "$file" -nt "$java" ] && return 0
   [ -z "$flag" ] || opts=$(echo "$opts" | sed -E "s#-XX:(AOTCacheOutput|ArchiveClassesAtExit)=[^ ]*#$flag=$file#")
   mkdir -p "$(dirname "$file")"
   rm -f "$file"
   # shellcheck disable=SC2086
   "$java" $opts "${program[@]}" --training-run >"$file.log" 2>&1 ||
     { echo "training run for $file failed:" >&2; cat "$file.log" >&2; exit 1; }
-  jar_stamp >"$file.jar"
+  jar_stamp "${program[@]}" >"$file.jar"
 }
 # image_archive JAVA: runs the image's training run with the image's java for JAVA, as the image
 # build does, unless its cache (or archive) is there, made from this jar and this runtime.

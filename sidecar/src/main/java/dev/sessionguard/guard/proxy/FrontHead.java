@@ -88,8 +88,9 @@ record FrontHead(
 
   /**
    * This head again, when {@code a[from..to)} starts with its bytes but for the Content-Length's
-   * digits (1 to 9 of them, as {@link #parse} takes them): what {@link #parse} would answer for
-   * those bytes, without parsing them. Null when they are another head, or not yet whole.
+   * digits (1 to {@link HeadLines#MAX_DIGITS} of them, as {@link #parse} takes them): what {@link
+   * #parse} would answer for those bytes, without parsing them. Null when they are another head, or
+   * not yet whole.
    */
   FrontHead again(byte[] a, int from, int to, int maxHead) {
     byte[] was = repeat.head;
@@ -98,7 +99,7 @@ record FrontHead(
       return null;
     }
     int i = from + at;
-    int digitsEnd = Math.min(to, i + 9);
+    int digitsEnd = Math.min(to, i + HeadLines.MAX_DIGITS);
     int n = 0;
     while (i < digitsEnd && a[i] >= '0' && a[i] <= '9') {
       n = n * 10 + (a[i++] - '0');

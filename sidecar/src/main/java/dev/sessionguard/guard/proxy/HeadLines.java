@@ -17,6 +17,9 @@ final class HeadLines {
   /** Not a head this parser takes. */
   static final int NOT_MINE = -2;
 
+  /** The most digits a length may have ({@link #digits}): it then fits an int. */
+  static final int MAX_DIGITS = 9;
+
   /**
    * Takes each header in turn, with where its value (white space around it left out) starts in the
    * parsed array; false makes the head not this parser's.
@@ -193,10 +196,10 @@ final class HeadLines {
     return seen >= 0 ? -1 : digits(value);
   }
 
-  /** The value as a length, or -1 unless it is 1 to 9 digits. */
+  /** The value as a length, or -1 unless it is 1 to {@link #MAX_DIGITS} digits. */
   static int digits(String v) {
     int n = v.length();
-    if (n == 0 || n > 9) {
+    if (n == 0 || n > MAX_DIGITS) {
       return -1;
     }
     int value = 0;

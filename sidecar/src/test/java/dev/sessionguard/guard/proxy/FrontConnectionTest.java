@@ -3,21 +3,17 @@ package dev.sessionguard.guard.proxy;
 import static dev.sessionguard.guard.ScriptedUpstream.json;
 import static dev.sessionguard.guard.ScriptedUpstream.raw;
 import static dev.sessionguard.guard.TestGuards.metric;
+import static dev.sessionguard.guard.proxy.RawClient.call;
+import static dev.sessionguard.guard.proxy.RawClient.post;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sessionguard.guard.Guard;
 import dev.sessionguard.guard.ScriptedUpstream;
 import dev.sessionguard.guard.TestGuards;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -36,8 +32,7 @@ class FrontConnectionTest {
 
   ScriptedUpstream upstream;
   Guard guard;
-  Socket client;
-  InputStream in;
+  RawClient client;
 
   @BeforeEach
   void start() throws Exception {
@@ -50,9 +45,7 @@ class FrontConnectionTest {
                 200,
                 r.isInitialize() ? Map.of("Mcp-Session-Id", SESSION) : Map.of(),
                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"echo\":" + quote(r.body()) + "}}"));
-    client = new Socket("127.0.0.1", guard.port());
-    client.setSoTimeout(10_000); // an answer that never comes fails the test
-    in = client.getInputStream();
+    client = new RawClient(guard.port());
   }
 
   @AfterEach
@@ -66,76 +59,9 @@ class FrontConnectionTest {
     return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
   }
 
-  static String call(int id, String text) {
-    return "{\"jsonrpc\":\"2.0\",\"id\":"
-        + id
-        + ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\""
-        + text
-        + "\"}}}";
-  }
-
-  static String post(String session, String body, String... extra) {
-    return "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
-        + "Accept: application/json, text/event-stream\r\n"
-        + (session == null ? "" : "Mcp-Session-Id: " + session + "\r\n")
-        + String.join("", extra)
-        + "Content-Length: "
-        + body.getBytes(StandardCharsets.UTF_8).length
-        + "\r\n\r\n"
-        + body;
-  }
-
-  void send(String... requests) throws IOException {
-    client.getOutputStream().write(String.join("", requests).getBytes(StandardCharsets.UTF_8));
-    client.getOutputStream().flush();
-  }
-
-  /** One answer, its body framed by Content-Length or chunked. */
-  record Answer(int status, Map<String, String> headers, String body) {}
-
-  Answer read() throws IOException {
-    String statusLine = line();
-    Map<String, String> headers = new LinkedHashMap<>();
-    for (String l = line(); !l.isEmpty(); l = line()) {
-      int colon = l.indexOf(':');
-      headers.merge(
-          l.substring(0, colon).toLowerCase(Locale.ROOT),
-          l.substring(colon + 1).trim(),
-          (a, b) -> a + "," + b);
-    }
-    ByteArrayOutputStream body = new ByteArrayOutputStream();
-    if (headers.containsKey("content-length")) {
-      body.write(in.readNBytes(Integer.parseInt(headers.get("content-length"))));
-    } else if ("chunked".equals(headers.get("transfer-encoding"))) {
-      for (int n = Integer.parseInt(line(), 16); n > 0; n = Integer.parseInt(line(), 16)) {
-        body.write(in.readNBytes(n));
-        assertThat(line()).isEmpty();
-      }
-      assertThat(line()).isEmpty();
-    }
-    return new Answer(
-        Integer.parseInt(statusLine.split(" ")[1]), headers, body.toString(StandardCharsets.UTF_8));
-  }
-
-  String line() throws IOException {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    int b;
-    while ((b = in.read()) != '\n') {
-      assertThat(b).as("the connection closed mid-answer").isNotEqualTo(-1);
-      out.write(b);
-    }
-    String s = out.toString(StandardCharsets.ISO_8859_1);
-    return s.endsWith("\r") ? s.substring(0, s.length() - 1) : s;
-  }
-
   void initialize() throws IOException {
-    send(
-        post(
-            null,
-            "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
-                + "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
-                + "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"));
-    Answer answer = read();
+    client.send(post(null, RawClient.initialize(0)));
+    RawClient.Answer answer = client.read();
     assertThat(answer.status()).isEqualTo(200);
     assertThat(answer.headers()).containsEntry("mcp-session-id", SESSION);
   }
@@ -144,14 +70,14 @@ class FrontConnectionTest {
   void one_connection_carries_initialize_calls_other_paths_and_refusals_in_turn() throws Exception {
     initialize(); // served by Jetty's handling: it creates a session
 
-    send(post(SESSION, call(1, "a")));
-    Answer first = read();
-    send("GET /elsewhere HTTP/1.1\r\nHost: guard\r\n\r\n");
-    Answer other = read();
-    send(post(SESSION, "{not json"));
-    Answer refused = read();
-    send(post(SESSION, call(3, "c")));
-    Answer third = read();
+    client.send(post(SESSION, call(1, "a")));
+    RawClient.Answer first = client.read();
+    client.send("GET /elsewhere HTTP/1.1\r\nHost: guard\r\n\r\n");
+    RawClient.Answer other = client.read();
+    client.send(post(SESSION, "{not json"));
+    RawClient.Answer refused = client.read();
+    client.send(post(SESSION, call(3, "c")));
+    RawClient.Answer third = client.read();
 
     assertThat(first.status()).isEqualTo(200);
     assertThat(first.body()).contains("tools/call");
@@ -173,8 +99,8 @@ class FrontConnectionTest {
     String[] traces = {"t-1", "t-1", "t-1", "t-1", "t-2", "t-1"};
 
     for (int i = 0; i < texts.length; i++) {
-      send(post(SESSION, call(i, texts[i]), "X-Trace: " + traces[i] + "\r\n"));
-      assertThat(read().body()).contains(texts[i]);
+      client.send(post(SESSION, call(i, texts[i]), "X-Trace: " + traces[i] + "\r\n"));
+      assertThat(client.read().body()).contains(texts[i]);
     }
 
     List<ScriptedUpstream.Request> calls =
@@ -202,31 +128,24 @@ class FrontConnectionTest {
   void requests_sent_right_after_each_answer_on_many_connections_are_all_answered()
       throws Exception {
     initialize();
-    List<Socket> held = new ArrayList<>();
-    Socket mine = client;
-    InputStream myIn = in;
+    List<RawClient> held = new ArrayList<>(); // held open, as a pool of clients
     try {
       for (int c = 0; c < 300; c++) {
-        client = new Socket("127.0.0.1", guard.port()); // held open, as a pool of clients
-        held.add(client);
-        client.setSoTimeout(10_000);
-        client.setTcpNoDelay(true); // the body right after the head, not after its ACK
-        in = client.getInputStream();
+        RawClient next = new RawClient(guard.port());
+        held.add(next);
         for (int k = 0; k < 3; k++) {
           String text = "c" + c + "-" + k;
           String request = post(SESSION, call(k, text));
           int split = request.indexOf("\r\n\r\n") + 4;
-          send(request.substring(0, split));
-          send(request.substring(split));
-          Answer answer = read();
+          next.send(request.substring(0, split));
+          next.send(request.substring(split));
+          RawClient.Answer answer = next.read();
           assertThat(answer.status()).as("connection %d, request %d", c, k).isEqualTo(200);
           assertThat(answer.body()).contains(text);
         }
       }
     } finally {
-      client = mine;
-      in = myIn;
-      for (Socket s : held) {
+      for (RawClient s : held) {
         s.close();
       }
     }
@@ -237,16 +156,16 @@ class FrontConnectionTest {
   void requests_sent_ahead_are_answered_in_order_whichever_way_each_goes() throws Exception {
     initialize();
 
-    send(
+    client.send(
         post(SESSION, call(1, "one")),
         post(SESSION, call(2, "two")),
         "DELETE /elsewhere HTTP/1.1\r\nHost: guard\r\n\r\n",
         post(SESSION, call(3, "three")));
 
-    assertThat(read().body()).contains("one");
-    assertThat(read().body()).contains("two");
-    assertThat(read().status()).isEqualTo(200);
-    assertThat(read().body()).contains("three");
+    assertThat(client.read().body()).contains("one");
+    assertThat(client.read().body()).contains("two");
+    assertThat(client.read().status()).isEqualTo(200);
+    assertThat(client.read().body()).contains("three");
     assertThat(upstream.seen)
         .extracting(ScriptedUpstream.Request::method)
         .containsSubsequence("POST", "POST", "DELETE", "POST");
@@ -260,9 +179,9 @@ class FrontConnectionTest {
     String big = "x".repeat(20_000);
     String chunkedBody = call(5, "chunked");
 
-    send(post(SESSION, call(4, big)));
-    Answer large = read();
-    send(
+    client.send(post(SESSION, call(4, big)));
+    RawClient.Answer large = client.read();
+    client.send(
         "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
             + "Accept: application/json, text/event-stream\r\nMcp-Session-Id: "
             + SESSION
@@ -271,9 +190,9 @@ class FrontConnectionTest {
             + "\r\n"
             + chunkedBody
             + "\r\n0\r\n\r\n");
-    Answer chunked = read();
-    send(post(SESSION, call(6, "after")));
-    Answer after = read();
+    RawClient.Answer chunked = client.read();
+    client.send(post(SESSION, call(6, "after")));
+    RawClient.Answer after = client.read();
 
     assertThat(large.status()).isEqualTo(200);
     assertThat(upstream.seen).extracting(ScriptedUpstream.Request::body).contains(call(4, big));
@@ -298,10 +217,10 @@ class FrontConnectionTest {
     };
 
     for (int n : sizes) {
-      send(post(SESSION, call(n, Integer.toString(n))));
+      client.send(post(SESSION, call(n, Integer.toString(n))));
     }
     for (int n : sizes) {
-      Answer answer = read();
+      RawClient.Answer answer = client.read();
       assertThat(answer.status()).isEqualTo(200);
       assertThat(answer.headers()).containsEntry("content-length", Integer.toString(envelope + n));
       assertThat(answer.body())
@@ -323,11 +242,11 @@ class FrontConnectionTest {
                     + "10\r\ndata: {\"id\":1}\n\n\r\n"
                     + "10\r\ndata: {\"id\":2}\n\n\r\n0\r\n\r\n"));
 
-    send(post(SESSION, call(1, "sse")));
-    Answer sse = read();
+    client.send(post(SESSION, call(1, "sse")));
+    RawClient.Answer sse = client.read();
     upstream.script((r, s) -> json(s, 200, Map.of(), "{\"jsonrpc\":\"2.0\",\"id\":2}"));
-    send(post(SESSION, call(2, "json")));
-    Answer next = read();
+    client.send(post(SESSION, call(2, "json")));
+    RawClient.Answer next = client.read();
 
     assertThat(sse.headers())
         .containsEntry("transfer-encoding", "chunked")
@@ -342,12 +261,12 @@ class FrontConnectionTest {
   void connection_close_is_answered_and_then_the_connection_closes() throws Exception {
     initialize();
 
-    send(post(SESSION, call(1, "bye"), "Connection: close\r\n"));
-    Answer answer = read();
+    client.send(post(SESSION, call(1, "bye"), "Connection: close\r\n"));
+    RawClient.Answer answer = client.read();
 
     assertThat(answer.status()).isEqualTo(200);
     assertThat(answer.headers()).containsEntry("connection", "close");
-    assertThat(in.read()).isEqualTo(-1);
+    assertThat(client.next()).isEqualTo(-1);
   }
 
   /**
@@ -368,7 +287,7 @@ class FrontConnectionTest {
               Map.of(),
               "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":" + quote(r.body()) + "}");
         });
-    send(post(SESSION, call(1, text)));
+    client.send(post(SESSION, call(1, text)));
     await().untilAsserted(() -> assertThat(upstream.seen).anyMatch(r -> r.body().contains(text)));
     return release;
   }
@@ -378,13 +297,14 @@ class FrontConnectionTest {
       throws Exception {
     CountDownLatch release = sendHeldCall("one");
 
-    send(post(SESSION, call(2, "two"))); // the connection reads it only once "one" is answered
+    client.send(
+        post(SESSION, call(2, "two"))); // the connection reads it only once "one" is answered
     release.countDown();
 
-    assertThat(read().body()).contains("one");
-    assertThat(read().body()).contains("two");
-    send(post(SESSION, call(3, "three")));
-    assertThat(read().body()).contains("three");
+    assertThat(client.read().body()).contains("one");
+    assertThat(client.read().body()).contains("two");
+    client.send(post(SESSION, call(3, "three")));
+    assertThat(client.read().body()).contains("three");
     assertThat(upstream.seen)
         .extracting(ScriptedUpstream.Request::body)
         .filteredOn(b -> b.contains("tools/call"))
@@ -401,9 +321,8 @@ class FrontConnectionTest {
     release.countDown();
 
     await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
-    client = new Socket("127.0.0.1", guard.port());
-    in = client.getInputStream();
-    send(post(SESSION, call(2, "still")));
-    assertThat(read().body()).contains("still");
+    client = new RawClient(guard.port());
+    client.send(post(SESSION, call(2, "still")));
+    assertThat(client.read().body()).contains("still");
   }
 }

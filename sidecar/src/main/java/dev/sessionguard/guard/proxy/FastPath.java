@@ -18,6 +18,9 @@ import dev.sessionguard.policy.SessionPolicySpec.Mode;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -195,22 +198,30 @@ public final class FastPath extends Handler.Wrapper {
       new Exchange(cfg, rpc, null, permit, peer).start(body);
       return;
     }
-    // In memory the session is known at once; with Redis this goes on when its reply is read.
-    sessions
-        .startRequest(
-            rpc.sessionId(),
-            McpEndpoint.boundToClients(cfg) ? client.name() : null,
-            McpEndpoint.activity(cfg, rpc))
-        .thenAccept(
-            found -> {
-              if (found.isEmpty()) {
-                permit.close();
-                peer.elsewhere(); // not live, or not the client's
-                return;
-              }
-              // Busy from here until the answer (or its SSE) ends.
-              new Exchange(cfg, rpc, found.get(), permit, peer).start(body);
-            });
+    CompletionStage<Optional<Session>> lookup;
+    try {
+      // In memory the session is known at once; with Redis this goes on when its reply is read.
+      lookup =
+          sessions.startRequest(
+              rpc.sessionId(),
+              McpEndpoint.boundToClients(cfg) ? client.name() : null,
+              McpEndpoint.activity(cfg, rpc));
+    } catch (RuntimeException x) {
+      lookup = CompletableFuture.failedStage(x);
+    }
+    lookup.whenComplete(
+        (found, x) -> {
+          if (x != null || found.isEmpty()) {
+            permit.close();
+            if (x != null) {
+              log.warn("session lookup failed; the request goes the endpoint's way", x);
+            }
+            peer.elsewhere(); // not live, not the client's, or not known here: the endpoint's
+            return;
+          }
+          // Busy from here until the answer (or its SSE) ends.
+          new Exchange(cfg, rpc, found.get(), permit, peer).start(body);
+        });
   }
 
   /** Hands a request the fast path does not take, whole, to the handlers behind it. */
@@ -483,7 +494,11 @@ public final class FastPath extends Handler.Wrapper {
         // call Redis, so on a thread that may wait), then relay the answer from there.
         blocking.execute(
             () -> {
-              mcp.ended(session.id(), EndReason.UPSTREAM);
+              try {
+                mcp.ended(session.id(), EndReason.UPSTREAM);
+              } catch (RuntimeException x) {
+                log.warn("ending session {} after the upstream's 404 failed", session.id(), x);
+              }
               respond(status, answer, proceed);
             });
       } else {
@@ -565,10 +580,10 @@ public final class FastPath extends Handler.Wrapper {
 
     private void finish() {
       if (finished.compareAndSet(false, true)) {
+        permit.close();
         if (session != null) {
           sessions.requestFinished(session, activity);
         }
-        permit.close();
       }
     }
   }

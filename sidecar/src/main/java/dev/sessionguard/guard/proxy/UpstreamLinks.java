@@ -74,8 +74,11 @@ final class UpstreamLinks {
     void completed();
 
     /**
-     * The exchange failed: no connection, a connection lost or cut, a malformed answer, or given up
-     * (aborted, or a callback failed). Nothing follows; not called after {@link #completed}.
+     * The exchange failed: no connection, a connection lost or cut, a malformed answer, no headers
+     * within the first-byte timeout, or given up (a callback failed). Nothing follows; not called
+     * after {@link #completed}. Once {@link #headers} was called, it comes from the answer's own
+     * processing, after the callback last handed on has completed, like any other call (or from a
+     * thread that closes the connection, as when the guard stops).
      */
     void failed(Throwable cause);
   }
@@ -182,7 +185,7 @@ final class UpstreamLinks {
     }
   }
 
-  /** One request's claim on a connection, and the way to give it up. */
+  /** One request's claim on a connection. */
   static final class Call {
     private final ByteBuffer head;
     private final ByteBuffer body;
@@ -190,9 +193,10 @@ final class UpstreamLinks {
     private final Duration firstByte; // null: no deadline
     private final long deadline;
     private final AtomicBoolean over = new AtomicBoolean();
-    private volatile boolean answered; // its headers were handed on
-    private Link link; // guarded by this
-    private Throwable aborted; // guarded by this
+    // Set once, by whichever comes first: the answer's headers handed on, or a failure from
+    // another thread (the first-byte timer, the request's write) before them. After the headers
+    // only the thread processing the answer ends it, so the answer's calls never overlap.
+    private final AtomicBoolean decided = new AtomicBoolean();
 
     private Call(
         ByteBuffer head, ByteBuffer body, Answer answer, Duration firstByte, long deadline) {
@@ -201,35 +205,6 @@ final class UpstreamLinks {
       this.answer = answer;
       this.firstByte = firstByte;
       this.deadline = deadline;
-    }
-
-    /**
-     * Gives the exchange up: its connection is closed (the answer is not read to its end), and
-     * {@link Answer#failed} follows unless the answer already ended.
-     */
-    void abort(Throwable cause) {
-      Link on;
-      synchronized (this) {
-        if (aborted != null) {
-          return;
-        }
-        aborted = cause;
-        on = link;
-      }
-      if (on != null) {
-        on.abort(this, cause);
-      } else {
-        fail(cause);
-      }
-    }
-
-    /** Binds the call to its connection; false when it was given up meanwhile. */
-    private synchronized boolean attach(Link to) {
-      if (aborted != null) {
-        return false;
-      }
-      link = to;
-      return true;
     }
 
     private void fail(Throwable cause) {
@@ -292,7 +267,9 @@ final class UpstreamLinks {
           new CyclicTimeout(connector.getScheduler()) {
             @Override
             public void onTimeoutExpired() {
-              if (state.get() instanceof Call call && call.firstByte != null && !call.answered) {
+              if (state.get() instanceof Call call
+                  && call.firstByte != null
+                  && call.decided.compareAndSet(false, true)) {
                 fail(call, new UpstreamResponse.FirstByteTimeout(call.firstByte));
               }
             }
@@ -315,28 +292,21 @@ final class UpstreamLinks {
 
     /** Writes the call's request; the answer arrives through the read interest it already has. */
     void send(Call call) {
-      if (!call.attach(this)) { // given up while the connection was being found
-        if (state.compareAndSet(call, null)) {
-          pool.idle.offerFirst(this); // unused: its read interest is still set
-        }
-        return;
-      }
       if (call.firstByte != null) {
         firstByte.schedule(call.deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
       }
       Callback written =
           Callback.from(
-              Invocable.InvocationType.NON_BLOCKING, () -> partEnded(call), x -> fail(call, x));
+              Invocable.InvocationType.NON_BLOCKING,
+              () -> partEnded(call),
+              // Once the answer is being relayed, its processing ends it: its end (the connection
+              // is then not reused, the write never having ended) or the connection's failure.
+              x -> {
+                if (call.decided.compareAndSet(false, true)) {
+                  fail(call, x);
+                }
+              });
       getEndPoint().write(written, call.head, call.body); // an empty body is skipped
-    }
-
-    /** Gives up {@code call}'s exchange, if this connection still serves it. */
-    void abort(Call call, Throwable cause) {
-      if (state.get() == call) {
-        fail(call, cause);
-      } else {
-        call.fail(cause);
-      }
     }
 
     /** Closes it if it is idle (its upstream moved). */
@@ -465,7 +435,10 @@ final class UpstreamLinks {
         }
         if (headersDue) {
           headersDue = false;
-          call.answered = true;
+          if (!call.decided.compareAndSet(false, true)) {
+            releaseBuffer(); // failed from another thread just before: it ends the call
+            return true;
+          }
           firstByte.cancel();
           call.answer.headers(status, fields, resume.arm());
           if (stopped(call)) {

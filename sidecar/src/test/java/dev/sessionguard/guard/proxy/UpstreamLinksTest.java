@@ -14,13 +14,18 @@ import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.util.Callback;
 import org.junit.jupiter.api.AfterEach;
@@ -121,19 +126,19 @@ class UpstreamLinksTest {
     return answer;
   }
 
-  UpstreamLinks.Call send(int port, Collected answer) {
+  void send(int port, Collected answer) {
     byte[] body = BODY.getBytes(StandardCharsets.UTF_8);
     String head =
         "POST /mcp HTTP/1.1\r\nHost: up\r\nX-Mine: 1\r\nContent-Length: "
             + body.length
             + "\r\n\r\n";
-    UpstreamLinks.Call call =
+    links.send(
+        "127.0.0.1",
+        port,
         UpstreamLinks.call(
             ByteBuffer.wrap(head.getBytes(StandardCharsets.ISO_8859_1)),
             ByteBuffer.wrap(body),
-            answer);
-    links.send("127.0.0.1", port, call);
-    return call;
+            answer));
   }
 
   /**
@@ -349,25 +354,103 @@ class UpstreamLinksTest {
     assertThat(links.idle()).isZero();
   }
 
+  /**
+   * Answers that arrive just before or just after their first-byte deadline: each exchange ends
+   * exactly one way, relayed whole or failed with the timeout before any of it was handed on, and
+   * never both, nor with two calls at once.
+   */
   @Test
-  void an_aborted_call_fails_with_its_cause_and_its_connection_is_closed() throws Exception {
-    CountDownLatch closed = new CountDownLatch(1);
+  void an_answer_arriving_as_its_deadline_passes_is_either_relayed_or_timed_out_never_both()
+      throws Exception {
+    Duration firstByte = Duration.ofMillis(20);
     upstream.script(
         (r, s) -> {
-          if (s.getInputStream().read() == -1) { // the guard closed it: nothing more comes
-            closed.countDown();
-          }
+          // The upstream's own delay, around the deadline: 17 to 23 ms after the request.
+          LockSupport.parkNanos(
+              firstByte.toNanos() + ThreadLocalRandom.current().nextLong(-3_000_000, 3_000_000));
+          raw(s, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
         });
-    Collected answer = new Collected(false);
-    UpstreamLinks.Call call = send(upstream.mcpUrl().getPort(), answer);
-    await().until(() -> upstream.seen.size() == 1);
+    byte[] body = BODY.getBytes(StandardCharsets.UTF_8);
+    String head = "POST /mcp HTTP/1.1\r\nHost: up\r\nContent-Length: " + body.length + "\r\n\r\n";
+    List<Recorded> all = new ArrayList<>();
+    for (int wave = 0; wave < 40; wave++) {
+      List<Recorded> calls = new ArrayList<>();
+      for (int i = 0; i < 16; i++) {
+        Recorded answer = new Recorded();
+        calls.add(answer);
+        links.send(
+            "127.0.0.1",
+            upstream.mcpUrl().getPort(),
+            UpstreamLinks.call(
+                ByteBuffer.wrap(head.getBytes(StandardCharsets.ISO_8859_1)),
+                ByteBuffer.wrap(body),
+                answer,
+                firstByte,
+                System.nanoTime()));
+      }
+      for (Recorded answer : calls) {
+        answer.ended.get(10, TimeUnit.SECONDS);
+      }
+      all.addAll(calls);
+    }
 
-    IOException timedOut = new IOException("no response headers in 1s");
-    call.abort(timedOut);
+    List<String> relayed = List.of("headers 202", "content 0 last", "completed");
+    List<String> timedOut = List.of("failed FirstByteTimeout");
+    for (Recorded answer : all) {
+      assertThat(answer.overlapped).isFalse();
+      // Anything after the end would have arrived by the time every call of a later wave ended.
+      assertThat(answer.events()).isIn(relayed, timedOut);
+    }
+    assertThat(all).anyMatch(a -> a.events().equals(relayed));
+    assertThat(all).anyMatch(a -> a.events().equals(timedOut));
+  }
 
-    assertThat(answer.await()).isSameAs(timedOut);
-    assertThat(closed.await(10, TimeUnit.SECONDS)).isTrue();
-    assertThat(links.idle()).isZero();
+  /** Every call an answer gets, in order, and whether two ever ran at once. */
+  static final class Recorded implements UpstreamLinks.Answer {
+    final CompletableFuture<Void> ended = new CompletableFuture<>();
+    private final List<String> events = new ArrayList<>();
+    private final AtomicBoolean inside = new AtomicBoolean();
+    volatile boolean overlapped;
+
+    private void note(String event) {
+      if (!inside.compareAndSet(false, true)) {
+        overlapped = true;
+      }
+      synchronized (events) {
+        events.add(event);
+      }
+      inside.set(false);
+    }
+
+    List<String> events() {
+      synchronized (events) {
+        return List.copyOf(events);
+      }
+    }
+
+    @Override
+    public void headers(int status, HttpFields headers, Callback proceed) {
+      note("headers " + status);
+      proceed.succeeded();
+    }
+
+    @Override
+    public void content(ByteBuffer bytes, boolean last, Callback written) {
+      note("content " + bytes.remaining() + (last ? " last" : ""));
+      written.succeeded();
+    }
+
+    @Override
+    public void completed() {
+      note("completed");
+      ended.complete(null);
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      note("failed " + cause.getClass().getSimpleName());
+      ended.complete(null);
+    }
   }
 
   @Test

@@ -29,6 +29,7 @@ import dev.sessionguard.policy.InvalidPolicyException;
 import dev.sessionguard.policy.PolicyFile;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
+import io.javalin.http.Handler;
 import io.javalin.http.HandlerType;
 import java.io.IOException;
 import java.net.URI;
@@ -211,18 +212,19 @@ public final class Guard implements AutoCloseable {
                     server.insertHandler(new JettyGuards.StripMethodOverride());
                     server.insertHandler(new FrontConnection.HandBack());
                   });
-              // Javalin takes the first matching route: the MCP endpoint before the catch-all.
-              for (HandlerType m : MCP_METHODS) {
-                c.routes.addHttpHandler(m, config.mcpPath(), mcp);
-              }
+              // The MCP path is the policy's in force, read per request: a reload that moves it
+              // moves admission with it (a route fixed at start would relay the new path
+              // unguarded).
+              Handler route =
+                  ctx ->
+                      (MCP_METHODS.contains(ctx.method())
+                                  && ctx.path().equals(policy.get().mcpPath())
+                              ? mcp
+                              : other)
+                          .handle(ctx);
               for (HandlerType m : ALL_METHODS) {
-                if (!MCP_METHODS.contains(m)) {
-                  c.routes.addHttpHandler(m, config.mcpPath(), other);
-                }
-                if (!config.mcpPath().equals("/")) {
-                  c.routes.addHttpHandler(m, "/", other);
-                }
-                c.routes.addHttpHandler(m, "/*", other);
+                c.routes.addHttpHandler(m, "/", route);
+                c.routes.addHttpHandler(m, "/*", route);
               }
             });
     this.admin =

@@ -214,4 +214,23 @@ class SessionAdmissionTest {
     assertThat(upstream.seen.get(upstream.seen.size() - 1).path())
         .isEqualTo("/.well-known/oauth-protected-resource");
   }
+
+  @Test
+  void a_reload_that_moves_the_mcp_path_moves_admission_with_it() throws Exception {
+    Guard g = guard("sessions: {max: 1, perClient: 1}\n");
+    assertThat(send(initialize(g, 1)).statusCode()).isEqualTo(200);
+
+    assertThat(
+            g.reload(
+                TestGuards.policy("sessions: {max: 1, perClient: 1}\n"),
+                TestGuards.overrides(upstream.mcpUrl("v2"))))
+        .isTrue();
+    assertThat(mcp(g).getPath()).isEqualTo("/v2/mcp");
+    HttpResponse<String> moved = send(initialize(g, 2));
+
+    assertThat(moved.statusCode()).isEqualTo(503); // held to the cap, not relayed unguarded
+    assertThat(json(moved).at("/error/data/reason").asText()).isEqualTo("global_sessions");
+    assertThat(upstream.initializes.get()).isEqualTo(1);
+    assertThat(g.sessions().active()).isEqualTo(1);
+  }
 }

@@ -24,6 +24,14 @@ public final class Session {
   private List<Runnable> streamClosers = List.of();
   private volatile String authorization;
 
+  /**
+   * A session the guard never recorded, only to be deleted upstream: one the upstream issued where
+   * the guard admitted none, and its caps then refused.
+   */
+  public static Session unrecorded(String id, String client) {
+    return new Session(id, client, System.currentTimeMillis());
+  }
+
   Session(String id, String client, long createdMillis) {
     this.id = id;
     this.client = client;

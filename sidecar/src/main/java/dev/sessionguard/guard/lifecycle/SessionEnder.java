@@ -103,6 +103,17 @@ public final class SessionEnder {
   }
 
   /**
+   * Deletes upstream a session the guard never recorded ({@link Session#unrecorded}): not counted
+   * as ended, no stream to close; as {@link #end} otherwise.
+   */
+  public CompletableFuture<Boolean> discard(Session session) {
+    LOG.info("deleting a session the guard did not admit session={}", session);
+    CompletableFuture<Boolean> done = new CompletableFuture<>();
+    submit(() -> attempt(session, 1, done));
+    return done;
+  }
+
+  /**
    * From now on no DELETE is sent: a stopping guard leaves its sessions to the upstream (and to the
    * guard that takes over), as DESIGN.md's drain says. Sessions ended later still close their
    * streams; their futures complete with false.

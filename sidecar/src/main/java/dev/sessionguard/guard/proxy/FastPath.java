@@ -162,7 +162,7 @@ public final class FastPath extends Handler.Wrapper {
     }
     Classification rpc =
         new Classification(era, envelope.method(), envelope.id(), headers.get("Mcp-Session-Id"));
-    if (rpc.isInitialize()
+    if ("initialize".equals(rpc.rpcMethod()) // in either era: the endpoint counts what it makes
         || rpc.isListen() // a stream, held to the stream caps
         || (perRequest && HeaderCheck.mismatch(envelope.tree(), headers::get).isPresent())) {
       peer.elsewhere();

@@ -183,11 +183,12 @@ public final class McpEndpoint implements Handler {
     }
     try {
       if (request.era() == Era.PER_REQUEST) {
-        passThrough(ctx, cfg, request, body); // no sessions: GET, DELETE, Mcp-Session-Id untouched
+        // No sessions: GET, DELETE, Mcp-Session-Id untouched.
+        passThrough(ctx, cfg, request, body, client);
       } else if (request.isInitialize()) {
         initialize(ctx, cfg, request, body, client);
       } else if (request.sessionId() == null) {
-        passThrough(ctx, cfg, request, body); // not a session (yet): the upstream decides
+        passThrough(ctx, cfg, request, body, client); // not a session (yet): the upstream decides
       } else {
         onSession(ctx, cfg, request, body, client);
       }
@@ -219,26 +220,72 @@ public final class McpEndpoint implements Handler {
         forwarder.relay(ctx.req(), ctx.res(), response);
         return;
       }
-      if (!SessionIds.isValid(issued)) {
-        GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
-        log.warn("upstream issued a session id outside visible ASCII; answered 502");
-        return;
-      }
-      Session session = sessions.confirm(reservation, issued);
-      session.rememberAuthorization(ctx.req().getHeader("Authorization"));
-      metrics.admitted(false);
-      log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
-      Outcome outcome = forwarder.relay(ctx.req(), ctx.res(), response);
-      // The client may never have seen the id: nobody else can use or end this session. Unless
-      // the guard cut the answer by stopping: then the session stays, like every other one, for
-      // the upstream and (with Redis) the guards that remain.
-      if (outcome != Outcome.COMPLETE && !ender.stopping()) {
-        sessions
-            .end(session.id(), EndReason.UPSTREAM)
-            .ifPresent(s -> ender.end(new Ended(s, EndReason.UPSTREAM)));
-      }
+      record(ctx, request, client, response, issued, reservation);
     } finally {
       sessions.cancel(reservation); // released on every path that did not confirm it
+    }
+  }
+
+  /**
+   * Records the session the upstream issued on {@code reservation} and relays its answer; the
+   * caller releases the reservation if this did not confirm it.
+   */
+  private void record(
+      Context ctx,
+      Classification request,
+      Client client,
+      UpstreamResponse response,
+      String issued,
+      Reservation reservation)
+      throws IOException {
+    if (!SessionIds.isValid(issued)) {
+      GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
+      log.warn("upstream issued a session id outside visible ASCII; answered 502");
+      return;
+    }
+    Session session = sessions.confirm(reservation, issued);
+    session.rememberAuthorization(ctx.req().getHeader("Authorization"));
+    metrics.admitted(false);
+    log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
+    Outcome outcome = forwarder.relay(ctx.req(), ctx.res(), response);
+    // The client may never have seen the id: nobody else can use or end this session. Unless
+    // the guard cut the answer by stopping: then the session stays, like every other one, for
+    // the upstream and (with Redis) the guards that remain.
+    if (outcome != Outcome.COMPLETE && !ender.stopping()) {
+      sessions
+          .end(session.id(), EndReason.UPSTREAM)
+          .ifPresent(s -> ender.end(new Ended(s, EndReason.UPSTREAM)));
+    }
+  }
+
+  /**
+   * A session the upstream issued on a request the guard took for one that makes none (an {@code
+   * initialize} sent with a 2026-07-28 version, or inside a batch): admitted now, held to the caps
+   * like any other, or deleted upstream and refused as its {@code initialize} would have been.
+   */
+  private void admitIssued(
+      Context ctx,
+      GuardConfig cfg,
+      Classification request,
+      Client client,
+      UpstreamResponse response,
+      String issued)
+      throws IOException {
+    Admission admission =
+        sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), dryRun(cfg));
+    String authorization = ctx.req().getHeader("Authorization");
+    if (admission instanceof Admission.Refused refused) {
+      Session unrecorded = Session.unrecorded(issued, client.name());
+      unrecorded.rememberAuthorization(authorization);
+      ender.discard(unrecorded);
+      refuse(ctx.res(), refused.reason(), request.id(), cfg.retryAfter());
+      return;
+    }
+    Reservation reservation = admitted(admission, client, cfg, authorization).reservation();
+    try {
+      record(ctx, request, client, response, issued, reservation);
+    } finally {
+      sessions.cancel(reservation);
     }
   }
 
@@ -381,12 +428,22 @@ public final class McpEndpoint implements Handler {
   }
 
   /** Forwards one request that needs no session decision. */
-  private void passThrough(Context ctx, GuardConfig cfg, Classification request, byte[] body)
+  private void passThrough(
+      Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
       throws IOException {
     try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
-      if (response != null) {
-        forwarder.relay(ctx.req(), ctx.res(), response);
+      if (response == null) {
+        return;
       }
+      String issued = response.header("Mcp-Session-Id");
+      if (is2xx(response)
+          && issued != null
+          && !issued.equals(request.sessionId())
+          && sessions.lookup(issued) instanceof Lookup.Unknown) {
+        admitIssued(ctx, cfg, request, client, response, issued);
+        return;
+      }
+      forwarder.relay(ctx.req(), ctx.res(), response);
     }
   }
 

@@ -233,4 +233,53 @@ class SessionAdmissionTest {
     assertThat(upstream.initializes.get()).isEqualTo(1);
     assertThat(g.sessions().active()).isEqualTo(1);
   }
+
+  /**
+   * A client that labels its {@code initialize} 2026-07-28 is not held to session caps up front
+   * (that era has none), but a session-era upstream makes a session of it all the same: the guard
+   * counts it, or, with no room, deletes it upstream and refuses as it would the initialize.
+   */
+  @Test
+  void a_session_the_upstream_makes_of_a_per_request_era_initialize_is_held_to_the_caps()
+      throws Exception {
+    Guard g = guard("sessions: {max: 2, perClient: 2}\n");
+    String[] perRequest = {"MCP-Protocol-Version", "2026-07-28", "Mcp-Method", "initialize"};
+
+    HttpResponse<String> counted = send(initialize(g, "a", perRequest));
+    assertThat(send(initialize(g, "b")).statusCode()).isEqualTo(200);
+    HttpResponse<String> refused = send(initialize(g, "c", perRequest));
+
+    assertThat(counted.statusCode()).isEqualTo(200);
+    assertThat(refused.statusCode()).isEqualTo(503);
+    assertThat(json(refused).get("id").asText()).isEqualTo("c");
+    assertThat(json(refused).at("/error/data/reason").asText()).isEqualTo("global_sessions");
+    assertThat(upstream.initializes.get()).isEqualTo(3);
+    assertThat(g.sessions().active()).isEqualTo(2);
+    await().untilAsserted(() -> assertThat(upstream.live).hasSize(2)); // the third deleted
+    assertThat(upstream.live).contains(counted.headers().firstValue("Mcp-Session-Id").get());
+  }
+
+  @Test
+  void a_session_the_upstream_makes_of_an_initialize_in_a_batch_is_held_to_the_caps()
+      throws Exception {
+    Guard g = guard("sessions: {max: 1, perClient: 1}\n");
+    assertThat(send(initialize(g, 1)).statusCode()).isEqualTo(200);
+    String batch =
+        "[{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{"
+            + "\"protocolVersion\":\"2025-03-26\",\"capabilities\":{},"
+            + "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}]";
+
+    HttpResponse<String> refused =
+        send(
+            HttpRequest.newBuilder(mcp(g))
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream")
+                .POST(HttpRequest.BodyPublishers.ofString(batch))
+                .build());
+
+    assertThat(refused.statusCode()).isEqualTo(503);
+    assertThat(upstream.initializes.get()).isEqualTo(2);
+    assertThat(g.sessions().active()).isEqualTo(1);
+    await().untilAsserted(() -> assertThat(upstream.live).hasSize(1));
+  }
 }

@@ -78,7 +78,12 @@ public final class PolicyWatcher implements AutoCloseable {
           key.pollEvents();
           key.reset();
         }
-        check();
+        try {
+          check();
+        } catch (RuntimeException e) {
+          // One failed reload must not end the watching: the next change is read as usual.
+          LOG.error("reloading {} failed; the policy in force stays", file, e);
+        }
       }
     } catch (InterruptedException | ClosedWatchServiceException e) {
       Thread.currentThread().interrupt();

@@ -56,7 +56,11 @@ public final class IdleReaper implements AutoCloseable {
     Rules r = rules.get();
     List<Ended> ended = registry.expire(r.idleTimeout(), r.maxLifetime(), r.hardBound());
     for (Ended e : ended) {
-      ender.end(e);
+      try {
+        ender.end(e);
+      } catch (RuntimeException x) { // the rest of them are ended all the same
+        LOG.error("ending {} failed", e.session(), x);
+      }
     }
     return ended;
   }

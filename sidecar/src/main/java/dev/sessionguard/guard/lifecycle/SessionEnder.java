@@ -142,7 +142,14 @@ public final class SessionEnder {
         slots.release();
         continue;
       }
-      next.run();
+      try {
+        next.run();
+      } catch (RuntimeException e) {
+        // Building or sending the DELETE failed before it was under way: its slot comes back,
+        // or after a few such failures no DELETE would ever be sent again.
+        slots.release();
+        LOG.error("upstream DELETE could not be sent", e);
+      }
     }
   }
 

@@ -497,7 +497,11 @@ public final class McpEndpoint implements Handler {
         // asking for the eviction comes from the same verified client.
         evicted.rememberAuthorizationIfNone(authorization);
       }
-      ender.end(new Ended(evicted, EndReason.EVICTED));
+      try {
+        ender.end(new Ended(evicted, EndReason.EVICTED));
+      } catch (RuntimeException x) { // the admission stands: its reservation is the caller's
+        log.error("ending evicted session {} failed", evicted, x);
+      }
     }
     return admitted;
   }

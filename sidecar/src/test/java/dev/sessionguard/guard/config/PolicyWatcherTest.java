@@ -11,6 +11,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,6 +59,39 @@ class PolicyWatcherTest {
     Files.writeString(file, policy(6));
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(applied).hasSize(1));
     assertThat(applied.get(0).spec().sessions.max).isEqualTo(6);
+  }
+
+  @Test
+  void a_reload_that_throws_does_not_stop_the_watching() throws Exception {
+    Path file = Files.writeString(dir.resolve("policy.yaml"), policy(5));
+    AtomicInteger calls = new AtomicInteger();
+    watcher =
+        new PolicyWatcher(
+                file,
+                Files.readAllBytes(file),
+                Duration.ofMillis(200),
+                new PolicyWatcher.Listener() {
+                  @Override
+                  public void applied(PolicyFile policy) {
+                    if (calls.incrementAndGet() == 1) {
+                      throw new IllegalStateException("the first apply fails");
+                    }
+                    applied.add(policy);
+                  }
+
+                  @Override
+                  public void rejected(List<String> problems) {
+                    rejected.add(problems);
+                  }
+                })
+            .start();
+
+    Files.writeString(file, policy(6));
+    await().atMost(Duration.ofSeconds(10)).until(() -> calls.get() == 1);
+    Files.writeString(file, policy(7));
+
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(applied).hasSize(1));
+    assertThat(applied.get(0).spec().sessions.max).isEqualTo(7);
   }
 
   @Test

@@ -289,7 +289,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     }
     Admission admission = local.admit(client, caps, exempt, force);
     if (admission instanceof Admission.Admitted admitted) {
-      admitted.evicted().forEach(s -> held.remove(s.id()));
+      admitted.evicted().forEach(s -> endedHere(s.id(), EndReason.EVICTED));
       if (closed) {
         return new Admission.Admitted(
             admitted.reservation(),
@@ -379,6 +379,16 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       case "ended" -> new Lookup.Ended();
       default -> new Lookup.Unknown();
     };
+  }
+
+  /**
+   * A session held here (Redis could not record it yet) ended here: its end waits in the replay
+   * behind its confirmation, or Redis would record it, live, once it answers again.
+   */
+  private void endedHere(String sessionId, EndReason reason) {
+    if (held.remove(sessionId) != null) {
+      replay("end", sessionId, reason.name());
+    }
   }
 
   @Override
@@ -531,7 +541,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   public List<Ended> expire(Duration idle, Duration lifetime, Duration hardBound) {
     List<Ended> ended = new ArrayList<>();
     for (Ended e : local.expire(idle, lifetime, hardBound)) {
-      held.remove(e.session().id());
+      endedHere(e.session().id(), e.reason());
       ended.add(e);
     }
     if (!available) {

@@ -422,4 +422,26 @@ class RedisSessionRegistryTest {
     assertThat(redis.redis().hlen(KEYS + "reservations")).isZero();
     assertThat(slow.active()).isEqualTo(1);
   }
+
+  @Test
+  void a_session_held_through_an_outage_that_expires_meanwhile_stays_ended_once_redis_is_back() {
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
+    var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);
+    redis.server.pause(Duration.ofMillis(2500));
+    slow.confirm(admitted.reservation(), "s-gone"); // times out: held here, its confirm queued
+    slow.cancel(admitted.reservation());
+
+    clock.advance(IDLE.plusMinutes(1));
+    assertThat(slow.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("s-gone");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(slow.storeAvailable()).isTrue());
+
+    assertThat(redis.redis().zrange(KEYS + "sessions", 0, -1)).isEmpty();
+    assertThat(slow.lookup("s-gone")).isEqualTo(new Lookup.Ended());
+    assertThat(slow.active()).isZero();
+    assertThat(redis.countingKeys()).isEmpty();
+  }
 }

@@ -112,6 +112,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   private volatile StatefulRedisConnection<String, String> connection;
   private volatile boolean available;
+  // The token of the last EXPIRE reply received: expire.lua returns a claim again until the next
+  // call names its token, so a reply lost to a timeout does not lose its sessions' DELETEs.
+  private volatile String claimsReceived = "";
   private volatile boolean leased;
 
   /** Reservations recorded in Redis, by their id there. */
@@ -551,6 +554,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       Instant now = clock.instant();
       Instant bornBefore = now.minus(lifetime);
       while (true) {
+        String token = UUID.randomUUID().toString();
         List<Object> reply =
             call(
                 EXPIRE,
@@ -559,7 +563,10 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
                 ms(bornBefore),
                 ms(bornBefore.minus(hardBound)),
                 tombstoneMs,
-                Integer.toString(EXPIRE_BATCH));
+                Integer.toString(EXPIRE_BATCH),
+                token,
+                claimsReceived);
+        claimsReceived = token; // a reply lost before this line is claimed again next time
         int idleClaimed = 0;
         for (int i = 0; i < reply.size(); i += 4) {
           EndReason reason = EndReason.valueOf((String) reply.get(i + 3));

@@ -444,4 +444,25 @@ class RedisSessionRegistryTest {
     assertThat(slow.active()).isZero();
     assertThat(redis.countingKeys()).isEmpty();
   }
+
+  @Test
+  void sessions_an_expiry_claimed_whose_reply_was_lost_are_returned_by_the_next_one() {
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Open);
+    var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);
+    slow.confirm(admitted.reservation(), "s-lost");
+    clock.advance(IDLE.plusMinutes(1));
+
+    redis.server.pause(Duration.ofMillis(2500));
+    assertThat(slow.expire(IDLE, LIFE, HARD)).isEmpty(); // timed out; Redis runs it after the pause
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(slow.storeAvailable()).isTrue());
+    assertThat(redis.redis().zrange(KEYS + "sessions", 0, -1)).isEmpty(); // claimed there
+
+    assertThat(slow.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id(), Ended::reason)
+        .containsExactly(Tuple.tuple("s-lost", EndReason.IDLE));
+    assertThat(slow.expire(IDLE, LIFE, HARD)).isEmpty(); // received: not returned twice
+    assertThat(redis.countingKeys()).isEmpty();
+  }
 }

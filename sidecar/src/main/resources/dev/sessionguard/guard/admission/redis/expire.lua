@@ -3,12 +3,29 @@
 -- DELETE), and any orphan of a dead guard; a live guard's sessions are left to that guard.
 -- ARGV[4] idle cutoff (last activity at or before), [5] lifetime cutoff (created at or before),
 -- [6] hard cutoff (created at or before: ended even while busy), [7] tombstone ms,
--- [8] at most this many idle sessions (own and orphans) per call.
+-- [8] at most this many idle sessions (own and orphans) per call, [9] this call's token,
+-- [10] the token of the last reply the guard received ('' for none).
 -- Returns a flat list of id, client, created, reason.
+--
+-- What a call claims is kept under its token until the guard's next call names that token as
+-- received: a reply lost on the way (a command timeout, a dropped connection) is returned again
+-- by the next call, so no claimed session goes without its upstream DELETE.
 local idle_cutoff, born_cutoff, hard_cutoff = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local tomb_ms, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+local token, received = ARGV[9], ARGV[10]
+local CLAIMS_MS = 3600000 -- a dead guard's unreceived claims do not stay for ever
+local claims_key = P .. 'claims:' .. GUARD
 purge_dead_guards()
 local out = {}
+local kept = redis.call('GET', claims_key)
+if kept then
+  local last = cjson.decode(kept)
+  if last.token ~= received then
+    for _, v in ipairs(last.out) do
+      table.insert(out, v)
+    end
+  end
+end
 local function reply(id, client, created, reason)
   table.insert(out, id)
   table.insert(out, client)
@@ -44,5 +61,10 @@ if #idle < limit then
       reply(id, string.sub(v, sp + 1), string.sub(v, 1, sp - 1), 'IDLE')
     end
   end
+end
+if #out > 0 then
+  redis.call('SET', claims_key, cjson.encode({token = token, out = out}), 'PX', CLAIMS_MS)
+else
+  redis.call('DEL', claims_key)
 end
 return out

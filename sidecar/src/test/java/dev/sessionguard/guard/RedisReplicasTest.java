@@ -145,11 +145,11 @@ class RedisReplicasTest {
             .build());
   }
 
-  /** Keys that hold a count or a record: everything but tombstones, leases and the guard list. */
+  /** Keys that hold a count or a record ({@link RedisServer#countingKey}). */
   static List<String> countingKeys() {
     return redis().keys(PREFIX + "*").stream()
         .map(k -> k.substring(PREFIX.length()))
-        .filter(k -> !k.startsWith("t:") && !k.startsWith("lease:") && !k.equals("guards"))
+        .filter(RedisServer::countingKey)
         .sorted()
         .toList();
   }

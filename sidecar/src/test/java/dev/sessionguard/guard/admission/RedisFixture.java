@@ -56,12 +56,7 @@ final class RedisFixture implements AutoCloseable {
   List<String> countingKeys() {
     return redis().keys(RedisStore.keyPrefix(SCOPE) + "*").stream()
         .map(k -> k.substring(RedisStore.keyPrefix(SCOPE).length()))
-        .filter(
-            k ->
-                !k.startsWith("t:")
-                    && !k.startsWith("lease:")
-                    && !k.startsWith("claims:") // a reaper's last claims, kept until received
-                    && !k.equals("guards"))
+        .filter(RedisServer::countingKey)
         .sorted()
         .toList();
   }

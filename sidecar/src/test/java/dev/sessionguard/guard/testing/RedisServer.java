@@ -18,6 +18,17 @@ import java.time.Duration;
  * started again on the same port (a Redis outage). Skips the test when redis-server is missing.
  */
 public final class RedisServer implements AutoCloseable {
+  /**
+   * Whether a guard's key (its prefix removed) holds a count or a record: not a tombstone, a lease,
+   * the guard list, or a reaper's last claims (kept until received).
+   */
+  public static boolean countingKey(String key) {
+    return !key.startsWith("t:")
+        && !key.startsWith("lease:")
+        && !key.startsWith("claims:")
+        && !key.equals("guards");
+  }
+
   private final Path binary;
   private final int port;
   private Process process;

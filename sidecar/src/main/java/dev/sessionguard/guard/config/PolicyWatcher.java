@@ -82,7 +82,7 @@ public final class PolicyWatcher implements AutoCloseable {
           check();
         } catch (RuntimeException e) {
           // One failed reload must not end the watching: the next change is read as usual.
-          LOG.error("reloading {} failed; the policy in force stays", file, e);
+          LOG.error("applying {} failed; the next change is read as usual", file, e);
         }
       }
     } catch (InterruptedException | ClosedWatchServiceException e) {

@@ -142,14 +142,7 @@ public final class SessionEnder {
         slots.release();
         continue;
       }
-      try {
-        next.run();
-      } catch (RuntimeException e) {
-        // Building or sending the DELETE failed before it was under way: its slot comes back,
-        // or after a few such failures no DELETE would ever be sent again.
-        slots.release();
-        LOG.error("upstream DELETE could not be sent", e);
-      }
+      next.run();
     }
   }
 
@@ -164,6 +157,19 @@ public final class SessionEnder {
       done.complete(false);
       return;
     }
+    try {
+      send(session, attempt, done);
+    } catch (RuntimeException e) {
+      // Building or sending the DELETE failed before it was under way: its slot comes back (or
+      // after a few such failures no DELETE would ever be sent again), and it counts as failed.
+      slots.release();
+      LOG.error("upstream DELETE could not be sent session={}", session, e);
+      events.deleteFailed(session);
+      done.complete(false);
+    }
+  }
+
+  private void send(Session session, int attempt, CompletableFuture<Boolean> done) {
     Request request =
         http.newRequest(upstream.get())
             .method(HttpMethod.DELETE)

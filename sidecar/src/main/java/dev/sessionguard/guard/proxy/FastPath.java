@@ -582,7 +582,11 @@ public final class FastPath extends Handler.Wrapper {
       if (finished.compareAndSet(false, true)) {
         permit.close();
         if (session != null) {
-          sessions.requestFinished(session, activity);
+          try {
+            sessions.requestFinished(session, activity);
+          } catch (RuntimeException x) { // the answer still ends for the client
+            log.error("finishing a request on session {} failed", session, x);
+          }
         }
       }
     }

@@ -271,6 +271,11 @@ public final class McpEndpoint implements Handler {
       UpstreamResponse response,
       String issued)
       throws IOException {
+    if (!SessionIds.isValid(issued)) { // before any admission: nothing to count or to evict for
+      GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
+      log.warn("upstream issued a session id outside visible ASCII; answered 502");
+      return;
+    }
     Admission admission =
         sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), dryRun(cfg));
     String authorization = ctx.req().getHeader("Authorization");

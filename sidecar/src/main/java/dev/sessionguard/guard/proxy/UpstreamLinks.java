@@ -248,6 +248,9 @@ final class UpstreamLinks {
     private boolean lastHandedOn;
     private boolean interim;
     private boolean ended;
+    // The request's write failed once the answer had begun: the answer is read on, to its end or
+    // its failure, and the connection is not reused.
+    private volatile boolean requestFailed;
     // How the answer is read: TRY its head as a plain one (AnswerHead), COUNT the plain answer's
     // body (remaining bytes of it), or PARSE it all with Jetty's parser.
     private int mode = TRY;
@@ -287,6 +290,7 @@ final class UpstreamLinks {
     /** From the pool: serves {@code call} unless the connection closed meanwhile. */
     boolean take(Call call) {
       parts.set(2); // only the taker touches it while the connection is idle
+      requestFailed = false;
       return state.compareAndSet(null, call);
     }
 
@@ -299,11 +303,16 @@ final class UpstreamLinks {
           Callback.from(
               Invocable.InvocationType.NON_BLOCKING,
               () -> partEnded(call),
-              // Once the answer is being relayed, its processing ends it: its end (the connection
-              // is then not reused, the write never having ended) or the connection's failure.
+              // Once the answer is being relayed, its processing ends it: its end or the
+              // connection's failure; the connection is then not reused.
               x -> {
                 if (call.decided.compareAndSet(false, true)) {
                   fail(call, x);
+                } else if (!requestFailed) {
+                  requestFailed = true;
+                  if (call.over.get() && state.compareAndSet(call, CLOSED)) {
+                    getEndPoint().close(x); // the answer has ended: nothing else would close it
+                  }
                 }
               });
       getEndPoint().write(written, call.head, call.body); // an empty body is skipped
@@ -381,6 +390,10 @@ final class UpstreamLinks {
           if (filled == 0) {
             releaseBuffer();
             fillInterested();
+            return;
+          }
+          if (requestFailed) { // the close may be the failure's, not the answer's end
+            failed(call, new EOFException("upstream closed the connection it failed to read"));
             return;
           }
           parser.atEOF(); // ends an answer delimited by the connection's close, else fails it
@@ -526,7 +539,7 @@ final class UpstreamLinks {
 
     /** The answer ended and was handed on whole: reuse the connection if it may be. */
     private void end(Call call, ByteBuffer bytes) {
-      boolean reusable = keepAlive && !bytes.hasRemaining();
+      boolean reusable = keepAlive && !bytes.hasRemaining() && !requestFailed;
       releaseBuffer();
       parser.reset();
       mode = TRY;

@@ -148,6 +148,30 @@ class InitializeFaultsTest {
     assertNoSlotTaken();
   }
 
+  /**
+   * On a request the guard relays without admission (here an initialize labelled 2026-07-28), an id
+   * outside visible ASCII is answered 502 before any admission: not refused at the cap, and no
+   * DELETE sent with it.
+   */
+  @Test
+  void a_session_id_outside_visible_ascii_issued_on_a_relayed_request_gets_502_first() {
+    upstream.script(
+        (r, s) -> {
+          boolean labelled = "2026-07-28".equals(r.headers().get("mcp-protocol-version"));
+          json(s, 200, Map.of("Mcp-Session-Id", labelled ? "bad\u00e9id" : "s-1"), "{}");
+        });
+    assertThat(send(initialize(guard, 1)).statusCode()).isEqualTo(200); // the cap is now full
+
+    HttpResponse<String> r =
+        send(
+            initialize(guard, 2, "MCP-Protocol-Version", "2026-07-28", "Mcp-Method", "initialize"));
+
+    assertThat(r.statusCode()).isEqualTo(502);
+    assertThat(guard.sessions().active()).isEqualTo(1);
+    await().untilAsserted(() -> assertThat(guard.requests().total()).isZero());
+    assertThat(upstream.seen).noneMatch(q -> q.method().equals("DELETE"));
+  }
+
   @Test
   void a_client_gone_after_the_id_was_issued_gets_its_session_deleted_upstream() throws Exception {
     CountDownLatch received = new CountDownLatch(1);

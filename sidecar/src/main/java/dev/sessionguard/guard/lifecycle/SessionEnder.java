@@ -97,9 +97,7 @@ public final class SessionEnder {
         dev.sessionguard.guard.admission.SessionIds.shortHash(session.client()));
     events.ended(ended);
     session.closeStream();
-    CompletableFuture<Boolean> done = new CompletableFuture<>();
-    submit(() -> attempt(session, 1, done));
-    return done;
+    return delete(session);
   }
 
   /**
@@ -108,6 +106,11 @@ public final class SessionEnder {
    */
   public CompletableFuture<Boolean> discard(Session session) {
     LOG.info("deleting a session the guard did not admit session={}", session);
+    return delete(session);
+  }
+
+  /** Queues the session's upstream DELETE; completes as {@link #end} says. */
+  private CompletableFuture<Boolean> delete(Session session) {
     CompletableFuture<Boolean> done = new CompletableFuture<>();
     submit(() -> attempt(session, 1, done));
     return done;

@@ -238,9 +238,7 @@ public final class McpEndpoint implements Handler {
       String issued,
       Reservation reservation)
       throws IOException {
-    if (!SessionIds.isValid(issued)) {
-      GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
-      log.warn("upstream issued a session id outside visible ASCII; answered 502");
+    if (refusedAsInvalid(ctx, request, issued)) {
       return;
     }
     Session session = sessions.confirm(reservation, issued);
@@ -258,6 +256,17 @@ public final class McpEndpoint implements Handler {
     }
   }
 
+  /** Answers 502 for an issued session id outside visible ASCII; true when it did. */
+  private boolean refusedAsInvalid(Context ctx, Classification request, String issued)
+      throws IOException {
+    if (SessionIds.isValid(issued)) {
+      return false;
+    }
+    GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
+    log.warn("upstream issued a session id outside visible ASCII; answered 502");
+    return true;
+  }
+
   /**
    * A session the upstream issued on a request the guard took for one that makes none (an {@code
    * initialize} sent with a 2026-07-28 version, or inside a batch): admitted now, held to the caps
@@ -271,9 +280,7 @@ public final class McpEndpoint implements Handler {
       UpstreamResponse response,
       String issued)
       throws IOException {
-    if (!SessionIds.isValid(issued)) { // before any admission: nothing to count or to evict for
-      GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
-      log.warn("upstream issued a session id outside visible ASCII; answered 502");
+    if (refusedAsInvalid(ctx, request, issued)) { // before admission: nothing to count or evict
       return;
     }
     Admission admission =

@@ -19,6 +19,7 @@
 --   t:<id>        tombstone of an ended session, with a TTL
 --   orphans       ZSET id -> last activity    (sessions of dead guards: no slot, not yet deleted)
 --   orphaned      HASH id -> "<created> <client>"
+--   claims:<guard> STRING the guard's last expiry claims, kept until it says it received them
 --
 -- Only a session's owner reaps it: the owner holds what the upstream DELETE needs (the client's
 -- credentials, in its memory). A dead guard's sessions become orphans, which any guard reaps.
@@ -40,6 +41,7 @@ local function guard_sessions(guard) return P .. 'g:' .. guard .. ':s' end
 local function guard_res(guard) return P .. 'g:' .. guard .. ':r' end
 local function guard_busy(guard) return P .. 'g:' .. guard .. ':b' end
 local function guard_idle(guard) return P .. 'g:' .. guard .. ':i' end
+local function guard_claims(guard) return P .. 'claims:' .. guard end
 
 -- The caller is alive: (re)take its lease, so what it records now is purged if it dies. A held
 -- lease is only extended: its guard is in K_GUARDS already (the two are written together below,

@@ -14,7 +14,7 @@ local idle_cutoff, born_cutoff, hard_cutoff = ARGV[4], ARGV[5], tonumber(ARGV[6]
 local tomb_ms, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 local token, received = ARGV[9], ARGV[10]
 local CLAIMS_MS = 3600000 -- a dead guard's unreceived claims do not stay for ever
-local claims_key = P .. 'claims:' .. GUARD
+local claims_key = guard_claims(GUARD)
 purge_dead_guards()
 local out = {}
 local kept = redis.call('GET', claims_key)

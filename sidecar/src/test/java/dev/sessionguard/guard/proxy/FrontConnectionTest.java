@@ -181,15 +181,7 @@ class FrontConnectionTest {
 
     client.send(post(SESSION, call(4, big)));
     RawClient.Answer large = client.read();
-    client.send(
-        "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
-            + "Accept: application/json, text/event-stream\r\nMcp-Session-Id: "
-            + SESSION
-            + "\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + Integer.toHexString(chunkedBody.length())
-            + "\r\n"
-            + chunkedBody
-            + "\r\n0\r\n\r\n");
+    client.send(RawClient.chunkedPost(SESSION, chunkedBody));
     RawClient.Answer chunked = client.read();
     client.send(post(SESSION, call(6, "after")));
     RawClient.Answer after = client.read();

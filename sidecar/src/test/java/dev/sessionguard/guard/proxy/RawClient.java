@@ -45,6 +45,18 @@ final class RawClient implements AutoCloseable {
         + body;
   }
 
+  /** A POST to /mcp on {@code session} whose body is sent as one chunk. */
+  static String chunkedPost(String session, String body) {
+    return "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
+        + "Accept: application/json, text/event-stream\r\nMcp-Session-Id: "
+        + session
+        + "\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + Integer.toHexString(body.length())
+        + "\r\n"
+        + body
+        + "\r\n0\r\n\r\n";
+  }
+
   /** A {@code tools/call} of the echo tool with {@code text}. */
   static String call(int id, String text) {
     return "{\"jsonrpc\":\"2.0\",\"id\":"

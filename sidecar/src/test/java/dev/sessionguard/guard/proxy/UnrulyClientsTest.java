@@ -148,16 +148,7 @@ class UnrulyClientsTest {
             expectCall(kept.read());
           }
           case 5 -> {
-            String body = call(round, text);
-            kept.send(
-                "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
-                    + "Accept: application/json, text/event-stream\r\nMcp-Session-Id: "
-                    + session
-                    + "\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    + Integer.toHexString(body.length())
-                    + "\r\n"
-                    + body
-                    + "\r\n0\r\n\r\n");
+            kept.send(RawClient.chunkedPost(session, call(round, text)));
             expectCall(kept.read());
           }
           case 6 -> {

@@ -80,6 +80,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private static final int ALIVE_BATCH = 1_000;
   private static final int REPLAY_MAX = 100_000;
 
+  /** The cancel script's last argument: did the guard receive the admission's reply? */
+  private static final String REPLY_LOST = "1";
+
+  private static final String REPLY_RECEIVED = "0";
+
   private static final Script ADMIT = Script.named("admit");
   private static final Script CONFIRM = Script.named("confirm");
   private static final Script CANCEL = Script.named("cancel");
@@ -126,7 +131,18 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   /** Sessions admitted locally while Redis was unreachable, not yet copied into it. */
   private final Map<String, Session> held = new ConcurrentHashMap<>();
 
-  /** Writes Redis missed while unreachable: {"end", id, reason} or {"cancel", rid}. */
+  /**
+   * Makes a held session's start (local confirm, held, its confirmation queued) and its local end
+   * (no longer held, its end queued) one step each: an eviction or expiry landing between two of a
+   * start's steps would queue the end ahead of the confirmation, or find nothing held yet, and
+   * Redis would record the ended session, live.
+   */
+  private final Object heldLock = new Object();
+
+  /**
+   * Writes Redis missed while unreachable: {"end", id, reason}, {"confirm", rid, id, client} or
+   * {"cancel", rid, whether the admission's reply was lost}.
+   */
   private final Queue<String[]> replay = new ConcurrentLinkedQueue<>();
 
   private final AtomicInteger replaySize = new AtomicInteger();
@@ -278,8 +294,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
             evicted);
       } catch (RedisException e) {
         unavailable(e);
-        // A timed-out script may still run: whatever it reserved is given back once Redis answers.
-        replay("cancel", rid);
+        // A timed-out script may still run: whatever it reserved is given back once Redis answers,
+        // and what it evicted is left to the next expiry (its reply, naming it, never came).
+        replay("cancel", rid, REPLY_LOST);
       }
     }
     return admitLocally(client, caps, exempt, force);
@@ -307,9 +324,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   public Session confirm(Reservation reservation, String sessionId) {
     String rid = reserved.remove(reservation);
     if (rid == null) {
-      Session session = local.confirm(reservation, sessionId);
-      held.putIfAbsent(session.id(), session);
-      return session;
+      synchronized (heldLock) {
+        Session session = local.confirm(reservation, sessionId);
+        held.putIfAbsent(session.id(), session);
+        return session;
+      }
     }
     reservation.open = false;
     if (available) {
@@ -324,10 +343,12 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     // The upstream issued the session: hold it here until Redis can record it. Its reservation
     // keeps the slot until then, and is turned into the session in one step (a cancel followed
     // by an import would let another guard take the slot in between: one session over the cap).
-    Session session = local.confirm(new Reservation(reservation.client, false), sessionId);
-    held.putIfAbsent(session.id(), session);
-    replay("confirm", rid, sessionId, reservation.client);
-    return session;
+    synchronized (heldLock) {
+      Session session = local.confirm(new Reservation(reservation.client, false), sessionId);
+      held.putIfAbsent(session.id(), session);
+      replay("confirm", rid, sessionId, reservation.client);
+      return session;
+    }
   }
 
   @Override
@@ -340,13 +361,13 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     reservation.open = false;
     if (available) {
       try {
-        call(CANCEL, ScriptOutputType.INTEGER, rid);
+        call(CANCEL, ScriptOutputType.INTEGER, rid, REPLY_RECEIVED);
         return;
       } catch (RedisException e) {
         unavailable(e);
       }
     }
-    replay("cancel", rid);
+    replay("cancel", rid, REPLY_RECEIVED);
   }
 
   // ---- Sessions
@@ -389,8 +410,10 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
    * behind its confirmation, or Redis would record it, live, once it answers again.
    */
   private void endedHere(String sessionId, EndReason reason) {
-    if (held.remove(sessionId) != null) {
-      replay("end", sessionId, reason.name());
+    synchronized (heldLock) {
+      if (held.remove(sessionId) != null) {
+        replay("end", sessionId, reason.name());
+      }
     }
   }
 
@@ -461,9 +484,15 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     return reply.handle(
         (r, failure) -> {
           if (failure == null && "known".equals(r.get(0)) && ((Long) r.get(3)) == 1) {
-            Session session = sessionOf(sessionId, (String) r.get(1), (String) r.get(2));
-            local.requestStarted(session, activity);
-            return Optional.of(session);
+            try {
+              Session session = sessionOf(sessionId, (String) r.get(1), (String) r.get(2));
+              local.requestStarted(session, activity);
+              return Optional.of(session);
+            } catch (RuntimeException e) {
+              LOG.error("starting a request on {} failed", sessionId, e);
+              notStarted(sessionId, resyncsBefore, true); // started in Redis: re-sync the count
+              return Optional.<Session>empty();
+            }
           }
           // Unknown, ended or another client's: lookup() decides. A failed reply (Redis restarted
           // empty answers NOSCRIPT, a timeout) may or may not have started the POST in Redis: the
@@ -724,7 +753,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       switch (op[0]) {
         case "end" -> call(END, ScriptOutputType.MULTI, op[1], tombstoneMs);
         case "confirm" -> call(CONFIRM, ScriptOutputType.MULTI, now(), op[1], op[2], op[3]);
-        default -> call(CANCEL, ScriptOutputType.INTEGER, op[1]);
+        default -> call(CANCEL, ScriptOutputType.INTEGER, op[1], op[2]);
       }
       replay.poll();
       replaySize.decrementAndGet();

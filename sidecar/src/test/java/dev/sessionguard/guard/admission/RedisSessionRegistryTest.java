@@ -465,4 +465,49 @@ class RedisSessionRegistryTest {
     assertThat(slow.expire(IDLE, LIFE, HARD)).isEmpty(); // received: not returned twice
     assertThat(redis.countingKeys()).isEmpty();
   }
+
+  @Test
+  void a_session_evicted_by_an_admission_whose_reply_was_lost_is_ended_by_the_next_expiry() {
+    var evicting = new SessionCaps(3, 1, true);
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Open);
+    var first = (Admission.Admitted) slow.admit("alice", evicting, false, false);
+    slow.confirm(first.reservation(), "s-evicted");
+    clock.advance(Duration.ofSeconds(1));
+
+    redis.server.pause(Duration.ofMillis(2500));
+    // Times out; Redis runs it after the pause, evicting s-evicted. Held here meanwhile (Open).
+    var second = (Admission.Admitted) slow.admit("alice", evicting, false, false);
+    assertThat(second.evicted()).isEmpty();
+    slow.cancel(second.reservation());
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(slow.storeAvailable()).isTrue());
+    assertThat(redis.redis().zrange(KEYS + "sessions", 0, -1)).isEmpty(); // evicted there
+
+    assertThat(slow.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id(), Ended::reason)
+        .containsExactly(Tuple.tuple("s-evicted", EndReason.EVICTED));
+    assertThat(slow.expire(IDLE, LIFE, HARD)).isEmpty(); // received: not returned twice
+    assertThat(slow.lookup("s-evicted")).isEqualTo(new Lookup.Ended());
+    assertThat(redis.countingKeys()).isEmpty();
+    assertThat(redis.redis().keys(KEYS + "evictions:*")).isEmpty();
+  }
+
+  @Test
+  void a_session_evicted_by_an_admission_whose_reply_was_received_is_ended_once() {
+    var evicting = new SessionCaps(3, 1, true);
+    open("alice", "a1", evicting);
+    clock.advance(Duration.ofSeconds(1));
+    var confirmed = (Admission.Admitted) registry.admit("alice", evicting, false, false);
+    assertThat(confirmed.evicted()).extracting(Session::id).containsExactly("a1");
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty(); // still reserved: not the reaper's
+    registry.confirm(confirmed.reservation(), "a2");
+    clock.advance(Duration.ofSeconds(1));
+    var cancelled = (Admission.Admitted) registry.admit("alice", evicting, false, false);
+    assertThat(cancelled.evicted()).extracting(Session::id).containsExactly("a2");
+    registry.cancel(cancelled.reservation());
+
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty(); // the admissions ended them
+    assertThat(redis.redis().keys(KEYS + "evictions:*")).isEmpty();
+  }
 }

@@ -2,6 +2,11 @@
 -- ARGV[4] now, [5] client, [6] exempt, [7] force, [8] max, [9] perClient, [10] evictIdlest,
 -- [11] reservation id, [12] tombstone ms.
 -- Returns {'refused', reason} or {'admitted', wouldRefuse or '', evicted id, client, created}.
+--
+-- An evicted session is kept under the reservation in evictions:<guard> until the guard confirms
+-- or cancels the reservation, which says it received this reply; a reply lost on the way (the
+-- guard cancels the reservation saying so) leaves it to the guard's next expiry, so the evicted
+-- session still gets its upstream DELETE.
 local now, client = ARGV[4], ARGV[5]
 local exempt, force, evict = ARGV[6] == '1', ARGV[7] == '1', ARGV[10] == '1'
 local max, per_client = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -50,6 +55,9 @@ end
 redis.call('HSET', K_RES, rid, GUARD .. ' ' .. client)
 redis.call('ZADD', guard_res(GUARD), now, rid)
 add_client_member(client, 'r:' .. rid)
+if #evicted > 0 then
+  redis.call('HSET', guard_evictions(GUARD), rid, cjson.encode(evicted))
+end
 local reply = {'admitted', would}
 for _, v in ipairs(evicted) do
   table.insert(reply, v)

@@ -20,6 +20,8 @@
 --   orphans       ZSET id -> last activity    (sessions of dead guards: no slot, not yet deleted)
 --   orphaned      HASH id -> "<created> <client>"
 --   claims:<guard> STRING the guard's last expiry claims, kept until it says it received them
+--   evictions:<guard> HASH rid -> [id, client, created] of the session the admission that made
+--                 the reservation evicted, kept until the guard says it received that reply
 --
 -- Only a session's owner reaps it: the owner holds what the upstream DELETE needs (the client's
 -- credentials, in its memory). A dead guard's sessions become orphans, which any guard reaps.
@@ -42,6 +44,7 @@ local function guard_res(guard) return P .. 'g:' .. guard .. ':r' end
 local function guard_busy(guard) return P .. 'g:' .. guard .. ':b' end
 local function guard_idle(guard) return P .. 'g:' .. guard .. ':i' end
 local function guard_claims(guard) return P .. 'claims:' .. guard end
+local function guard_evictions(guard) return P .. 'evictions:' .. guard end
 
 -- The caller is alive: (re)take its lease, so what it records now is purged if it dies. A held
 -- lease is only extended: its guard is in K_GUARDS already (the two are written together below,
@@ -224,7 +227,8 @@ local function purge(guard)
       redis.call('HSET', K_ORPHANED, id, f[2] .. ' ' .. f[3])
     end
   end
-  redis.call('DEL', guard_res(guard), guard_sessions(guard), guard_idle(guard))
+  redis.call('DEL', guard_res(guard), guard_sessions(guard), guard_idle(guard),
+    guard_evictions(guard))
   redis.call('SREM', K_GUARDS, guard)
 end
 

@@ -5,6 +5,7 @@
 local now, rid, id, client = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 touch_lease()
 remove_reservation(rid)
+redis.call('HDEL', guard_evictions(GUARD), rid) -- the admission's reply was received
 local f = redis.call('HMGET', session_key(id), 'client', 'created')
 if f[1] then
   return {'existing', f[1], f[2]}

@@ -7,6 +7,9 @@
 -- [10] the token of the last reply the guard received ('' for none).
 -- Returns a flat list of id, client, created, reason.
 --
+-- It also returns, as EVICTED, what an admission of this guard evicted when the guard did not
+-- receive that admission's reply (its reservation is gone, cancelled as lost): see admit.lua.
+--
 -- What a call claims is kept under its token until the guard's next call names that token as
 -- received: a reply lost on the way (a command timeout, a dropped connection) is returned again
 -- by the next call, so no claimed session goes without its upstream DELETE.
@@ -31,6 +34,14 @@ local function reply(id, client, created, reason)
   table.insert(out, client)
   table.insert(out, created)
   table.insert(out, reason)
+end
+local evictions = redis.call('HGETALL', guard_evictions(GUARD))
+for i = 1, #evictions, 2 do
+  if redis.call('HEXISTS', K_RES, evictions[i]) == 0 then
+    local e = cjson.decode(evictions[i + 1])
+    reply(e[1], e[2], e[3], 'EVICTED')
+    redis.call('HDEL', guard_evictions(GUARD), evictions[i])
+  end
 end
 local function claim(id, reason)
   local gone = remove_session(id, tomb_ms)

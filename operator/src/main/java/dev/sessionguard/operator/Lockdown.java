@@ -4,6 +4,7 @@ import dev.sessionguard.policy.SessionPolicy;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRuleBuilder;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeerBuilder;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
@@ -42,7 +43,6 @@ public class Lockdown extends CRUDKubernetesDependentResource<NetworkPolicy, Ses
             .managedWorkflowAndDependentResourceContext()
             .getMandatory(Observed.KEY, Observed.class);
     var meta = policy.getMetadata();
-    var guard = policy.getSpec().guard;
     List<NetworkPolicyPeer> admins =
         observed.adminNamespaces().stream()
             .sorted()
@@ -54,36 +54,46 @@ public class Lockdown extends CRUDKubernetesDependentResource<NetworkPolicy, Ses
                         .endNamespaceSelector()
                         .build())
             .toList();
-    return new NetworkPolicyBuilder()
-        .withNewMetadata()
-        .withName(nameFor(policy))
-        .withNamespace(meta.getNamespace())
-        .addToLabels(PolicyConfigMap.MANAGED_BY, PolicyConfigMap.OPERATOR)
-        .addToLabels("app.kubernetes.io/part-of", "session-guard")
-        .addToLabels("sessionguard.dev/policy", meta.getName())
-        .endMetadata()
-        .withNewSpec()
-        .withNewPodSelector()
-        .addToMatchLabels(PodTemplates.GUARDED_BY, meta.getName())
-        .endPodSelector()
-        .withPolicyTypes("Ingress")
-        // the guard port, from anywhere
-        .addNewIngress()
-        .addNewPort()
-        .withProtocol("TCP")
-        .withPort(new IntOrString(guard.port))
-        .endPort()
-        .endIngress()
-        // the admin port, from the operator and monitoring namespaces only
-        .addNewIngress()
-        .withFrom(admins)
-        .addNewPort()
-        .withProtocol("TCP")
-        .withPort(new IntOrString(guard.adminPort))
-        .endPort()
-        .endIngress()
-        .endSpec()
-        .build();
+    var lockdown =
+        new NetworkPolicyBuilder()
+            .withNewMetadata()
+            .withName(nameFor(policy))
+            .withNamespace(meta.getNamespace())
+            .addToLabels(PolicyConfigMap.MANAGED_BY, PolicyConfigMap.OPERATOR)
+            .addToLabels("app.kubernetes.io/part-of", "session-guard")
+            .addToLabels("sessionguard.dev/policy", meta.getName())
+            .endMetadata()
+            .withNewSpec()
+            .withNewPodSelector()
+            .addToMatchLabels(PodTemplates.GUARDED_BY, meta.getName())
+            .endPodSelector()
+            .withPolicyTypes("Ingress")
+            // the guard port, from anywhere; ports by name, as the Service targets them: a changed
+            // port number admits each pod's own port until the rollout has replaced it
+            .addNewIngress()
+            .addNewPort()
+            .withProtocol("TCP")
+            .withPort(new IntOrString(GuardContainer.PORT_NAME))
+            .endPort()
+            .endIngress()
+            .endSpec()
+            .build();
+    if (!admins.isEmpty()) {
+      // the admin port, from the operator and monitoring namespaces only (a rule with no peers
+      // would admit everyone: with no namespace to admit, there is no rule)
+      lockdown
+          .getSpec()
+          .getIngress()
+          .add(
+              new NetworkPolicyIngressRuleBuilder()
+                  .withFrom(admins)
+                  .addNewPort()
+                  .withProtocol("TCP")
+                  .withPort(new IntOrString(GuardContainer.ADMIN_PORT_NAME))
+                  .endPort()
+                  .build());
+    }
+    return lockdown;
   }
 
   /**

@@ -297,11 +297,11 @@ class ExposureTest {
     assertThat(guardRule.getFrom()).isEmpty();
     assertThat(guardRule.getPorts())
         .singleElement()
-        .satisfies(port -> assertThat(port.getPort().getIntVal()).isEqualTo(4484));
+        .satisfies(port -> assertThat(port.getPort().getStrVal()).isEqualTo("guard"));
     var adminRule = spec.getIngress().get(1);
     assertThat(adminRule.getPorts())
         .singleElement()
-        .satisfies(port -> assertThat(port.getPort().getIntVal()).isEqualTo(9484));
+        .satisfies(port -> assertThat(port.getPort().getStrVal()).isEqualTo("guard-admin"));
     assertThat(adminRule.getFrom())
         .extracting(
             peer -> peer.getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name"))

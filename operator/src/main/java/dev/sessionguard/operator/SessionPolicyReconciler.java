@@ -20,11 +20,13 @@ import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
@@ -70,6 +72,11 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
   static final String BY_TARGET = "byTarget";
   static final String VIRTUAL_MCP_SERVERS = "virtualmcpservers";
 
+  /** The longest name whose Service ({@code <name>-guard}) and label value fit in 63. */
+  static final int MAX_NAME = 57;
+
+  private static final int MAX_MESSAGE = 400;
+
   private final PolicyEvents events;
   private final GuardInjector injector;
   private final Enforcement enforcement;
@@ -77,6 +84,10 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
   private final Duration recheck;
   private final Set<String> adminNamespaces;
   private volatile String toolHiveVersion;
+
+  /** The VirtualMCPServer versions the cluster served when the operator started. */
+  private volatile List<String> toolHiveVersions = List.of();
+
   private final Map<String, String> bypassWarned = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
@@ -137,7 +148,8 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     // a target created, edited (guard removed by hand) or scaled reconciles its policy
     sources.add(targetSource(context, Deployment.class, "apps", "Deployment"));
     sources.add(targetSource(context, StatefulSet.class, "apps", "StatefulSet"));
-    var toolhive = ToolHive.servedVersion(context.getClient());
+    toolHiveVersions = ToolHive.servedVersions(context.getClient());
+    var toolhive = ToolHive.preferred(toolHiveVersions);
     toolHiveVersion = toolhive;
     if (toolhive != null) {
       // only when ToolHive is installed: an informer on a missing kind never becomes healthy
@@ -194,9 +206,16 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     next.pods = old == null ? null : old.pods;
     Condition injected;
     Condition ready;
-    if (ok) {
+    if (ok && !served(policy.getSpec().targetRef)) {
+      var message = notServed(policy.getSpec().targetRef);
+      injected = Conditions.of(INJECTED, FALSE, "UnsupportedKind", message, generation);
+      ready = Conditions.of(READY, FALSE, "UnsupportedKind", message, generation);
+      next.pods = null;
+      releaseFormerTargets(policy, context);
+    } else if (ok) {
       var target = injector.target(policy);
       var outcome = GuardInjector.Outcome.TARGET_MISSING;
+      String injectionFailure = null;
       int desired = 0;
       int enforcing = 0;
       List<String> bypass = List.of();
@@ -208,7 +227,13 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         var spec = policy.getSpec();
         // the dependents first: the ConfigMap the guard mounts exists before its pods start
         expose(policy, context, podLabels, desired > 0 && enforcing >= desired);
-        outcome = injector.inject(policy);
+        try {
+          outcome = injector.inject(policy);
+        } catch (KubernetesClientException e) {
+          // refused by the API server (an admission webhook, a field the cluster does not know)
+          // or conflicting writes that kept on: said in the status, tried again at the recheck
+          injectionFailure = describeTarget(policy) + " could not be written: " + apiMessage(e);
+        }
         if (Boolean.TRUE.equals(spec.exposure.lockdown)) {
           bypass =
               GuardBypass.admittingUpstream(
@@ -228,7 +253,11 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       } else {
         expose(policy, context, Map.of(), false);
       }
-      if (outcome == GuardInjector.Outcome.TARGET_MISSING) {
+      if (injectionFailure != null) {
+        injected = Conditions.of(INJECTED, FALSE, "InjectionFailed", injectionFailure, generation);
+        ready = Conditions.of(READY, FALSE, "InjectionFailed", injectionFailure, generation);
+        next.pods = null;
+      } else if (outcome == GuardInjector.Outcome.TARGET_MISSING) {
         var message = describeTarget(policy) + " does not exist";
         injected = Conditions.of(INJECTED, FALSE, "TargetNotFound", message, generation);
         ready = Conditions.of(READY, FALSE, "TargetNotFound", message, generation);
@@ -264,15 +293,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     if (next.equals(old)) {
       control = UpdateControl.noUpdate();
     } else {
-      // a fresh object carrying only name, namespace and status: nothing else can be overwritten
-      var fresh = new SessionPolicy();
-      fresh.setMetadata(
-          new ObjectMetaBuilder()
-              .withName(policy.getMetadata().getName())
-              .withNamespace(policy.getMetadata().getNamespace())
-              .build());
-      fresh.setStatus(next);
-      control = UpdateControl.patchStatus(fresh);
+      control = UpdateControl.patchStatus(statusOnly(policy, next));
     }
     // The winner's deletion may reach the neighbour informer before the primary cache: a waiting
     // loser looks again on its own rather than depend on the order of two informers.
@@ -281,6 +302,49 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     }
     // pods roll out and guards reload without an event this operator sees: look again
     return ok && !TRUE.equals(ready.status) ? control.rescheduleAfter(recheck) : control;
+  }
+
+  /**
+   * A reconcile that failed (a dependent the API server refused, the API server unreachable):
+   * {@code Ready=False} with the failure, so it shows in {@code kubectl get} and events rather than
+   * only in the operator's log. The other conditions stay as they were; JOSDK retries.
+   */
+  @Override
+  public ErrorStatusUpdateControl<SessionPolicy> updateErrorStatus(
+      SessionPolicy policy, Context<SessionPolicy> context, Exception e) {
+    var old = policy.getStatus();
+    var previous = old == null ? List.<Condition>of() : old.conditions;
+    var message =
+        "reconciling failed: "
+            + (e instanceof KubernetesClientException k ? apiMessage(k) : String.valueOf(e));
+    var failed =
+        Conditions.of(
+            READY, FALSE, "ReconcileFailed", message, policy.getMetadata().getGeneration());
+    announce(policy, previous, List.of(failed));
+    var next = new SessionPolicyStatus(); // the cached object is not changed in place
+    if (old != null) {
+      next.observedGeneration = old.observedGeneration;
+      next.policyHash = old.policyHash;
+      next.store = old.store;
+      next.pods = old.pods;
+    }
+    var conditions = new ArrayList<Condition>();
+    for (var type : List.of(ACCEPTED, INJECTED)) {
+      var c = Conditions.find(previous, type);
+      if (c != null) {
+        conditions.add(c);
+      }
+    }
+    conditions.add(failed);
+    next.conditions = Conditions.merge(previous, conditions, clock.instant());
+    return ErrorStatusUpdateControl.patchStatus(statusOnly(policy, next));
+  }
+
+  /** What the API server said, without the client's request line. */
+  private static String apiMessage(KubernetesClientException e) {
+    var status = e.getStatus();
+    var said = status != null && status.getMessage() != null ? status.getMessage() : e.getMessage();
+    return said.length() > MAX_MESSAGE ? said.substring(0, MAX_MESSAGE) + "…" : said;
   }
 
   /**
@@ -301,10 +365,26 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         .inNamespace(policy.getMetadata().getNamespace())
         .withName(Lockdown.nameFor(policy))
         .delete();
-    if (TargetClaims.key(policy) != null && supported(policy)) {
+    // every workload carrying its label (a former target whose release has not run yet, or the
+    // target of a spec since made invalid), then the target itself (its label may not be cached)
+    releaseTargets(policy, context, null);
+    var ref = policy.getSpec().targetRef;
+    if (TargetClaims.key(policy) != null && supported(policy) && served(ref)) {
       injector.remove(policy);
     }
     return DeleteControl.defaultDelete();
+  }
+
+  /** A fresh object carrying only name, namespace and status: nothing else can be overwritten. */
+  private static SessionPolicy statusOnly(SessionPolicy policy, SessionPolicyStatus status) {
+    var fresh = new SessionPolicy();
+    fresh.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(policy.getMetadata().getName())
+            .withNamespace(policy.getMetadata().getNamespace())
+            .build());
+    fresh.setStatus(status);
+    return fresh;
   }
 
   /** Writes the ConfigMap, the Service and the NetworkPolicy from what was just observed. */
@@ -364,6 +444,11 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
    * its {@code guarded-by} label and is not its target now (found in the informers' caches).
    */
   private void releaseFormerTargets(SessionPolicy policy, Context<SessionPolicy> context) {
+    releaseTargets(policy, context, TargetClaims.key(policy));
+  }
+
+  /** Takes the policy's guard out of each workload carrying its label but {@code keep}. */
+  private void releaseTargets(SessionPolicy policy, Context<SessionPolicy> context, String keep) {
     var name = policy.getMetadata().getName();
     var ns = policy.getMetadata().getNamespace();
     List<TargetRef> former = new ArrayList<>();
@@ -395,9 +480,8 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
                           ToolHive.KIND,
                           v.getMetadata().getName())));
     }
-    var current = TargetClaims.key(policy);
     for (var ref : former) {
-      if (Objects.equals(TargetClaims.key(ref), current)) {
+      if (Objects.equals(TargetClaims.key(ref), keep)) {
         continue;
       }
       if (injector.remove(policy, ref) == GuardInjector.Outcome.CHANGED) {
@@ -470,14 +554,44 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         : Conditions.of(READY, FALSE, "RollingOut", message, generation);
   }
 
+  /**
+   * A condition about the last good spec, kept while a newer one is refused. It keeps the
+   * generation it was observed at: stamped with the refused one, a {@code Ready=True} would let
+   * {@code kubectl wait --for=condition=Ready} pass for a spec that is not in force.
+   */
   private static Condition carried(
       List<Condition> previous, String type, String why, Long generation) {
     var before = Conditions.find(previous, type);
     if (before != null) {
-      var copy = Conditions.of(type, before.status, before.reason, before.message, generation);
-      return copy;
+      return Conditions.of(
+          type, before.status, before.reason, before.message, before.observedGeneration);
     }
     return Conditions.of(type, FALSE, "NotAccepted", why, generation);
+  }
+
+  /**
+   * Whether the cluster serves the target's kind at its version. Deployments and StatefulSets
+   * always are; a VirtualMCPServer only when ToolHive's CRD served that version when the operator
+   * started (its informer is made then).
+   */
+  private boolean served(TargetRef ref) {
+    if (ref == null || !ToolHive.KIND.equals(ref.kind)) {
+      return true;
+    }
+    var version = ref.apiVersion.substring(ref.apiVersion.indexOf('/') + 1);
+    return toolHiveVersions.contains(version);
+  }
+
+  private String notServed(TargetRef ref) {
+    var served = toolHiveVersions;
+    return ref.apiVersion
+        + " "
+        + ref.kind
+        + " is not served by this cluster"
+        + (served.isEmpty()
+            ? " (ToolHive's CRD " + ToolHive.CRD_NAME + " was not installed"
+            : " (ToolHive serves " + String.join(", ", served))
+        + " when the operator started; install ToolHive, then restart the operator)";
   }
 
   private static boolean supported(SessionPolicy policy) {
@@ -491,7 +605,19 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
 
   private Condition accept(SessionPolicy policy, Context<SessionPolicy> context) {
     var generation = policy.getMetadata().getGeneration();
-    var problems = PolicyValidator.validate(policy.getSpec(), PolicyValidator.Mode.CLUSTER);
+    var problems =
+        new ArrayList<>(PolicyValidator.validate(policy.getSpec(), PolicyValidator.Mode.CLUSTER));
+    if (policy.getMetadata().getName().length() > MAX_NAME) {
+      problems.add(
+          0,
+          "metadata.name is longer than "
+              + MAX_NAME
+              + " characters: the guard's Service "
+              + GuardService.nameFor(policy)
+              + " and the pods' "
+              + PodTemplates.GUARDED_BY
+              + " label must fit in 63");
+    }
     if (!problems.isEmpty()) {
       return Conditions.of(
           ACCEPTED,
@@ -535,6 +661,9 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         case "Accepted/Invalid" -> events.warning(policy, "InvalidSpec", now.message);
         case "Accepted/Conflict" -> events.warning(policy, "Conflict", now.message);
         case "Injected/TargetNotFound" -> events.warning(policy, "TargetNotFound", now.message);
+        case "Injected/UnsupportedKind" -> events.warning(policy, "UnsupportedKind", now.message);
+        case "Injected/InjectionFailed" -> events.warning(policy, "InjectionFailed", now.message);
+        case "Ready/ReconcileFailed" -> events.warning(policy, "ReconcileFailed", now.message);
         default -> {
           if (TRUE.equals(now.status) && !wasTrue) {
             events.normal(policy, now.type, now.message);

@@ -1,6 +1,7 @@
 package dev.sessionguard.operator;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.List;
 
 /** ToolHive's VirtualMCPServer, known only by group, version and kind (no Java model). */
 final class ToolHive {
@@ -10,17 +11,20 @@ final class ToolHive {
 
   private ToolHive() {}
 
-  /** The served version to watch (v1beta1 preferred, v1alpha1 accepted); null when absent. */
-  static String servedVersion(KubernetesClient client) {
+  /** The versions the cluster serves (empty when ToolHive is not installed). */
+  static List<String> servedVersions(KubernetesClient client) {
     var crd = client.apiextensions().v1().customResourceDefinitions().withName(CRD_NAME).get();
     if (crd == null) {
-      return null;
+      return List.of();
     }
-    var served =
-        crd.getSpec().getVersions().stream()
-            .filter(v -> Boolean.TRUE.equals(v.getServed()))
-            .map(v -> v.getName())
-            .toList();
+    return crd.getSpec().getVersions().stream()
+        .filter(v -> Boolean.TRUE.equals(v.getServed()))
+        .map(v -> v.getName())
+        .toList();
+  }
+
+  /** The served version to watch (v1beta1 preferred, v1alpha1 accepted); null when neither. */
+  static String preferred(List<String> served) {
     return served.contains("v1beta1") ? "v1beta1" : served.contains("v1alpha1") ? "v1alpha1" : null;
   }
 }

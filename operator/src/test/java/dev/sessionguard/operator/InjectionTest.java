@@ -402,4 +402,94 @@ class InjectionTest {
             });
     assertThat(running.operator.getRuntimeInfo().allEventSourcesAreHealthy()).isTrue();
   }
+
+  @Test
+  void a_virtualmcpserver_the_cluster_does_not_serve_is_reported_and_does_not_block_deletion() {
+    startOperator(); // no ToolHive CRD
+    var p = MockCluster.policy(NS, "v", "vmcp");
+    p.getSpec().targetRef =
+        new TargetRef("toolhive.stacklok.dev/v1beta1", "VirtualMCPServer", "vmcp");
+    cluster.client.resource(p).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var injected = condition("v", "Injected");
+              assertThat(injected.status).isEqualTo("False");
+              assertThat(injected.reason).isEqualTo("UnsupportedKind");
+              assertThat(injected.message).contains("not served", ToolHive.CRD_NAME);
+              assertThat(condition("v", "Ready").reason).isEqualTo("UnsupportedKind");
+            });
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("v").delete();
+    await().atMost(WAIT).until(() -> policy("v") == null);
+  }
+
+  @Test
+  void a_write_the_api_server_refuses_is_reported_in_the_status() {
+    cluster
+        .server
+        .expect()
+        .put()
+        .withPath("/apis/apps/v1/namespaces/tools/deployments/vmcp")
+        .andReturn(
+            422,
+            Map.of(
+                "kind",
+                "Status",
+                "apiVersion",
+                "v1",
+                "status",
+                "Failure",
+                "reason",
+                "Invalid",
+                "message",
+                "admission webhook \"policy.example\" denied the request: no sidecars",
+                "code",
+                422))
+        .once();
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var injected = condition("p", "Injected");
+              assertThat(injected.reason).isEqualTo("InjectionFailed");
+              assertThat(injected.message).contains("denied the request: no sidecars");
+              assertThat(condition("p", "Ready").status).isEqualTo("False");
+            });
+    assertThat(
+            cluster.client.v1().events().inNamespace(NS).list().getItems().stream()
+                .map(e -> e.getReason()))
+        .contains("InjectionFailed");
+    // the next attempt (the recheck) is not refused: the guard goes in
+    awaitInjected("vmcp");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(() -> assertThat(condition("p", "Injected").status).isEqualTo("True"));
+  }
+
+  @Test
+  void deleting_a_policy_whose_spec_was_since_refused_takes_its_guard_out_all_the_same() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    // retargeted to a kind it cannot guard: refused, so the guard stays in vmcp meanwhile
+    cluster.editPolicy(
+        NS, "p", q -> q.getSpec().targetRef = new TargetRef("apps/v1", "Deploymnet", "other"));
+    await()
+        .atMost(WAIT)
+        .untilAsserted(() -> assertThat(condition("p", "Accepted").reason).isEqualTo("Invalid"));
+    assertThat(guard(deployment("vmcp").getSpec().getTemplate())).isNotNull();
+
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
+    await().atMost(WAIT).until(() -> policy("p") == null);
+    var template = deployment("vmcp").getSpec().getTemplate();
+    assertThat(template.getSpec().getContainers())
+        .extracting(Container::getName)
+        .containsExactly("mcp");
+    assertThat(template.getMetadata().getLabels()).doesNotContainKey("sessionguard.dev/guarded-by");
+  }
 }

@@ -162,6 +162,11 @@ class ReconcileTest {
             });
     var refused = get("bad");
     assertThat(refused.getStatus().observedGeneration).isEqualTo(2L);
+    // what is kept about the last good spec says so: kubectl wait does not take it for the new one
+    assertThat(Conditions.find(refused.getStatus().conditions, "Injected").observedGeneration)
+        .isEqualTo(1L);
+    assertThat(Conditions.find(refused.getStatus().conditions, "Ready").observedGeneration)
+        .isEqualTo(1L);
     assertThat(refused.getStatus().policyHash).isEqualTo(good.getStatus().policyHash);
     assertThat(configMap("bad").getData().get("policy.json")).isEqualTo(goodJson);
 
@@ -263,5 +268,21 @@ class ReconcileTest {
           cm.getMetadata().getLabels().put("touched", "yes");
           return cm;
         });
+  }
+
+  @Test
+  void a_name_too_long_for_the_guards_service_is_refused() {
+    var name = "p".repeat(SessionPolicyReconciler.MAX_NAME + 1);
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, name, "vmcp")).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var accepted = accepted(get(name));
+              assertThat(accepted.reason).isEqualTo("Invalid");
+              assertThat(accepted.message).contains("metadata.name is longer than 57");
+            });
+    assertThat(configMap(name)).isNull();
   }
 }

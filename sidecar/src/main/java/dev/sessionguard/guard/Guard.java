@@ -427,21 +427,9 @@ public final class Guard implements AutoCloseable {
     problems.forEach(problem -> LOG.warn("reload rejected: {}", problem));
   }
 
-  /** Settings read once when the guard starts. */
+  /** Settings read once when the guard starts, and what else waits for a restart. */
   private static List<String> needsRestart(GuardConfig before, GuardConfig after) {
-    List<String> changed = new ArrayList<>();
-    if (!before.listen().equals(after.listen())) {
-      changed.add("guard.port, guard.adminPort or the listen address");
-    }
-    if (!before.connectTimeout().equals(after.connectTimeout())) {
-      changed.add("timeouts.connect");
-    }
-    if (before.maxHeaderBytes() != after.maxHeaderBytes()) {
-      changed.add("limits.maxHeaderBytes");
-    }
-    if (!before.store().equals(after.store())) {
-      changed.add("store (the session registry is chosen at start; the running one stays)");
-    }
+    List<String> changed = new ArrayList<>(ActivePolicy.restartPending(before, after));
     if (before.inFlight().max() != after.inFlight().max()
         || before.inFlight().maxStreams() != after.inFlight().maxStreams()) {
       changed.add(

@@ -151,6 +151,29 @@ class OperationsTest {
   }
 
   @Test
+  void settings_read_only_at_start_are_reported_as_waiting_for_a_restart() throws Exception {
+    Path file = dir.resolve("policy.yaml");
+    Files.writeString(file, policy("sessions: {max: 5, perClient: 5}\n"));
+    watched(file);
+    assertThat(admin("/policy").get("restartPending")).isEmpty();
+
+    Files.writeString(file, policy("sessions: {max: 6, perClient: 5}\ntimeouts: {connect: 7s}\n"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> guard.policy().get().sessionCaps().max() == 6);
+    assertThat(admin("/policy").get("restartPending"))
+        .extracting(JsonNode::asText)
+        .containsExactly("timeouts.connect");
+
+    // back to what it started with: nothing waits any more
+    Files.writeString(file, policy("sessions: {max: 7, perClient: 5}\n"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> guard.policy().get().sessionCaps().max() == 7);
+    assertThat(admin("/policy").get("restartPending")).isEmpty();
+  }
+
+  @Test
   void dry_run_forwards_over_cap_traffic_counts_would_be_refusals_and_a_reload_enforces()
       throws Exception {
     Path file = dir.resolve("policy.yaml");

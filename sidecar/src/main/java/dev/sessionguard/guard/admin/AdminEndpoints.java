@@ -66,6 +66,9 @@ public final class AdminEndpoints {
           out.put("hash", p.hash());
           out.put("mode", p.mode().name());
           out.put("loadedAt", p.loadedAt().toString());
+          // settings of this policy that take effect only when the guard restarts
+          ArrayNode pending = out.putArray("restartPending");
+          policy.restartPending().forEach(pending::add);
           ctx.contentType("application/json").result(out.toString());
         });
     c.routes.get(

@@ -1,5 +1,6 @@
 package dev.sessionguard.operator;
 
+import dev.sessionguard.policy.PolicyHash;
 import dev.sessionguard.policy.SessionPolicy;
 import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -38,10 +39,11 @@ class GuardInjector {
     var volumes = GuardContainer.volumes(policy).stream().map(this::toMap).toList();
     long grace = GuardContainer.gracePeriodSeconds(policy);
     var name = policy.getMetadata().getName();
+    var startSettings = PolicyHash.ofStartSettings(policy.getSpec());
     return edit(
         policy,
         policy.getSpec().targetRef,
-        t -> PodTemplates.inject(t, name, container, volumes, grace));
+        t -> PodTemplates.inject(t, name, startSettings, container, volumes, grace));
   }
 
   Outcome remove(SessionPolicy policy) {

@@ -9,7 +9,8 @@ import java.time.Duration;
 import java.util.Optional;
 
 /**
- * {@code GET http://<pod IP>:<admin port>/policy}, answered {@code {name, generation, hash, ...}}.
+ * {@code GET http://<pod IP>:<admin port>/policy}, answered {@code {name, generation, hash, ...,
+ * restartPending}}: the hash of a policy the guard runs in full.
  */
 public final class HttpGuardProbe implements GuardProbe {
   private static final Duration TIMEOUT = Duration.ofSeconds(2);
@@ -28,8 +29,12 @@ public final class HttpGuardProbe implements GuardProbe {
       if (response.statusCode() != 200) {
         return Optional.empty();
       }
-      var hash = json.readTree(response.body()).path("hash");
-      return hash.isTextual() ? Optional.of(hash.asText()) : Optional.empty();
+      var body = json.readTree(response.body());
+      var hash = body.path("hash");
+      // a guard that runs only part of the policy (settings it reads at start changed since)
+      // does not enforce it yet: its pod is replaced by the rollout that change started
+      var pending = body.path("restartPending");
+      return hash.isTextual() && pending.isEmpty() ? Optional.of(hash.asText()) : Optional.empty();
     } catch (java.io.IOException e) {
       // not up yet, or not a guard: not enforcing
       return Optional.empty();

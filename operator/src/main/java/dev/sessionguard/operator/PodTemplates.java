@@ -14,6 +14,13 @@ import java.util.Set;
  */
 final class PodTemplates {
   static final String GUARDED_BY = "sessionguard.dev/guarded-by";
+
+  /**
+   * The pod annotation naming the settings the guard reads only at start ({@link
+   * dev.sessionguard.policy.PolicyHash#ofStartSettings}): a change rolls the pods.
+   */
+  static final String START_SETTINGS = "sessionguard.dev/start-settings";
+
   private static final Set<String> GUARD_VOLUMES =
       Set.of(GuardContainer.POLICY_VOLUME, GuardContainer.TMP_VOLUME);
 
@@ -21,13 +28,15 @@ final class PodTemplates {
 
   /**
    * Puts the guard into {@code template}: its container and volumes replaced or appended, the pod
-   * label set, the grace period raised to {@code minGraceSeconds} if lower.
+   * label and start-settings annotation set, the grace period raised to {@code minGraceSeconds} if
+   * lower.
    *
    * @return whether anything changed
    */
   static boolean inject(
       Map<String, Object> template,
       String policy,
+      String startSettings,
       Map<String, Object> container,
       List<Map<String, Object>> volumes,
       long minGraceSeconds) {
@@ -35,6 +44,11 @@ final class PodTemplates {
     var labels = child(child(template, "metadata"), "labels");
     if (!policy.equals(labels.get(GUARDED_BY))) {
       labels.put(GUARDED_BY, policy);
+      changed = true;
+    }
+    var annotations = child(child(template, "metadata"), "annotations");
+    if (!startSettings.equals(annotations.get(START_SETTINGS))) {
+      annotations.put(START_SETTINGS, startSettings);
       changed = true;
     }
     var spec = child(template, "spec");
@@ -67,6 +81,13 @@ final class PodTemplates {
     }
     if (holder != null) {
       labels.remove(GUARDED_BY);
+      changed = true;
+    }
+    var annotations = metadata == null ? null : asMap(metadata.get("annotations"));
+    if (annotations != null && annotations.remove(START_SETTINGS) != null) {
+      if (annotations.isEmpty()) {
+        metadata.remove("annotations");
+      }
       changed = true;
     }
     var spec = asMap(template.get("spec"));

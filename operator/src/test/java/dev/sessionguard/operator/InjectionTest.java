@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sessionguard.policy.SessionPolicy;
+import dev.sessionguard.policy.SessionPolicySpec;
 import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import dev.sessionguard.policy.SessionPolicyStatus.Condition;
 import io.fabric8.kubernetes.api.model.Container;
@@ -190,6 +191,44 @@ class InjectionTest {
                             .getContainerPort())
                     .isEqualTo(5000));
     assertThat(guard(deployment("vmcp").getSpec().getTemplate()).getPorts()).hasSize(2);
+  }
+
+  @Test
+  void a_change_to_what_the_guard_reads_only_at_start_rolls_the_pods() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    var before = startSettings();
+    assertThat(before).hasSize(16);
+
+    // the store is chosen when the guard starts: a reload cannot switch it
+    cluster.editPolicy(
+        NS,
+        "p",
+        s -> {
+          s.getSpec().store.type = SessionPolicySpec.StoreType.Redis;
+          s.getSpec().store.redis = new SessionPolicySpec.Redis();
+          s.getSpec().store.redis.url = "redis://redis.tools:6379";
+        });
+    await().atMost(WAIT).untilAsserted(() -> assertThat(startSettings()).isNotEqualTo(before));
+    var redis = startSettings();
+    cluster.editPolicy(NS, "p", s -> s.getSpec().timeouts.connect = "5s");
+    await().atMost(WAIT).untilAsserted(() -> assertThat(startSettings()).isNotEqualTo(redis));
+
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
+    await().atMost(WAIT).until(() -> policy("p") == null);
+    assertThat(deployment("vmcp").getSpec().getTemplate().getMetadata().getAnnotations())
+        .doesNotContainKey(PodTemplates.START_SETTINGS);
+  }
+
+  String startSettings() {
+    return deployment("vmcp")
+        .getSpec()
+        .getTemplate()
+        .getMetadata()
+        .getAnnotations()
+        .get(PodTemplates.START_SETTINGS);
   }
 
   @Test

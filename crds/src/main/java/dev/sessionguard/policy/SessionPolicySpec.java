@@ -202,7 +202,8 @@ public class SessionPolicySpec {
 
     @JsonPropertyDescription(
         "CIDRs of proxies whose X-Forwarded-For is believed; the client address is the last"
-            + " untrusted hop.")
+            + " untrusted hop. With source Header, the header is believed only from these"
+            + " (when any are listed).")
     public List<String> trustedProxies = new ArrayList<>();
 
     @JsonPropertyDescription(

@@ -45,6 +45,14 @@ public final class ClientAddress {
     return client;
   }
 
+  /**
+   * Whether the request may carry what a proxy in front sets: always when no proxy is listed (then
+   * the network decides who reaches the guard), else only from a listed one.
+   */
+  public boolean mayCarryProxyHeaders(RequestFacts request) {
+    return trusted.isEmpty() || isTrusted(request.remoteAddress());
+  }
+
   private boolean isTrusted(String address) {
     InetAddress a = literal(address);
     return a != null && trusted.stream().anyMatch(c -> c.contains(a));

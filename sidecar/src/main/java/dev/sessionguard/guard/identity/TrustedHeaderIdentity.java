@@ -2,7 +2,12 @@ package dev.sessionguard.guard.identity;
 
 import dev.sessionguard.policy.SessionPolicySpec.Anonymous;
 
-/** The client is named by a header an authenticating proxy in front of the guard sets. */
+/**
+ * The client is named by a header an authenticating proxy in front of the guard sets. With {@code
+ * identity.trustedProxies} listed, only a request from one of them is named by it: the header of
+ * any other sender is not believed (the request is anonymous), or anyone who reaches the guard
+ * could name themselves anyone.
+ */
 final class TrustedHeaderIdentity implements ClientIdentity {
   private final String header;
   private final ClientAddress address;
@@ -16,7 +21,7 @@ final class TrustedHeaderIdentity implements ClientIdentity {
 
   @Override
   public Identification identify(RequestFacts request) {
-    String value = request.header().apply(header);
+    String value = address.mayCarryProxyHeaders(request) ? request.header().apply(header) : null;
     if (value == null || value.isBlank()) {
       return ClientIdentity.anonymous(anonymous, address, request);
     }

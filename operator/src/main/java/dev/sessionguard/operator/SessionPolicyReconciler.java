@@ -493,6 +493,55 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     }
   }
 
+  /** The policy whose guard is in the target's pod template (its label), as cached; or null. */
+  private String guardIn(TargetRef ref, SessionPolicy policy, Context<SessionPolicy> context) {
+    var ns = policy.getMetadata().getNamespace();
+    if (ref == null || ref.name == null || ref.kind == null) {
+      return null;
+    }
+    return switch (ref.kind) {
+      case "Deployment" ->
+          cached(context, Deployment.class, "deployments", ns)
+              .filter(d -> ref.name.equals(d.getMetadata().getName()))
+              .map(d -> guardOf(d.getSpec().getTemplate()))
+              .filter(Objects::nonNull)
+              .findFirst()
+              .orElse(null);
+      case "StatefulSet" ->
+          cached(context, StatefulSet.class, "statefulsets", ns)
+              .filter(d -> ref.name.equals(d.getMetadata().getName()))
+              .map(d -> guardOf(d.getSpec().getTemplate()))
+              .filter(Objects::nonNull)
+              .findFirst()
+              .orElse(null);
+      case ToolHive.KIND ->
+          toolHiveVersion == null
+              ? null
+              : cached(context, GenericKubernetesResource.class, VIRTUAL_MCP_SERVERS, ns)
+                  .filter(v -> ref.name.equals(v.getMetadata().getName()))
+                  .map(
+                      v ->
+                          v.<String>get(
+                              "spec",
+                              "podTemplateSpec",
+                              "metadata",
+                              "labels",
+                              PodTemplates.GUARDED_BY))
+                  .filter(Objects::nonNull)
+                  .findFirst()
+                  .orElse(null);
+      default -> null;
+    };
+  }
+
+  private static String guardOf(PodTemplateSpec template) {
+    return template == null
+            || template.getMetadata() == null
+            || template.getMetadata().getLabels() == null
+        ? null
+        : template.getMetadata().getLabels().get(PodTemplates.GUARDED_BY);
+  }
+
   @SuppressWarnings("unchecked")
   private static <W extends HasMetadata> java.util.stream.Stream<W> cached(
       Context<SessionPolicy> context, Class<W> type, String source, String namespace) {
@@ -628,7 +677,15 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     }
     var sameNamespace =
         context.getPrimaryCache().list(policy.getMetadata().getNamespace()).toList();
-    var holder = TargetClaims.heldByAnother(policy, sameNamespace);
+    var guarding = guardIn(policy.getSpec().targetRef, policy, context);
+    var holder =
+        TargetClaims.heldByAnother(
+            policy,
+            sameNamespace,
+            other ->
+                other.getMetadata().getName().equals(guarding)
+                    || PolicyValidator.validate(other.getSpec(), PolicyValidator.Mode.CLUSTER)
+                        .isEmpty());
     if (holder.isPresent()) {
       return Conditions.of(
           ACCEPTED,

@@ -7,6 +7,7 @@ import java.util.Collection;
 import java.util.Comparator;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * One workload, one policy: when several policies in a namespace target the same workload, the
@@ -18,9 +19,15 @@ final class TargetClaims {
 
   private TargetClaims() {}
 
-  /** The policy that holds {@code policy}'s target instead of it, if there is one. */
+  /**
+   * The policy that holds {@code policy}'s target instead of it, if there is one. Only a policy
+   * that {@code mayHold} (one whose spec is valid, or whose guard is in the target) can: one
+   * refused since its creation must not keep a valid newer one out.
+   */
   static Optional<SessionPolicy> heldByAnother(
-      SessionPolicy policy, Collection<SessionPolicy> sameNamespace) {
+      SessionPolicy policy,
+      Collection<SessionPolicy> sameNamespace,
+      Predicate<SessionPolicy> mayHold) {
     var key = key(policy);
     if (key == null) {
       return Optional.empty();
@@ -31,6 +38,7 @@ final class TargetClaims {
         .filter(other -> other.getMetadata().getDeletionTimestamp() == null)
         .filter(other -> key.equals(key(other)))
         .filter(other -> OLDEST_FIRST.compare(other, policy) < 0)
+        .filter(mayHold)
         .min(OLDEST_FIRST);
   }
 

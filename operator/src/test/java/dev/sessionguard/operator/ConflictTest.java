@@ -105,4 +105,28 @@ class ConflictTest {
                   .isEqualTo("True");
             });
   }
+
+  @Test
+  void an_older_policy_refused_since_its_creation_does_not_keep_a_valid_one_out() {
+    cluster.deployment(NS, "vmcp", 1);
+    var broken = MockCluster.policy(NS, "zeta", "vmcp");
+    broken.getSpec().sessions.perClient = 500; // over sessions.max: refused by the operator
+    var older = cluster.client.resource(broken).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> assertThat(accepted("zeta")).extracting(c -> c.reason).isEqualTo("Invalid"));
+    var created = Instant.parse(older.getMetadata().getCreationTimestamp());
+    await().atMost(WAIT).until(() -> Instant.now().isAfter(created.plusSeconds(1)));
+
+    cluster.client.resource(MockCluster.policy(NS, "alpha", "vmcp")).create();
+
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(accepted("alpha")).extracting(c -> c.status).isEqualTo("True");
+              assertThat(hasConfigMap("alpha")).isTrue();
+            });
+  }
 }

@@ -24,16 +24,16 @@ class TargetClaimsTest {
   void the_oldest_policy_holds_a_target_whatever_the_api_version() {
     var old = policy("b", "2025-01-01T00:00:00Z", VMCP_BETA);
     var young = policy("a", "2025-01-01T00:00:05Z", VMCP_ALPHA);
-    assertThat(TargetClaims.heldByAnother(young, List.of(old, young))).contains(old);
-    assertThat(TargetClaims.heldByAnother(old, List.of(old, young))).isEmpty();
+    assertThat(TargetClaims.heldByAnother(young, List.of(old, young), p -> true)).contains(old);
+    assertThat(TargetClaims.heldByAnother(old, List.of(old, young), p -> true)).isEmpty();
   }
 
   @Test
   void equal_ages_are_decided_by_name() {
     var a = policy("a", "2025-01-01T00:00:00Z", VMCP_BETA);
     var b = policy("b", "2025-01-01T00:00:00Z", VMCP_BETA);
-    assertThat(TargetClaims.heldByAnother(b, List.of(a, b))).contains(a);
-    assertThat(TargetClaims.heldByAnother(a, List.of(a, b))).isEmpty();
+    assertThat(TargetClaims.heldByAnother(b, List.of(a, b), p -> true)).contains(a);
+    assertThat(TargetClaims.heldByAnother(a, List.of(a, b), p -> true)).isEmpty();
   }
 
   @Test
@@ -45,7 +45,7 @@ class TargetClaimsTest {
     var other =
         policy("c", "2025-01-01T00:00:02Z", new TargetRef("apps/v1", "Deployment", "other"));
     var all = List.of(deployment, statefulSet, other);
-    assertThat(TargetClaims.heldByAnother(statefulSet, all)).isEmpty();
-    assertThat(TargetClaims.heldByAnother(other, all)).isEmpty();
+    assertThat(TargetClaims.heldByAnother(statefulSet, all, p -> true)).isEmpty();
+    assertThat(TargetClaims.heldByAnother(other, all, p -> true)).isEmpty();
   }
 }

@@ -69,7 +69,7 @@ public final class GuardMetrics {
         .description("Requests in progress")
         .register(registry);
     Gauge.builder("sessionguard.streams.active", streams, InFlightLimits::total)
-        .description("Open per-request-era listen streams")
+        .description("Open streams: 2026-07-28 listen streams and session-era GET streams")
         .register(registry);
     admittedNew = admissions("new");
     admittedAdopted = admissions("adopted");

@@ -193,11 +193,18 @@ public final class FastPath extends Handler.Wrapper {
       return;
     }
     InFlightLimits.Permit permit = grant.permit();
-    if (perRequest) {
-      // The per-request era has no sessions: its Mcp-Session-Id, if any, passes untouched.
+    if (perRequest && rpc.sessionId() == null) {
+      // The per-request era has no sessions.
       new Exchange(cfg, rpc, null, permit, peer).start(body);
       return;
     }
+    // A request on a session the guard holds is that session's, whatever era its label names
+    // (a session-era upstream makes sessions of 2026-07-28-labelled initializes too): busy,
+    // active. Not held here: the endpoint decides (a per-request one then passes untouched).
+    Classification onSession =
+        perRequest
+            ? new Classification(Era.SESSION, rpc.rpcMethod(), rpc.id(), rpc.sessionId())
+            : rpc;
     CompletionStage<Optional<Session>> lookup;
     try {
       // In memory the session is known at once; with Redis this goes on when its reply is read.
@@ -205,7 +212,7 @@ public final class FastPath extends Handler.Wrapper {
           sessions.startRequest(
               rpc.sessionId(),
               McpEndpoint.boundToClients(cfg) ? client.name() : null,
-              McpEndpoint.activity(cfg, rpc));
+              McpEndpoint.activity(cfg, onSession));
     } catch (RuntimeException x) {
       lookup = CompletableFuture.failedStage(x);
     }
@@ -220,7 +227,7 @@ public final class FastPath extends Handler.Wrapper {
             return;
           }
           // Busy from here until the answer (or its SSE) ends.
-          new Exchange(cfg, rpc, found.get(), permit, peer).start(body);
+          new Exchange(cfg, onSession, found.get(), permit, peer).start(body);
         });
   }
 

@@ -133,7 +133,12 @@ public final class McpEndpoint implements Handler {
         id = message.get("id");
       }
     }
-    Classification request = new Classification(era, rpcMethod, id, sessionId);
+    Classification request =
+        new Classification(
+            era == Era.PER_REQUEST && onHeldSession(rpcMethod, sessionId) ? Era.SESSION : era,
+            rpcMethod,
+            id,
+            sessionId);
     if (drain.refusingNewWork() && !onKnownSession(request)) {
       refuse(res, Refusal.DRAINING, request.id(), DRAIN_RETRY);
       return;
@@ -516,6 +521,17 @@ public final class McpEndpoint implements Handler {
       }
     }
     return admitted;
+  }
+
+  /**
+   * A 2026-07-28-labelled request on a session the guard holds is that session's (busy, active,
+   * ended by its DELETE): a session-era upstream makes sessions of labelled initializes too, and
+   * the guard counts them. A listen stays a listen, held to the stream caps.
+   */
+  private boolean onHeldSession(String rpcMethod, String sessionId) {
+    return sessionId != null
+        && !"subscriptions/listen".equals(rpcMethod)
+        && sessions.lookup(sessionId) instanceof Lookup.Known;
   }
 
   /** While draining, only sessions the guard holds (or saw end) are still served. */

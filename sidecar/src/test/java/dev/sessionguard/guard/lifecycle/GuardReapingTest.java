@@ -139,6 +139,43 @@ class GuardReapingTest {
     assertThat(metric(guard, "sessionguard_sessions_ended_total{reason=\"idle\"}")).isEqualTo(1);
   }
 
+  /**
+   * A session a session-era upstream made of a 2026-07-28-labelled initialize, used with that
+   * label: it is counted, so it is also kept while used, and its DELETE ends it.
+   */
+  @Test
+  void a_session_used_with_the_per_request_label_is_kept_while_used_and_ended_by_its_delete() {
+    guard("sessions: {idleTimeout: 5m}\n");
+    String s = open("MCP-Protocol-Version", "2026-07-28", "Mcp-Method", "initialize");
+    assertThat(guard.sessions().active()).isEqualTo(1);
+    clock.advance(Duration.ofMinutes(4));
+    assertThat(
+            send(call(
+                    s,
+                    "tools/list",
+                    "MCP-Protocol-Version",
+                    "2026-07-28",
+                    "Mcp-Method",
+                    "tools/list"))
+                .statusCode())
+        .isEqualTo(200);
+    await().until(() -> guard.requests().total() == 0);
+    clock.advance(Duration.ofMinutes(4));
+    reap();
+    assertThat(deletesOf(s)).isZero(); // in use four minutes ago: not idle
+    assertThat(guard.sessions().active()).isEqualTo(1);
+
+    HttpRequest delete =
+        HttpRequest.newBuilder(mcp(guard))
+            .header("Mcp-Session-Id", s)
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .DELETE()
+            .build();
+    assertThat(send(delete).statusCode()).isEqualTo(200);
+    assertThat(guard.sessions().active()).isZero();
+    assertThat(metric(guard, "sessionguard_sessions_ended_total{reason=\"client\"}")).isEqualTo(1);
+  }
+
   @Test
   void with_tool_calls_activity_only_tools_call_resets_the_idle_clock() {
     guard("sessions: {idleTimeout: 5m, activity: ToolCalls}\n");

@@ -222,6 +222,14 @@ class InjectionTest {
         .doesNotContainKey(PodTemplates.START_SETTINGS);
   }
 
+  /** The policy "v" on the VirtualMCPServer "vmcp" (ToolHive's v1beta1). */
+  static SessionPolicy vmcpPolicy() {
+    var p = MockCluster.policy(NS, "v", "vmcp");
+    p.getSpec().targetRef =
+        new TargetRef("toolhive.stacklok.dev/v1beta1", "VirtualMCPServer", "vmcp");
+    return p;
+  }
+
   String startSettings() {
     return deployment("vmcp")
         .getSpec()
@@ -421,10 +429,7 @@ class InjectionTest {
                 .withAdditionalProperties(Map.of("spec", Map.of("groupRef", "tools")))
                 .build())
         .create();
-    var p = MockCluster.policy(NS, "v", "vmcp");
-    p.getSpec().targetRef =
-        new TargetRef("toolhive.stacklok.dev/v1beta1", "VirtualMCPServer", "vmcp");
-    cluster.client.resource(p).create();
+    cluster.client.resource(vmcpPolicy()).create();
     await()
         .atMost(WAIT)
         .untilAsserted(
@@ -445,10 +450,7 @@ class InjectionTest {
   @Test
   void a_virtualmcpserver_the_cluster_does_not_serve_is_reported_and_does_not_block_deletion() {
     startOperator(); // no ToolHive CRD
-    var p = MockCluster.policy(NS, "v", "vmcp");
-    p.getSpec().targetRef =
-        new TargetRef("toolhive.stacklok.dev/v1beta1", "VirtualMCPServer", "vmcp");
-    cluster.client.resource(p).create();
+    cluster.client.resource(vmcpPolicy()).create();
     await()
         .atMost(WAIT)
         .untilAsserted(

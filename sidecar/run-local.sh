@@ -17,12 +17,21 @@ if [ ! -d sidecar/node/node_modules ]; then
 fi
 
 upstream_out="$(mktemp)"
+# The guard stops first, as in a pod: SIGTERM, then its drain (requests in progress finish
+# against the server, still up), then the server. Returns once both are gone.
 cleanup() {
-  [ -n "${guard_pid:-}" ] && kill "$guard_pid" 2>/dev/null || true
+  trap - EXIT INT TERM
+  if [ -n "${guard_pid:-}" ] && kill -0 "$guard_pid" 2>/dev/null; then
+    echo "stopping the guard (it drains first)…"
+    kill -TERM "$guard_pid" 2>/dev/null || true
+    wait "$guard_pid" 2>/dev/null || true
+  fi
   [ -n "${upstream_pid:-}" ] && kill "$upstream_pid" 2>/dev/null || true
   rm -f "$upstream_out"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 node sidecar/node/everything.mjs --port 0 >"$upstream_out" 2>/dev/null &
 upstream_pid=$!
@@ -42,7 +51,7 @@ guard_pid=$!
 echo
 echo "  MCP server (server-everything): $upstream_url"
 echo "  guarded MCP endpoint:           http://127.0.0.1:$port/mcp   <- point your MCP client here"
-echo "  admin:                          http://127.0.0.1:$admin_port/metrics  /policy  /readyz"
+echo "  admin:                          http://127.0.0.1:$admin_port/metrics  /policy  /sessions  /readyz"
 echo "  Ctrl-C stops both."
 echo
 wait "$guard_pid"

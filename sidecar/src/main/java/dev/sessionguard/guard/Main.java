@@ -36,6 +36,10 @@ public final class Main {
   }
 
   public static void main(String[] args) {
+    if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
+      System.out.println(CommandLine.USAGE);
+      return;
+    }
     startUpSettings();
     if (List.of(args).contains(TrainingRun.FLAG)) {
       if (args.length > 1) {

@@ -490,7 +490,7 @@ class RedisSessionRegistryTest {
     assertThat(slow.expire(IDLE, LIFE, HARD)).isEmpty(); // received: not returned twice
     assertThat(slow.lookup("s-evicted")).isEqualTo(new Lookup.Ended());
     assertThat(redis.countingKeys()).isEmpty();
-    assertThat(redis.redis().keys(KEYS + "evictions:*")).isEmpty();
+    assertThat(redis.redis().keys(KEYS + "evict*")).isEmpty();
   }
 
   @Test
@@ -508,6 +508,6 @@ class RedisSessionRegistryTest {
     registry.cancel(cancelled.reservation());
 
     assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty(); // the admissions ended them
-    assertThat(redis.redis().keys(KEYS + "evictions:*")).isEmpty();
+    assertThat(redis.redis().keys(KEYS + "evict*")).isEmpty();
   }
 }

@@ -5,8 +5,8 @@
 --
 -- An evicted session is kept under the reservation in evictions:<guard> until the guard confirms
 -- or cancels the reservation, which says it received this reply; a reply lost on the way (the
--- guard cancels the reservation saying so) leaves it to the guard's next expiry, so the evicted
--- session still gets its upstream DELETE.
+-- guard cancels the reservation saying so) moves it to evicted:<guard>, for the guard's next
+-- expiry to end, so the evicted session still gets its upstream DELETE.
 local now, client = ARGV[4], ARGV[5]
 local exempt, force, evict = ARGV[6] == '1', ARGV[7] == '1', ARGV[10] == '1'
 local max, per_client = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -57,6 +57,7 @@ redis.call('ZADD', guard_res(GUARD), now, rid)
 add_client_member(client, 'r:' .. rid)
 if #evicted > 0 then
   redis.call('HSET', guard_evictions(GUARD), rid, cjson.encode(evicted))
+  redis.call('PEXPIRE', guard_evictions(GUARD), KEPT_MS)
 end
 local reply = {'admitted', would}
 for _, v in ipairs(evicted) do

@@ -21,7 +21,10 @@
 --   orphaned      HASH id -> "<created> <client>"
 --   claims:<guard> STRING the guard's last expiry claims, kept until it says it received them
 --   evictions:<guard> HASH rid -> [id, client, created] of the session the admission that made
---                 the reservation evicted, kept until the guard says it received that reply
+--                 the reservation evicted, kept until the guard confirms or cancels it (an hour
+--                 at most)
+--   evicted:<guard> LIST [id, client, created] of sessions evicted by admissions whose reply the
+--                 guard did not receive, for its next expiry to end (an hour at most)
 --
 -- Only a session's owner reaps it: the owner holds what the upstream DELETE needs (the client's
 -- credentials, in its memory). A dead guard's sessions become orphans, which any guard reaps.
@@ -45,6 +48,9 @@ local function guard_busy(guard) return P .. 'g:' .. guard .. ':b' end
 local function guard_idle(guard) return P .. 'g:' .. guard .. ':i' end
 local function guard_claims(guard) return P .. 'claims:' .. guard end
 local function guard_evictions(guard) return P .. 'evictions:' .. guard end
+local function guard_evicted(guard) return P .. 'evicted:' .. guard end
+-- How long a guard's kept evictions and claims outlive their last write: a dead guard's go.
+local KEPT_MS = 3600000
 
 -- The caller is alive: (re)take its lease, so what it records now is purged if it dies. A held
 -- lease is only extended: its guard is in K_GUARDS already (the two are written together below,
@@ -227,8 +233,9 @@ local function purge(guard)
       redis.call('HSET', K_ORPHANED, id, f[2] .. ' ' .. f[3])
     end
   end
-  redis.call('DEL', guard_res(guard), guard_sessions(guard), guard_idle(guard),
-    guard_evictions(guard))
+  -- evictions:<guard> and evicted:<guard> stay (until they expire): a guard whose lease lapsed
+  -- in an outage replays its lost admissions' cancels when Redis is back, and still ends them
+  redis.call('DEL', guard_res(guard), guard_sessions(guard), guard_idle(guard))
   redis.call('SREM', K_GUARDS, guard)
 end
 

@@ -7,8 +7,8 @@
 -- [10] the token of the last reply the guard received ('' for none).
 -- Returns a flat list of id, client, created, reason.
 --
--- It also returns, as EVICTED, what an admission of this guard evicted when the guard did not
--- receive that admission's reply (its reservation is gone, cancelled as lost): see admit.lua.
+-- It also returns, as EVICTED, what admissions of this guard evicted when the guard did not
+-- receive their reply (cancelled as lost): see admit.lua.
 --
 -- What a call claims is kept under its token until the guard's next call names that token as
 -- received: a reply lost on the way (a command timeout, a dropped connection) is returned again
@@ -16,7 +16,6 @@
 local idle_cutoff, born_cutoff, hard_cutoff = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local tomb_ms, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 local token, received = ARGV[9], ARGV[10]
-local CLAIMS_MS = 3600000 -- a dead guard's unreceived claims do not stay for ever
 local claims_key = guard_claims(GUARD)
 purge_dead_guards()
 local out = {}
@@ -35,14 +34,11 @@ local function reply(id, client, created, reason)
   table.insert(out, created)
   table.insert(out, reason)
 end
-local evictions = redis.call('HGETALL', guard_evictions(GUARD))
-for i = 1, #evictions, 2 do
-  if redis.call('HEXISTS', K_RES, evictions[i]) == 0 then
-    local e = cjson.decode(evictions[i + 1])
-    reply(e[1], e[2], e[3], 'EVICTED')
-    redis.call('HDEL', guard_evictions(GUARD), evictions[i])
-  end
+for _, v in ipairs(redis.call('LRANGE', guard_evicted(GUARD), 0, -1)) do
+  local e = cjson.decode(v)
+  reply(e[1], e[2], e[3], 'EVICTED')
 end
+redis.call('DEL', guard_evicted(GUARD))
 local function claim(id, reason)
   local gone = remove_session(id, tomb_ms)
   if gone then
@@ -74,7 +70,7 @@ if #idle < limit then
   end
 end
 if #out > 0 then
-  redis.call('SET', claims_key, cjson.encode({token = token, out = out}), 'PX', CLAIMS_MS)
+  redis.call('SET', claims_key, cjson.encode({token = token, out = out}), 'PX', KEPT_MS)
 else
   redis.call('DEL', claims_key)
 end

@@ -654,19 +654,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
 
   private Condition accept(SessionPolicy policy, Context<SessionPolicy> context) {
     var generation = policy.getMetadata().getGeneration();
-    var problems =
-        new ArrayList<>(PolicyValidator.validate(policy.getSpec(), PolicyValidator.Mode.CLUSTER));
-    if (policy.getMetadata().getName().length() > MAX_NAME) {
-      problems.add(
-          0,
-          "metadata.name is longer than "
-              + MAX_NAME
-              + " characters: the guard's Service "
-              + GuardService.nameFor(policy)
-              + " and the pods' "
-              + PodTemplates.GUARDED_BY
-              + " label must fit in 63");
-    }
+    var problems = problems(policy);
     if (!problems.isEmpty()) {
       return Conditions.of(
           ACCEPTED,
@@ -682,10 +670,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         TargetClaims.heldByAnother(
             policy,
             sameNamespace,
-            other ->
-                other.getMetadata().getName().equals(guarding)
-                    || PolicyValidator.validate(other.getSpec(), PolicyValidator.Mode.CLUSTER)
-                        .isEmpty());
+            other -> other.getMetadata().getName().equals(guarding) || problems(other).isEmpty());
     if (holder.isPresent()) {
       return Conditions.of(
           ACCEPTED,
@@ -704,6 +689,24 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         "Valid",
         "policy rendered into ConfigMap " + PolicyConfigMap.nameFor(policy),
         generation);
+  }
+
+  /** Why the operator refuses a policy: its spec, and a name too long for what it names. */
+  private static List<String> problems(SessionPolicy policy) {
+    var problems =
+        new ArrayList<>(PolicyValidator.validate(policy.getSpec(), PolicyValidator.Mode.CLUSTER));
+    if (policy.getMetadata().getName().length() > MAX_NAME) {
+      problems.add(
+          0,
+          "metadata.name is longer than "
+              + MAX_NAME
+              + " characters: the guard's Service "
+              + GuardService.nameFor(policy)
+              + " and the pods' "
+              + PodTemplates.GUARDED_BY
+              + " label must fit in 63");
+    }
+    return problems;
   }
 
   /** One event per transition, not one per reconcile. */

@@ -526,11 +526,13 @@ public final class McpEndpoint implements Handler {
   /**
    * A 2026-07-28-labelled request on a session the guard holds is that session's (busy, active,
    * ended by its DELETE): a session-era upstream makes sessions of labelled initializes too, and
-   * the guard counts them. A listen stays a listen, held to the stream caps.
+   * the guard counts them. A listen stays a listen, held to the stream caps, and an initialize an
+   * initialize of its era (admitted if the upstream issues a session, as the fast path has it).
    */
   private boolean onHeldSession(String rpcMethod, String sessionId) {
     return sessionId != null
         && !"subscriptions/listen".equals(rpcMethod)
+        && !"initialize".equals(rpcMethod)
         && sessions.lookup(sessionId) instanceof Lookup.Known;
   }
 

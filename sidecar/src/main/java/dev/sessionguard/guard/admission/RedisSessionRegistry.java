@@ -420,10 +420,16 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   @Override
   public Optional<Session> end(String sessionId, EndReason reason) {
     Optional<Session> ended = Optional.empty();
-    Session mine = held.remove(sessionId);
-    if (mine != null) {
-      local.end(sessionId, reason);
-      ended = Optional.of(mine);
+    Session mine;
+    synchronized (heldLock) {
+      mine = held.remove(sessionId);
+      if (mine != null) {
+        local.end(sessionId, reason);
+        ended = Optional.of(mine);
+        // its confirmation may still wait in the replay: its end waits behind it, whatever Redis
+        // answers now (as endedHere does)
+        replay("end", sessionId, reason.name());
+      }
     }
     if (available) {
       try {
@@ -437,7 +443,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
         unavailable(e);
       }
     }
-    replay("end", sessionId, reason.name());
+    if (mine == null) {
+      replay("end", sessionId, reason.name());
+    }
     localTombstones.add(sessionId);
     Session seenHere = seen.remove(sessionId);
     return ended.isPresent() ? ended : Optional.ofNullable(seenHere);

@@ -32,6 +32,8 @@ final class GuardContainer {
   /** The guard reads the Redis password from here; the value never passes through the operator. */
   static final String REDIS_PASSWORD_ENV = "SESSIONGUARD_REDIS_PASSWORD";
 
+  static final String START_SETTINGS_ENV = "SESSIONGUARD_START_SETTINGS";
+
   /** A numeric user, so the kubelet can check runAsNonRoot without reading the image. */
   static final long USER = 65532;
 
@@ -118,6 +120,11 @@ final class GuardContainer {
     var env = new java.util.ArrayList<EnvVar>();
     env.add(fromField("POD_NAME", "metadata.name"));
     env.add(fromField("POD_NAMESPACE", "metadata.namespace"));
+    // the start settings the pod was made for: a guard that started before its mounted policy
+    // caught up with them restarts when it does
+    env.add(
+        fromField(
+            START_SETTINGS_ENV, "metadata.annotations['" + PodTemplates.START_SETTINGS + "']"));
     var store = spec.store;
     if (store == null
         || store.type != SessionPolicySpec.StoreType.Redis

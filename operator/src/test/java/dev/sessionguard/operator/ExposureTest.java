@@ -264,7 +264,11 @@ class ExposureTest {
     await().atMost(WAIT).until(() -> guard("vmcp") != null);
     assertThat(guard("vmcp").getEnv())
         .extracting(e -> e.getName())
-        .containsExactly("POD_NAME", "POD_NAMESPACE", "SESSIONGUARD_REDIS_PASSWORD");
+        .containsExactly(
+            "POD_NAME",
+            "POD_NAMESPACE",
+            "SESSIONGUARD_START_SETTINGS",
+            "SESSIONGUARD_REDIS_PASSWORD");
     assertThat(guard("vmcp").getEnv().get(0).getValueFrom().getFieldRef().getFieldPath())
         .isEqualTo("metadata.name");
     assertThat(guard("vmcp").getEnv())

@@ -201,6 +201,14 @@ class InjectionTest {
     awaitInjected("vmcp");
     var before = startSettings();
     assertThat(before).hasSize(16);
+    // the guard learns what its pod was made for from the annotation
+    assertThat(guard(deployment("vmcp").getSpec().getTemplate()).getEnv())
+        .filteredOn(e -> e.getName().equals("SESSIONGUARD_START_SETTINGS"))
+        .singleElement()
+        .satisfies(
+            e ->
+                assertThat(e.getValueFrom().getFieldRef().getFieldPath())
+                    .isEqualTo("metadata.annotations['sessionguard.dev/start-settings']"));
 
     // the store is chosen when the guard starts: a reload cannot switch it
     cluster.editPolicy(

@@ -27,6 +27,7 @@ import dev.sessionguard.guard.proxy.OtherPaths;
 import dev.sessionguard.guard.proxy.UpstreamClient;
 import dev.sessionguard.policy.InvalidPolicyException;
 import dev.sessionguard.policy.PolicyFile;
+import dev.sessionguard.policy.PolicyHash;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Handler;
@@ -97,9 +98,12 @@ public final class Guard implements AutoCloseable {
   private final Javalin admin;
   private PolicyWatcher watcher;
   private boolean storeClosed;
+  private final String podStartSettings;
+  private volatile Runnable restart = () -> {};
 
   private Guard(GuardConfig config, Clock clock, Map<String, String> env) {
     this.clock = clock;
+    this.podStartSettings = env.get(START_SETTINGS_ENV);
     this.policy = new ActivePolicy(config);
     this.redis = redisRegistry(config, clock, env);
     this.sessions = redis != null ? redis : new MemorySessionRegistry(clock);
@@ -277,6 +281,13 @@ public final class Guard implements AutoCloseable {
   public static final String REDIS_PASSWORD_ENV = "SESSIONGUARD_REDIS_PASSWORD";
 
   /**
+   * The start settings its pod was made for (the operator's {@code sessionguard.dev/start-settings}
+   * pod annotation, by the downward API): a guard that started before its mounted policy caught up
+   * with them restarts once the policy does.
+   */
+  public static final String START_SETTINGS_ENV = "SESSIONGUARD_START_SETTINGS";
+
+  /**
    * The Redis registry of a policy with {@code store.type: Redis}, not yet started; null for
    * Memory. Keys are scoped by {@code POD_NAMESPACE/<policy name>} (or the policy name alone), the
    * guard id is the pod name ({@code POD_NAME}, else {@code HOSTNAME}) plus a random suffix.
@@ -404,6 +415,16 @@ public final class Guard implements AutoCloseable {
     for (String change : needsRestart(previous, next)) {
       LOG.warn("reload: {} changed; it takes effect only after a restart", change);
     }
+    if (!policy.restartPending().isEmpty()
+        && podStartSettings != null
+        && podStartSettings.equals(PolicyHash.ofStartSettings(file.spec()))) {
+      // this pod was made for these settings, and the guard started before its mounted policy
+      // had them: no rollout will replace it, so it restarts itself
+      LOG.warn(
+          "reload: this pod's start settings arrived after the guard started ({}); restarting",
+          String.join(", ", policy.restartPending()));
+      restart.run();
+    }
     metrics.policyApplied(next);
     metrics.reloaded(true);
     GuardConfig.Policy p = next.policy();
@@ -425,6 +446,14 @@ public final class Guard implements AutoCloseable {
         policy.get().policy().hash(),
         problems.size());
     problems.forEach(problem -> LOG.warn("reload rejected: {}", problem));
+  }
+
+  /**
+   * What the guard does when its pod's start settings arrive after it started (see {@link
+   * #START_SETTINGS_ENV}); {@code Main} drains and exits, for the kubelet to start it again.
+   */
+  public void onRestartNeeded(Runnable restart) {
+    this.restart = restart;
   }
 
   /** Settings read once when the guard starts, and what else waits for a restart. */

@@ -19,6 +19,10 @@ import org.slf4j.LoggerFactory;
 public final class Main {
   // The longest a policy change can go unseen when no file event arrives.
   private static final Duration POLICY_POLL = Duration.ofSeconds(2);
+
+  /** The exit code of a guard that restarts to take up its pod's start settings. */
+  static final int RESTART_EXIT = 3;
+
   private static final String JETTY_REFERENCES_PER_CACHE_LINE =
       "org.eclipse.jetty.util.referencesPerCacheLine";
 
@@ -73,6 +77,17 @@ public final class Main {
   /** Starts the guard, watches its policy file, and says so in the log. */
   static Guard launch(GuardConfig config, CommandLine line, byte[] loaded) {
     Guard guard = Guard.start(config, Clock.systemUTC());
+    guard.onRestartNeeded(
+        () ->
+            new Thread(
+                    () -> {
+                      guard.drain();
+                      // not 0: the kubelet restarts the container either way, and the pod's
+                      // restart count shows it happened
+                      Runtime.getRuntime().halt(RESTART_EXIT);
+                    },
+                    "guard-restart")
+                .start());
     guard.watch(line.policy(), loaded, line.overrides(), POLICY_POLL);
     LoggerFactory.getLogger(Main.class)
         .info(

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sessionguard.policy.PolicyHash;
 import dev.sessionguard.policy.PolicyJson;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -13,6 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -171,6 +174,42 @@ class OperationsTest {
         .atMost(Duration.ofSeconds(10))
         .until(() -> guard.policy().get().sessionCaps().max() == 7);
     assertThat(admin("/policy").get("restartPending")).isEmpty();
+  }
+
+  /**
+   * A pod made for start settings its guard did not start with (its mounted policy caught up
+   * later): the guard restarts once the policy has them, and only then.
+   */
+  @Test
+  void a_guard_restarts_when_the_start_settings_its_pod_was_made_for_arrive() throws Exception {
+    Path file = dir.resolve("policy.yaml");
+    String stale = policy("sessions: {max: 5, perClient: 5}\n");
+    Files.writeString(file, stale);
+    var wanted = new dev.sessionguard.policy.SessionPolicySpec();
+    wanted.timeouts.connect = "7s";
+    String text = stale.substring(stale.indexOf("\n", 10) + 1);
+    guard =
+        Guard.start(
+            TestGuards.config(upstream.mcpUrl(), text),
+            java.time.Clock.systemUTC(),
+            Map.of(Guard.START_SETTINGS_ENV, PolicyHash.ofStartSettings(wanted)));
+    AtomicInteger restarts = new AtomicInteger();
+    guard.onRestartNeeded(restarts::incrementAndGet);
+    guard.watch(
+        file,
+        Files.readAllBytes(file),
+        TestGuards.overrides(upstream.mcpUrl()),
+        Duration.ofMillis(100));
+
+    // another start setting than the pod's: a rollout replaces this pod, no restart
+    Files.writeString(file, policy("sessions: {max: 6, perClient: 5}\ntimeouts: {connect: 9s}\n"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> guard.policy().get().sessionCaps().max() == 6);
+    assertThat(restarts.get()).isZero();
+
+    Files.writeString(file, policy("sessions: {max: 7, perClient: 5}\ntimeouts: {connect: 7s}\n"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> restarts.get() == 1);
   }
 
   @Test

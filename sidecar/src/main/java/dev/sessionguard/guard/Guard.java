@@ -23,6 +23,7 @@ import dev.sessionguard.guard.proxy.FrontConnection;
 import dev.sessionguard.guard.proxy.GuardThreadPool;
 import dev.sessionguard.guard.proxy.JettyGuards;
 import dev.sessionguard.guard.proxy.McpEndpoint;
+import dev.sessionguard.guard.proxy.McpPath;
 import dev.sessionguard.guard.proxy.OtherPaths;
 import dev.sessionguard.guard.proxy.UpstreamClient;
 import dev.sessionguard.policy.InvalidPolicyException;
@@ -222,7 +223,7 @@ public final class Guard implements AutoCloseable {
               Handler route =
                   ctx ->
                       (MCP_METHODS.contains(ctx.method())
-                                  && ctx.path().equals(policy.get().mcpPath())
+                                  && McpPath.names(ctx.path(), policy.get().mcpPath())
                               ? mcp
                               : other)
                           .handle(ctx);

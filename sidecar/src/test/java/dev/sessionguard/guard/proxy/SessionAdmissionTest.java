@@ -13,6 +13,7 @@ import dev.sessionguard.guard.FastUpstream;
 import dev.sessionguard.guard.Guard;
 import dev.sessionguard.guard.TestGuards;
 import dev.sessionguard.policy.PolicyJson;
+import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
@@ -213,6 +214,28 @@ class SessionAdmissionTest {
     assertThat(meta.statusCode()).isEqualTo(200);
     assertThat(upstream.seen.get(upstream.seen.size() - 1).path())
         .isEqualTo("/.well-known/oauth-protected-resource");
+  }
+
+  /**
+   * An upstream may route {@code /mcp/}, {@code /MCP} or {@code /%6Dcp} to its MCP endpoint (most
+   * routers decode; many fold case or drop a trailing slash): relayed as "another path", such an
+   * initialize would make sessions past every cap.
+   */
+  @Test
+  void another_spelling_of_the_mcp_path_is_admitted_as_the_mcp_path() throws Exception {
+    Guard g = guard("sessions: {max: 1, perClient: 1}\n");
+    assertThat(send(initialize(g, 1)).statusCode()).isEqualTo(200);
+    for (String path : new String[] {"/mcp/", "/MCP", "/%6Dcp", "//mcp", "/x/../mcp", "/mcp;a"}) {
+      HttpRequest base = initialize(g, 2);
+      HttpRequest.Builder spelt =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.port() + path))
+              .POST(base.bodyPublisher().orElseThrow());
+      base.headers().map().forEach((k, v) -> v.forEach(value -> spelt.header(k, value)));
+      HttpResponse<String> refused = send(spelt.build());
+      assertThat(refused.statusCode()).as(path).isEqualTo(503);
+      assertThat(json(refused).at("/error/data/reason").asText()).isEqualTo("global_sessions");
+    }
+    assertThat(upstream.initializes.get()).isEqualTo(1);
   }
 
   @Test

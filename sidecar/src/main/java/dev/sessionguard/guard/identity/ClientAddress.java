@@ -54,8 +54,13 @@ public final class ClientAddress {
   }
 
   private boolean isTrusted(String address) {
+    return within(trusted, address);
+  }
+
+  /** Whether {@code address} (a literal, IPv6 possibly in brackets) is in one of {@code cidrs}. */
+  public static boolean within(List<Cidr> cidrs, String address) {
     InetAddress a = literal(address);
-    return a != null && trusted.stream().anyMatch(c -> c.contains(a));
+    return a != null && cidrs.stream().anyMatch(c -> c.contains(a));
   }
 
   private static boolean isLiteralAddress(String text) {
@@ -63,6 +68,9 @@ public final class ClientAddress {
   }
 
   private static InetAddress literal(String text) {
+    if (text != null && text.length() > 2 && text.startsWith("[") && text.endsWith("]")) {
+      text = text.substring(1, text.length() - 1); // Jetty names an IPv6 peer [fd00::1]
+    }
     if (text == null || !text.matches("^[0-9a-fA-F:.]+$")) {
       return null; // never a DNS lookup
     }

@@ -1,6 +1,8 @@
 package dev.sessionguard.guard.proxy;
 
 import dev.sessionguard.guard.config.GuardConfig;
+import dev.sessionguard.guard.identity.ClientAddress;
+import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -99,6 +101,7 @@ public final class Forwarder {
     out.headers(
         upstream ->
             upstreamFields(
+                cfg,
                 in.getHeaders(),
                 org.eclipse.jetty.server.Request.getRemoteAddr(in),
                 scheme == null ? "http" : scheme,
@@ -129,6 +132,7 @@ public final class Forwarder {
       Target target = target(upstream, in.pathQuery());
       out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1").crlf();
       upstreamFields(
+          cfg,
           in.headers(),
           in.remoteAddr(),
           in.scheme(),
@@ -160,8 +164,14 @@ public final class Forwarder {
    * the client's address appended, and X-Forwarded-Proto unless the client sent one.
    */
   private static void upstreamFields(
-      HttpFields headers, String peer, String scheme, Target target, Consumer<HttpField> add) {
+      GuardConfig cfg,
+      HttpFields headers,
+      String peer,
+      String scheme,
+      Target target,
+      Consumer<HttpField> add) {
     Set<String> strip = HopByHop.namesToStrip(headers, true);
+    String unbelieved = unbelievedIdentityHeader(cfg, peer);
     add.accept(target.host());
     String prior = null; // the client's X-Forwarded-For values, joined
     boolean proto = false;
@@ -170,7 +180,8 @@ public final class Forwarder {
       proto |= header == HttpHeader.X_FORWARDED_PROTO;
       if (header == HttpHeader.X_FORWARDED_FOR) {
         prior = prior == null ? field.getValue() : prior + ", " + field.getValue();
-      } else if (!HopByHop.named(field, strip)) {
+      } else if (!HopByHop.named(field, strip)
+          && (unbelieved == null || !unbelieved.equalsIgnoreCase(field.getName()))) {
         add.accept(field);
       }
     }
@@ -181,6 +192,21 @@ public final class Forwarder {
     if (!proto) {
       add.accept(new HttpField(HttpHeader.X_FORWARDED_PROTO, scheme));
     }
+  }
+
+  /**
+   * The Header identity's header when the guard does not believe it from this peer (not one of
+   * {@code identity.trustedProxies}): it is not passed on either, or an upstream that reads the
+   * same header would take the sender for whoever it names. Null when there is none to drop.
+   */
+  private static String unbelievedIdentityHeader(GuardConfig cfg, String peer) {
+    var identity = cfg.identity();
+    if (identity.source() != IdentitySource.Header
+        || identity.trustedProxies().isEmpty()
+        || ClientAddress.within(identity.trustedProxies(), peer)) {
+      return null;
+    }
+    return identity.header();
   }
 
   /** The header's values; none (nothing built) when it is absent, as it is from most requests. */

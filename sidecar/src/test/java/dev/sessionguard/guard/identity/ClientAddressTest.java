@@ -35,4 +35,12 @@ class ClientAddressTest {
     assertThat(new ClientAddress(List.of()).of(from("192.0.2.7", "203.0.113.9")))
         .isEqualTo("192.0.2.7");
   }
+
+  @Test
+  void an_ipv6_peer_as_jetty_names_it_is_matched_against_the_trusted_proxies() {
+    ClientAddress a = new ClientAddress(List.of(Cidr.parse("fd00::/8")));
+    assertThat(a.of(from("[fd00::1]", "203.0.113.9"))).isEqualTo("203.0.113.9");
+    assertThat(a.mayCarryProxyHeaders(from("[fd00::1]"))).isTrue();
+    assertThat(a.mayCarryProxyHeaders(from("[2001:db8::1]"))).isFalse();
+  }
 }

@@ -28,6 +28,22 @@ final class HopByHop {
   private static final Set<String> CLIENT_WRITES =
       Set.of("connection", "content-length", "expect", "host", "upgrade");
 
+  /**
+   * End-to-end headers the guard decides on. A client that names one in Connection would have the
+   * upstream see another request than the guard judged (a session-era request labelled 2026-07-28
+   * for the guard only, say): such a token is not honoured, the header goes on as the guard read
+   * it.
+   */
+  private static final Set<String> GUARD_READS =
+      Set.of(
+          "mcp-protocol-version",
+          "mcp-session-id",
+          "mcp-method",
+          "mcp-name",
+          "authorization",
+          "origin",
+          "content-type");
+
   private static final Set<String> TOWARDS_UPSTREAM =
       Stream.concat(ALWAYS.stream(), CLIENT_WRITES.stream())
           .collect(Collectors.toUnmodifiableSet());
@@ -52,9 +68,9 @@ final class HopByHop {
 
   /**
    * Lower-cased names to drop from a message with these {@code fields}: the fixed list plus every
-   * token named in its Connection fields. Nearly every message names none beyond the fixed list (at
-   * most {@code keep-alive}), and then the fixed set itself is returned: nothing is built per
-   * request.
+   * token named in its Connection fields but, towards the upstream, those the guard reads ({@link
+   * #GUARD_READS}). Nearly every message names none beyond the fixed list (at most {@code
+   * keep-alive}), and then the fixed set itself is returned: nothing is built per request.
    */
   static Set<String> namesToStrip(HttpFields fields, boolean towardsUpstream) {
     Set<String> fixed = towardsUpstream ? TOWARDS_UPSTREAM : ALWAYS;
@@ -70,7 +86,7 @@ final class HopByHop {
         int end = comma < 0 ? n : comma;
         // As String.trim; the whole value when it is one token (keep-alive): nothing is built.
         String t = value.substring(start, end).trim().toLowerCase(Locale.ROOT);
-        if (!t.isEmpty() && !names.contains(t)) {
+        if (!t.isEmpty() && !names.contains(t) && !(towardsUpstream && GUARD_READS.contains(t))) {
           if (names == fixed) {
             names = new HashSet<>(fixed);
           }

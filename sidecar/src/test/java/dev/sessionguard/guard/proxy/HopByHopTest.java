@@ -28,6 +28,15 @@ class HopByHopTest {
   }
 
   @Test
+  void a_header_the_guard_decides_on_is_not_stripped_for_being_named_in_connection() {
+    assertThat(
+            HopByHop.namesToStrip(
+                connection("MCP-Protocol-Version, Mcp-Session-Id, Authorization, X-Secret"), true))
+        .contains("x-secret")
+        .doesNotContain("mcp-protocol-version", "mcp-session-id", "authorization");
+  }
+
+  @Test
   void every_fixed_name_is_a_header_jetty_knows_so_others_need_no_lower_casing() {
     for (String name : HopByHop.namesToStrip(connection(), true)) {
       assertThat(HttpHeader.CACHE.get(name)).as(name).isNotNull();

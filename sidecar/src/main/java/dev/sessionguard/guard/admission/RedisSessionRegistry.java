@@ -497,7 +497,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
               local.requestStarted(session, activity);
               return Optional.of(session);
             } catch (RuntimeException e) {
-              LOG.error("starting a request on {} failed", sessionId, e);
+              LOG.error("starting a request on {} failed", SessionIds.shortHash(sessionId), e);
               notStarted(sessionId, resyncsBefore, true); // started in Redis: re-sync the count
               return Optional.<Session>empty();
             }

@@ -504,7 +504,7 @@ public final class FastPath extends Handler.Wrapper {
               try {
                 mcp.ended(session.id(), EndReason.UPSTREAM);
               } catch (RuntimeException x) {
-                log.warn("ending session {} after the upstream's 404 failed", session.id(), x);
+                log.warn("ending session {} after the upstream's 404 failed", session, x);
               }
               respond(status, answer, proceed);
             });

@@ -162,7 +162,7 @@ public final class McpEndpoint implements Handler {
         res.setHeader("WWW-Authenticate", r.challenge());
       }
       GuardError.forRefusal(r.reason()).write(res, request.id(), r.reason(), null);
-      log.info("refused identity reason={} why={}", r.reason().label(), r.message());
+      log.info("refused identity reason={} why={}", r.reason().label(), printable(r.message()));
       return;
     }
     Client client = ((Identification.Named) who).client();
@@ -577,6 +577,22 @@ public final class McpEndpoint implements Handler {
   static RequestFacts facts(HttpServletRequest req) {
     return new RequestFacts(
         req.getRemoteAddr(), req::getHeader, Collections.list(req.getHeaders("X-Forwarded-For")));
+  }
+
+  /**
+   * A message that may quote the client (a token's header, in the JWT library's words), fit for one
+   * log line: control characters replaced, at most 200 characters.
+   */
+  static String printable(String message) {
+    if (message == null) {
+      return null;
+    }
+    StringBuilder out = new StringBuilder(Math.min(message.length(), 201));
+    for (int i = 0; i < message.length() && i < 200; i++) {
+      char c = message.charAt(i);
+      out.append(c < 0x20 || c == 0x7f ? '?' : c);
+    }
+    return message.length() > 200 ? out.append('…').toString() : out.toString();
   }
 
   private static boolean is2xx(UpstreamResponse response) {

@@ -28,7 +28,6 @@ import dev.sessionguard.guard.proxy.OtherPaths;
 import dev.sessionguard.guard.proxy.UpstreamClient;
 import dev.sessionguard.policy.InvalidPolicyException;
 import dev.sessionguard.policy.PolicyFile;
-import dev.sessionguard.policy.PolicyHash;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Handler;
@@ -44,6 +43,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.VirtualThreads;
@@ -101,6 +101,7 @@ public final class Guard implements AutoCloseable {
   private boolean storeClosed;
   private final String podStartSettings;
   private volatile Runnable restart = () -> {};
+  private final AtomicBoolean restarting = new AtomicBoolean();
 
   private Guard(GuardConfig config, Clock clock, Map<String, String> env) {
     this.clock = clock;
@@ -416,11 +417,13 @@ public final class Guard implements AutoCloseable {
     for (String change : needsRestart(previous, next)) {
       LOG.warn("reload: {} changed; it takes effect only after a restart", change);
     }
-    if (!policy.restartPending().isEmpty()
-        && podStartSettings != null
-        && podStartSettings.equals(PolicyHash.ofStartSettings(file.spec()))) {
+    if (podStartSettings != null
+        && podStartSettings.equals(next.policy().startSettings())
+        && !podStartSettings.equals(policy.started().policy().startSettings())
+        && restarting.compareAndSet(false, true)) {
       // this pod was made for these settings, and the guard started before its mounted policy
-      // had them: no rollout will replace it, so it restarts itself
+      // had them: no rollout will replace it, so it restarts itself (once). Other changes that
+      // wait for a restart (the ports) come with a new pod template: that rollout replaces it.
       LOG.warn(
           "reload: this pod's start settings arrived after the guard started ({}); restarting",
           String.join(", ", policy.restartPending()));

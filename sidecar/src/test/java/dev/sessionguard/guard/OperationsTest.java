@@ -210,6 +210,46 @@ class OperationsTest {
 
     Files.writeString(file, policy("sessions: {max: 7, perClient: 5}\ntimeouts: {connect: 7s}\n"));
     await().atMost(Duration.ofSeconds(10)).until(() -> restarts.get() == 1);
+    // once: later reloads with the same settings do not ask again
+    Files.writeString(file, policy("sessions: {max: 8, perClient: 5}\ntimeouts: {connect: 7s}\n"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> guard.policy().get().sessionCaps().max() == 8);
+    assertThat(restarts.get()).isEqualTo(1);
+  }
+
+  /** A pod whose guard started with its settings: a port change is the rollout's, not a restart. */
+  @Test
+  void a_guard_that_started_with_its_pods_settings_does_not_restart_for_a_port_change()
+      throws Exception {
+    Path file = dir.resolve("policy.yaml");
+    Files.writeString(file, policy("sessions: {max: 5, perClient: 5}\n"));
+    String text = Files.readString(file);
+    guard =
+        Guard.start(
+            TestGuards.config(upstream.mcpUrl(), text.substring(text.indexOf("\n", 10) + 1)),
+            java.time.Clock.systemUTC(),
+            Map.of(
+                Guard.START_SETTINGS_ENV,
+                PolicyHash.ofStartSettings(new dev.sessionguard.policy.SessionPolicySpec())));
+    AtomicInteger restarts = new AtomicInteger();
+    guard.onRestartNeeded(restarts::incrementAndGet);
+    // the ports as the file says (the guard keeps those it bound): they wait for a restart
+    guard.watch(
+        file,
+        Files.readAllBytes(file),
+        new dev.sessionguard.guard.config.GuardConfig.Overrides(
+            upstream.mcpUrl(), null, null, "127.0.0.1"),
+        Duration.ofMillis(100));
+
+    Files.writeString(
+        file,
+        "name: ops\nguard: {port: 5484, adminPort: 9485}\nsessions: {max: 6, perClient: 5}\n");
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> guard.policy().get().sessionCaps().max() == 6);
+    assertThat(guard.policy().restartPending()).isNotEmpty();
+    assertThat(restarts.get()).isZero();
   }
 
   @Test

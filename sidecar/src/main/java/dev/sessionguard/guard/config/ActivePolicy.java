@@ -44,6 +44,11 @@ public final class ActivePolicy {
     return changed;
   }
 
+  /** The configuration the guard started with. */
+  public GuardConfig started() {
+    return started;
+  }
+
   public GuardConfig get() {
     return current.get();
   }

@@ -6,6 +6,7 @@ import dev.sessionguard.policy.Cidr;
 import dev.sessionguard.policy.Durations;
 import dev.sessionguard.policy.InvalidPolicyException;
 import dev.sessionguard.policy.PolicyFile;
+import dev.sessionguard.policy.PolicyHash;
 import dev.sessionguard.policy.SessionPolicySpec;
 import dev.sessionguard.policy.SessionPolicySpec.Activity;
 import dev.sessionguard.policy.SessionPolicySpec.Anonymous;
@@ -68,7 +69,13 @@ public record GuardConfig(
   }
 
   /** What {@code /policy} and {@code sessionguard_policy_info} report. */
-  public record Policy(String name, Long generation, String hash, Mode mode, Instant loadedAt) {}
+  public record Policy(
+      String name,
+      Long generation,
+      String hash,
+      Mode mode,
+      Instant loadedAt,
+      String startSettings) {}
 
   /** Where the guard listens; {@code 0} picks a free port. */
   public record Listen(String host, int port, int adminPort) {}
@@ -163,7 +170,13 @@ public record GuardConfig(
     }
     String header = s.identity.header != null ? s.identity.header.name : "X-Forwarded-User";
     return new GuardConfig(
-        new Policy(file.name(), file.generation(), file.effectiveHash(), s.mode, loadedAt),
+        new Policy(
+            file.name(),
+            file.generation(),
+            file.effectiveHash(),
+            s.mode,
+            loadedAt,
+            PolicyHash.ofStartSettings(s)),
         new Listen(overrides.host() != null ? overrides.host() : "0.0.0.0", port, adminPort),
         upstream,
         path,

@@ -171,7 +171,10 @@ public final class Forwarder {
       Target target,
       Consumer<HttpField> add) {
     Set<String> strip = HopByHop.namesToStrip(headers, true);
-    String unbelieved = unbelievedIdentityHeader(cfg, peer);
+    String identityHeader =
+        cfg.identity().source() == IdentitySource.Header ? cfg.identity().header() : null;
+    String unbelieved =
+        identityHeader == null ? null : unbelievedIdentityHeader(cfg, headers, peer);
     add.accept(target.host());
     String prior = null; // the client's X-Forwarded-For values, joined
     boolean proto = false;
@@ -180,8 +183,13 @@ public final class Forwarder {
       proto |= header == HttpHeader.X_FORWARDED_PROTO;
       if (header == HttpHeader.X_FORWARDED_FOR) {
         prior = prior == null ? field.getValue() : prior + ", " + field.getValue();
-      } else if (!HopByHop.named(field, strip)
-          && (unbelieved == null || !unbelieved.equalsIgnoreCase(field.getName()))) {
+      } else if (identityHeader != null && identityHeader.equalsIgnoreCase(field.getName())) {
+        // decided on like the MCP headers: not stripped for being named in Connection, and not
+        // passed on from a peer the guard does not believe it from
+        if (unbelieved == null) {
+          add.accept(field);
+        }
+      } else if (!HopByHop.named(field, strip)) {
         add.accept(field);
       }
     }
@@ -199,10 +207,10 @@ public final class Forwarder {
    * {@code identity.trustedProxies}): it is not passed on either, or an upstream that reads the
    * same header would take the sender for whoever it names. Null when there is none to drop.
    */
-  private static String unbelievedIdentityHeader(GuardConfig cfg, String peer) {
+  private static String unbelievedIdentityHeader(GuardConfig cfg, HttpFields headers, String peer) {
     var identity = cfg.identity();
-    if (identity.source() != IdentitySource.Header
-        || identity.trustedProxies().isEmpty()
+    if (identity.trustedProxies().isEmpty()
+        || !headers.contains(identity.header())
         || ClientAddress.within(identity.trustedProxies(), peer)) {
       return null;
     }

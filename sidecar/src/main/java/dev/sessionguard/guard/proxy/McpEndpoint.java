@@ -587,12 +587,18 @@ public final class McpEndpoint implements Handler {
     if (message == null) {
       return null;
     }
-    StringBuilder out = new StringBuilder(Math.min(message.length(), 201));
-    for (int i = 0; i < message.length() && i < 200; i++) {
-      char c = message.charAt(i);
-      out.append(c < 0x20 || c == 0x7f ? '?' : c);
+    int end = Math.min(message.length(), 200);
+    if (end < message.length() && Character.isHighSurrogate(message.charAt(end - 1))) {
+      end--; // not half a character
     }
-    return message.length() > 200 ? out.append('…').toString() : out.toString();
+    StringBuilder out = new StringBuilder(end + 1);
+    for (int i = 0; i < end; i++) {
+      char c = message.charAt(i);
+      // C0 and C1 controls, and the Unicode line and paragraph separators
+      boolean breaks = c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029;
+      out.append(breaks ? '?' : c);
+    }
+    return end < message.length() ? out.append('…').toString() : out.toString();
   }
 
   private static boolean is2xx(UpstreamResponse response) {

@@ -1,5 +1,7 @@
 package dev.sessionguard.guard.proxy;
 
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -15,9 +17,22 @@ import java.util.Locale;
 public final class McpPath {
   private McpPath() {}
 
+  /** The last MCP path seen and its canonical form (it changes only with a reload). */
+  private record Known(String path, String canonical) {}
+
+  private static volatile Known known = new Known("", "/");
+
   /** Whether {@code rawPath} (as sent, still percent-encoded) names {@code mcpPath}. */
   public static boolean names(String rawPath, String mcpPath) {
-    return rawPath.equals(mcpPath) || canonical(rawPath).equals(canonical(mcpPath));
+    if (rawPath.equals(mcpPath)) {
+      return true;
+    }
+    Known k = known;
+    if (!k.path().equals(mcpPath)) {
+      k = new Known(mcpPath, canonical(mcpPath));
+      known = k;
+    }
+    return canonical(rawPath).equals(k.canonical());
   }
 
   /** Decoded, without path parameters, empty or dot segments, lower case. */
@@ -40,25 +55,26 @@ public final class McpPath {
     return "/" + String.join("/", segments);
   }
 
-  /** Percent-decoding of single bytes; a malformed escape is kept as it is. */
+  /** Percent-decoding, as UTF-8; a malformed escape is kept as it is. */
   private static String decode(String segment) {
     if (segment.indexOf('%') < 0) {
       return segment;
     }
-    StringBuilder out = new StringBuilder(segment.length());
+    ByteArrayOutputStream out = new ByteArrayOutputStream(segment.length());
     for (int i = 0; i < segment.length(); i++) {
       char c = segment.charAt(i);
       if (c == '%' && i + 2 < segment.length()) {
         int hi = Character.digit(segment.charAt(i + 1), 16);
         int lo = Character.digit(segment.charAt(i + 2), 16);
         if (hi >= 0 && lo >= 0) {
-          out.append((char) (hi * 16 + lo));
+          out.write(hi * 16 + lo);
           i += 2;
           continue;
         }
       }
-      out.append(c);
+      byte[] bytes = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+      out.write(bytes, 0, bytes.length);
     }
-    return out.toString();
+    return out.toString(StandardCharsets.UTF_8);
   }
 }

@@ -1,15 +1,14 @@
 package dev.sessionguard.guard.identity;
 
 import static dev.sessionguard.guard.TestGuards.initialize;
-import static dev.sessionguard.guard.TestGuards.mcp;
 import static dev.sessionguard.guard.TestGuards.send;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sessionguard.guard.Guard;
 import dev.sessionguard.guard.ScriptedUpstream;
 import dev.sessionguard.guard.TestGuards;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -44,7 +43,7 @@ class HeaderIdentityThroughGuardTest {
   }
 
   /** The values of X-User the upstream saw, in order, for an initialize and a call on it. */
-  java.util.List<String> upstreamSees(String trustedProxies) {
+  java.util.List<String> upstreamSees(String trustedProxies) throws Exception {
     guard =
         TestGuards.start(
             upstream.mcpUrl(),
@@ -53,27 +52,30 @@ class HeaderIdentityThroughGuardTest {
                 + "]}\n");
     HttpResponse<String> init = send(initialize(guard, 1, "X-User", "alice"));
     assertThat(init.statusCode()).isEqualTo(200);
-    HttpResponse<String> call =
-        send(
-            HttpRequest.newBuilder(mcp(guard))
-                .header("Content-Type", "application/json")
-                .header("Mcp-Session-Id", "s-1")
-                .header("X-User", "alice")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}"))
-                .build());
-    assertThat(call.statusCode()).isEqualTo(200);
+    // raw, as HTTP/1.1 clients send it (the fast path's), naming the header in Connection: the
+    // guard decided on it, so it is not stripped for that
+    String body = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}";
+    String call =
+        TestGuards.exchange(
+            guard,
+            "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
+                + "Accept: application/json, text/event-stream\r\nConnection: close, X-User\r\n"
+                + "Mcp-Session-Id: s-1\r\nX-User: alice\r\nContent-Length: "
+                + body.length()
+                + "\r\n\r\n"
+                + body,
+            StandardCharsets.UTF_8);
+    assertThat(call).startsWith("HTTP/1.1 200");
     return upstream.seen.stream().map(r -> String.valueOf(r.headers().get("x-user"))).toList();
   }
 
   @Test
-  void not_from_a_trusted_proxy_the_header_goes_no_further() {
+  void not_from_a_trusted_proxy_the_header_goes_no_further() throws Exception {
     assertThat(upstreamSees("10.0.0.0/8")).containsExactly("null", "null");
   }
 
   @Test
-  void from_a_trusted_proxy_it_is_passed_on() {
+  void from_a_trusted_proxy_it_is_passed_on() throws Exception {
     assertThat(upstreamSees("127.0.0.0/8")).containsExactly("alice", "alice");
   }
 }

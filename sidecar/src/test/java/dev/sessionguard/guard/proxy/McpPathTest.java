@@ -24,6 +24,7 @@ class McpPathTest {
       assertThat(McpPath.names(path, "/mcp")).as(path).isTrue();
     }
     assertThat(McpPath.names("/v2/%4D%43%50/", "/v2/mcp")).isTrue();
+    assertThat(McpPath.names("/caf%C3%A9/", "/café")).isTrue(); // UTF-8, as browsers encode
   }
 
   @Test

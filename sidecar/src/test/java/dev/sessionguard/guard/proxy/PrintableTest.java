@@ -12,5 +12,6 @@ class PrintableTest {
         .isEqualTo("typ x??2026 INFO forged");
     assertThat(McpEndpoint.printable("a".repeat(500))).hasSize(201).endsWith("…");
     assertThat(McpEndpoint.printable(null)).isNull();
+    assertThat(McpEndpoint.printable("a\u0085b\u2028c")).isEqualTo("a?b?c");
   }
 }

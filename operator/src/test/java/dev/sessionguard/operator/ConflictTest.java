@@ -36,6 +36,12 @@ class ConflictTest {
     return p.getStatus() == null ? null : Conditions.find(p.getStatus().conditions, "Accepted");
   }
 
+  /** Creation timestamps have one-second resolution: lets the clock move past {@code older}'s. */
+  static void awaitYounger(SessionPolicy older) {
+    var created = Instant.parse(older.getMetadata().getCreationTimestamp());
+    await().atMost(WAIT).until(() -> Instant.now().isAfter(created.plusSeconds(1)));
+  }
+
   boolean hasConfigMap(String policy) {
     return cluster.client.configMaps().inNamespace(NS).withName(policy + "-session-guard").get()
         != null;
@@ -46,9 +52,7 @@ class ConflictTest {
     // "zeta" is older but sorts last: the winner is chosen by age, not by name
     var older = cluster.client.resource(MockCluster.policy(NS, "zeta", "vmcp")).create();
     await().atMost(WAIT).until(() -> accepted("zeta") != null && hasConfigMap("zeta"));
-    var created = Instant.parse(older.getMetadata().getCreationTimestamp());
-    // creation timestamps have one-second resolution: let the clock move past it
-    await().atMost(WAIT).until(() -> Instant.now().isAfter(created.plusSeconds(1)));
+    awaitYounger(older);
     cluster.client.resource(MockCluster.policy(NS, "alpha", "vmcp")).create();
 
     await()
@@ -116,8 +120,7 @@ class ConflictTest {
         .atMost(WAIT)
         .untilAsserted(
             () -> assertThat(accepted("zeta")).extracting(c -> c.reason).isEqualTo("Invalid"));
-    var created = Instant.parse(older.getMetadata().getCreationTimestamp());
-    await().atMost(WAIT).until(() -> Instant.now().isAfter(created.plusSeconds(1)));
+    awaitYounger(older);
 
     cluster.client.resource(MockCluster.policy(NS, "alpha", "vmcp")).create();
 

@@ -254,19 +254,7 @@ class InjectionTest {
         .expect()
         .put()
         .withPath("/apis/apps/v1/namespaces/tools/deployments/vmcp")
-        .andReturn(
-            409,
-            Map.of(
-                "kind",
-                "Status",
-                "apiVersion",
-                "v1",
-                "status",
-                "Failure",
-                "reason",
-                "Conflict",
-                "code",
-                409))
+        .andReturn(409, MockCluster.status(409, "Conflict", "conflict"))
         .once();
     startOperator();
     cluster.deployment(NS, "vmcp", 1);
@@ -482,19 +470,10 @@ class InjectionTest {
         .withPath("/apis/apps/v1/namespaces/tools/deployments/vmcp")
         .andReturn(
             422,
-            Map.of(
-                "kind",
-                "Status",
-                "apiVersion",
-                "v1",
-                "status",
-                "Failure",
-                "reason",
+            MockCluster.status(
+                422,
                 "Invalid",
-                "message",
-                "admission webhook \"policy.example\" denied the request: no sidecars",
-                "code",
-                422))
+                "admission webhook \"policy.example\" denied the request: no sidecars"))
         .once();
     startOperator();
     cluster.deployment(NS, "vmcp", 1);

@@ -121,6 +121,23 @@ final class MockCluster implements AutoCloseable {
             && s.path().contains(pathPart);
   }
 
+  /** A Status the API server answers a refused request with. */
+  static Map<String, Object> status(int code, String reason, String message) {
+    return Map.of(
+        "kind",
+        "Status",
+        "apiVersion",
+        "v1",
+        "status",
+        "Failure",
+        "reason",
+        reason,
+        "message",
+        message,
+        "code",
+        code);
+  }
+
   static SessionPolicy policy(String namespace, String name, String target) {
     var p = new SessionPolicy();
     p.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(namespace).build());

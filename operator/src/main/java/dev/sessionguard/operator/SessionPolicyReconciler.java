@@ -46,6 +46,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Turns a SessionPolicy into its guard configuration, puts the guard into the target's pods, and
@@ -450,36 +451,11 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
   /** Takes the policy's guard out of each workload carrying its label but {@code keep}. */
   private void releaseTargets(SessionPolicy policy, Context<SessionPolicy> context, String keep) {
     var name = policy.getMetadata().getName();
-    var ns = policy.getMetadata().getNamespace();
-    List<TargetRef> former = new ArrayList<>();
-    cached(context, Deployment.class, "deployments", ns)
-        .filter(d -> guardedBy(d.getSpec().getTemplate(), name))
-        .forEach(
-            d -> former.add(new TargetRef("apps/v1", "Deployment", d.getMetadata().getName())));
-    cached(context, StatefulSet.class, "statefulsets", ns)
-        .filter(s -> guardedBy(s.getSpec().getTemplate(), name))
-        .forEach(
-            s -> former.add(new TargetRef("apps/v1", "StatefulSet", s.getMetadata().getName())));
-    var version = toolHiveVersion;
-    if (version != null) {
-      cached(context, GenericKubernetesResource.class, VIRTUAL_MCP_SERVERS, ns)
-          .filter(
-              v ->
-                  name.equals(
-                      v.get(
-                          "spec",
-                          "podTemplateSpec",
-                          "metadata",
-                          "labels",
-                          PodTemplates.GUARDED_BY)))
-          .forEach(
-              v ->
-                  former.add(
-                      new TargetRef(
-                          ToolHive.GROUP + "/" + version,
-                          ToolHive.KIND,
-                          v.getMetadata().getName())));
-    }
+    var former =
+        workloads(context, policy.getMetadata().getNamespace())
+            .filter(w -> name.equals(w.guardedBy()))
+            .map(Workload::ref)
+            .toList();
     for (var ref : former) {
       if (Objects.equals(TargetClaims.key(ref), keep)) {
         continue;
@@ -495,43 +471,57 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
 
   /** The policy whose guard is in the target's pod template (its label), as cached; or null. */
   private String guardIn(TargetRef ref, SessionPolicy policy, Context<SessionPolicy> context) {
-    var ns = policy.getMetadata().getNamespace();
-    if (ref == null || ref.name == null || ref.kind == null) {
+    var key = TargetClaims.key(ref);
+    if (key == null) {
       return null;
     }
-    return switch (ref.kind) {
-      case "Deployment" ->
-          cached(context, Deployment.class, "deployments", ns)
-              .filter(d -> ref.name.equals(d.getMetadata().getName()))
-              .map(d -> guardOf(d.getSpec().getTemplate()))
-              .filter(Objects::nonNull)
-              .findFirst()
-              .orElse(null);
-      case "StatefulSet" ->
-          cached(context, StatefulSet.class, "statefulsets", ns)
-              .filter(d -> ref.name.equals(d.getMetadata().getName()))
-              .map(d -> guardOf(d.getSpec().getTemplate()))
-              .filter(Objects::nonNull)
-              .findFirst()
-              .orElse(null);
-      case ToolHive.KIND ->
-          toolHiveVersion == null
-              ? null
-              : cached(context, GenericKubernetesResource.class, VIRTUAL_MCP_SERVERS, ns)
-                  .filter(v -> ref.name.equals(v.getMetadata().getName()))
-                  .map(
-                      v ->
-                          v.<String>get(
-                              "spec",
-                              "podTemplateSpec",
-                              "metadata",
-                              "labels",
-                              PodTemplates.GUARDED_BY))
-                  .filter(Objects::nonNull)
-                  .findFirst()
-                  .orElse(null);
-      default -> null;
-    };
+    return workloads(context, policy.getMetadata().getNamespace())
+        .filter(w -> key.equals(TargetClaims.key(w.ref())))
+        .map(Workload::guardedBy)
+        .filter(Objects::nonNull)
+        .findFirst()
+        .orElse(null);
+  }
+
+  /** A workload the operator can guard, and the policy its pod template's label names (or null). */
+  private record Workload(TargetRef ref, String guardedBy) {}
+
+  /** The namespace's workloads of every kind the operator guards, from the informers' caches. */
+  private Stream<Workload> workloads(Context<SessionPolicy> context, String ns) {
+    Stream<Workload> deployments =
+        cached(context, Deployment.class, "deployments", ns)
+            .map(
+                d ->
+                    new Workload(
+                        new TargetRef("apps/v1", "Deployment", d.getMetadata().getName()),
+                        guardOf(d.getSpec().getTemplate())));
+    Stream<Workload> statefulSets =
+        cached(context, StatefulSet.class, "statefulsets", ns)
+            .map(
+                t ->
+                    new Workload(
+                        new TargetRef("apps/v1", "StatefulSet", t.getMetadata().getName()),
+                        guardOf(t.getSpec().getTemplate())));
+    var version = toolHiveVersion;
+    if (version == null) {
+      return Stream.concat(deployments, statefulSets);
+    }
+    Stream<Workload> servers =
+        cached(context, GenericKubernetesResource.class, VIRTUAL_MCP_SERVERS, ns)
+            .map(
+                v ->
+                    new Workload(
+                        new TargetRef(
+                            ToolHive.GROUP + "/" + version,
+                            ToolHive.KIND,
+                            v.getMetadata().getName()),
+                        v.<String>get(
+                            "spec",
+                            "podTemplateSpec",
+                            "metadata",
+                            "labels",
+                            PodTemplates.GUARDED_BY)));
+    return Stream.concat(Stream.concat(deployments, statefulSets), servers);
   }
 
   private static String guardOf(PodTemplateSpec template) {
@@ -543,18 +533,11 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
   }
 
   @SuppressWarnings("unchecked")
-  private static <W extends HasMetadata> java.util.stream.Stream<W> cached(
+  private static <W extends HasMetadata> Stream<W> cached(
       Context<SessionPolicy> context, Class<W> type, String source, String namespace) {
     return ((InformerEventSource<W, SessionPolicy>)
             context.eventSourceRetriever().getEventSourceFor(type, source))
         .list(namespace);
-  }
-
-  private static boolean guardedBy(PodTemplateSpec template, String policy) {
-    return template != null
-        && template.getMetadata() != null
-        && template.getMetadata().getLabels() != null
-        && policy.equals(template.getMetadata().getLabels().get(PodTemplates.GUARDED_BY));
   }
 
   private static String bypassNote(SessionPolicy policy, List<String> bypass) {

@@ -50,7 +50,12 @@ public final class ClientAddress {
    * the network decides who reaches the guard), else only from a listed one.
    */
   public boolean mayCarryProxyHeaders(RequestFacts request) {
-    return trusted.isEmpty() || isTrusted(request.remoteAddress());
+    return mayCarryProxyHeaders(trusted, request.remoteAddress());
+  }
+
+  /** {@link #mayCarryProxyHeaders(RequestFacts)} for a peer, with these trusted proxies. */
+  public static boolean mayCarryProxyHeaders(List<Cidr> trusted, String peer) {
+    return trusted.isEmpty() || within(trusted, peer);
   }
 
   private boolean isTrusted(String address) {
@@ -58,7 +63,7 @@ public final class ClientAddress {
   }
 
   /** Whether {@code address} (a literal, IPv6 possibly in brackets) is in one of {@code cidrs}. */
-  public static boolean within(List<Cidr> cidrs, String address) {
+  private static boolean within(List<Cidr> cidrs, String address) {
     InetAddress a = literal(address);
     return a != null && cidrs.stream().anyMatch(c -> c.contains(a));
   }

@@ -209,9 +209,8 @@ public final class Forwarder {
    */
   private static String unbelievedIdentityHeader(GuardConfig cfg, HttpFields headers, String peer) {
     var identity = cfg.identity();
-    if (identity.trustedProxies().isEmpty()
-        || !headers.contains(identity.header())
-        || ClientAddress.within(identity.trustedProxies(), peer)) {
+    if (!headers.contains(identity.header())
+        || ClientAddress.mayCarryProxyHeaders(identity.trustedProxies(), peer)) {
       return null;
     }
     return identity.header();

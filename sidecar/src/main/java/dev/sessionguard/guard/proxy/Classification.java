@@ -39,4 +39,19 @@ record Classification(Era era, String rpcMethod, JsonNode id, String sessionId) 
   boolean isInitialize() {
     return era == Era.SESSION && "initialize".equals(rpcMethod);
   }
+
+  /**
+   * An {@code initialize} whatever version it names: the endpoint's, which counts what it makes.
+   */
+  boolean isInitializeOfEitherEra() {
+    return "initialize".equals(rpcMethod);
+  }
+
+  /**
+   * This request taken as a session's, whatever era its label names: one labelled 2026-07-28 on a
+   * session the guard holds (see {@code McpEndpoint#onHeldSession}).
+   */
+  Classification asSessionEra() {
+    return era == Era.SESSION ? this : new Classification(Era.SESSION, rpcMethod, id, sessionId);
+  }
 }

@@ -162,7 +162,7 @@ public final class FastPath extends Handler.Wrapper {
     }
     Classification rpc =
         new Classification(era, envelope.method(), envelope.id(), headers.get("Mcp-Session-Id"));
-    if ("initialize".equals(rpc.rpcMethod()) // in either era: the endpoint counts what it makes
+    if (rpc.isInitializeOfEitherEra()
         || rpc.isListen() // a stream, held to the stream caps
         || (perRequest && HeaderCheck.mismatch(envelope.tree(), headers::get).isPresent())) {
       peer.elsewhere();
@@ -201,10 +201,7 @@ public final class FastPath extends Handler.Wrapper {
     // A request on a session the guard holds is that session's, whatever era its label names
     // (a session-era upstream makes sessions of 2026-07-28-labelled initializes too): busy,
     // active. Not held here: the endpoint decides (a per-request one then passes untouched).
-    Classification onSession =
-        perRequest
-            ? new Classification(Era.SESSION, rpc.rpcMethod(), rpc.id(), rpc.sessionId())
-            : rpc;
+    Classification onSession = rpc.asSessionEra();
     CompletionStage<Optional<Session>> lookup;
     try {
       // In memory the session is known at once; with Redis this goes on when its reply is read.

@@ -133,12 +133,8 @@ public final class McpEndpoint implements Handler {
         id = message.get("id");
       }
     }
-    Classification request =
-        new Classification(
-            era == Era.PER_REQUEST && onHeldSession(rpcMethod, sessionId) ? Era.SESSION : era,
-            rpcMethod,
-            id,
-            sessionId);
+    Classification labelled = new Classification(era, rpcMethod, id, sessionId);
+    Classification request = onHeldSession(labelled) ? labelled.asSessionEra() : labelled;
     if (drain.refusingNewWork() && !onKnownSession(request)) {
       refuse(res, Refusal.DRAINING, request.id(), DRAIN_RETRY);
       return;
@@ -529,11 +525,12 @@ public final class McpEndpoint implements Handler {
    * the guard counts them. A listen stays a listen, held to the stream caps, and an initialize an
    * initialize of its era (admitted if the upstream issues a session, as the fast path has it).
    */
-  private boolean onHeldSession(String rpcMethod, String sessionId) {
-    return sessionId != null
-        && !"subscriptions/listen".equals(rpcMethod)
-        && !"initialize".equals(rpcMethod)
-        && sessions.lookup(sessionId) instanceof Lookup.Known;
+  private boolean onHeldSession(Classification labelled) {
+    return labelled.era() == Era.PER_REQUEST
+        && labelled.sessionId() != null
+        && !labelled.isListen()
+        && !labelled.isInitializeOfEitherEra()
+        && sessions.lookup(labelled.sessionId()) instanceof Lookup.Known;
   }
 
   /** While draining, only sessions the guard holds (or saw end) are still served. */

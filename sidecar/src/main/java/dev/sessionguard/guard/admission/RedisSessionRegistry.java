@@ -409,27 +409,25 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
    * A session held here (Redis could not record it yet) ended here: its end waits in the replay
    * behind its confirmation, or Redis would record it, live, once it answers again.
    */
-  private void endedHere(String sessionId, EndReason reason) {
+  private Session endedHere(String sessionId, EndReason reason) {
     synchronized (heldLock) {
-      if (held.remove(sessionId) != null) {
+      Session mine = held.remove(sessionId);
+      if (mine != null) {
         replay("end", sessionId, reason.name());
       }
+      return mine;
     }
   }
 
   @Override
   public Optional<Session> end(String sessionId, EndReason reason) {
     Optional<Session> ended = Optional.empty();
-    Session mine;
-    synchronized (heldLock) {
-      mine = held.remove(sessionId);
-      if (mine != null) {
-        local.end(sessionId, reason);
-        ended = Optional.of(mine);
-        // its confirmation may still wait in the replay: its end waits behind it, whatever Redis
-        // answers now (as endedHere does)
-        replay("end", sessionId, reason.name());
-      }
+    // a held session's confirmation may still wait in the replay: its end is queued behind it,
+    // whatever Redis answers now
+    Session mine = endedHere(sessionId, reason);
+    if (mine != null) {
+      local.end(sessionId, reason);
+      ended = Optional.of(mine);
     }
     if (available) {
       try {

@@ -8,6 +8,8 @@ import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The ConfigMap {@code <policy>-session-guard} holding {@code policy.json}, which the guard mounts
@@ -29,6 +31,15 @@ public class PolicyConfigMap extends CRUDKubernetesDependentResource<ConfigMap, 
     return policy.getMetadata().getName() + "-session-guard";
   }
 
+  /** The labels of everything the operator makes for a policy (ConfigMap, Service, lockdown). */
+  static Map<String, String> labels(SessionPolicy policy) {
+    var labels = new LinkedHashMap<String, String>();
+    labels.put(MANAGED_BY, OPERATOR);
+    labels.put("app.kubernetes.io/part-of", "session-guard");
+    labels.put("sessionguard.dev/policy", policy.getMetadata().getName());
+    return labels;
+  }
+
   @Override
   protected ConfigMap desired(SessionPolicy policy, Context<SessionPolicy> context) {
     var meta = policy.getMetadata();
@@ -36,9 +47,7 @@ public class PolicyConfigMap extends CRUDKubernetesDependentResource<ConfigMap, 
         .withNewMetadata()
         .withName(nameFor(policy))
         .withNamespace(meta.getNamespace())
-        .addToLabels(MANAGED_BY, OPERATOR)
-        .addToLabels("app.kubernetes.io/part-of", "session-guard")
-        .addToLabels("sessionguard.dev/policy", meta.getName())
+        .addToLabels(labels(policy))
         .endMetadata()
         .addToData(
             KEY, PolicyFile.of(meta.getName(), meta.getGeneration(), policy.getSpec()).toJson())

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Edits a pod template held as plain maps (the JSON the API server sent), touching only the guard's
@@ -21,6 +22,14 @@ final class PodTemplates {
    */
   static final String START_SETTINGS = "sessionguard.dev/start-settings";
 
+  /**
+   * The pod annotation recording a grace period the operator raised, as {@code from 30 to 35}:
+   * taking the guard out puts the workload's own value back, unless someone changed it since.
+   */
+  static final String GRACE_RAISED = "sessionguard.dev/grace-period-raised";
+
+  private static final Pattern RAISED = Pattern.compile("from (\\d{1,18}) to (\\d{1,18})");
+
   private static final Set<String> GUARD_VOLUMES =
       Set.of(GuardContainer.POLICY_VOLUME, GuardContainer.TMP_VOLUME);
 
@@ -29,7 +38,7 @@ final class PodTemplates {
   /**
    * Puts the guard into {@code template}: its container and volumes replaced or appended, the pod
    * label and start-settings annotation set, the grace period raised to {@code minGraceSeconds} if
-   * lower.
+   * lower (the value it had first is kept in {@link #GRACE_RAISED}).
    *
    * @return whether anything changed
    */
@@ -62,6 +71,9 @@ final class PodTemplates {
     long current = grace instanceof Number n ? n.longValue() : 30;
     if (current < minGraceSeconds) {
       spec.put("terminationGracePeriodSeconds", minGraceSeconds);
+      var raised = raised(annotations.get(GRACE_RAISED));
+      long from = raised != null && raised[1] == current ? raised[0] : current;
+      annotations.put(GRACE_RAISED, "from " + from + " to " + minGraceSeconds);
       changed = true;
     }
     return changed;
@@ -84,13 +96,23 @@ final class PodTemplates {
       changed = true;
     }
     var annotations = metadata == null ? null : asMap(metadata.get("annotations"));
-    if (annotations != null && annotations.remove(START_SETTINGS) != null) {
-      if (annotations.isEmpty()) {
+    var spec = asMap(template.get("spec"));
+    if (annotations != null) {
+      boolean removed = annotations.remove(START_SETTINGS) != null;
+      var raisedValue = annotations.remove(GRACE_RAISED);
+      removed |= raisedValue != null;
+      var raised = raised(raisedValue);
+      if (raised != null
+          && spec != null
+          && spec.get("terminationGracePeriodSeconds") instanceof Number n
+          && n.longValue() == raised[1]) {
+        spec.put("terminationGracePeriodSeconds", raised[0]); // not changed since: put back
+      }
+      if (removed && annotations.isEmpty()) {
         metadata.remove("annotations");
       }
-      changed = true;
+      changed |= removed;
     }
-    var spec = asMap(template.get("spec"));
     if (spec == null) {
       return changed;
     }
@@ -104,6 +126,14 @@ final class PodTemplates {
       }
     }
     return changed;
+  }
+
+  /** The {@code from} and {@code to} of a {@link #GRACE_RAISED} value, or null if it is none. */
+  private static long[] raised(Object annotation) {
+    var m = annotation instanceof String s ? RAISED.matcher(s) : null;
+    return m != null && m.matches()
+        ? new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))}
+        : null;
   }
 
   /** The template's container ports by name (the guard's included). */

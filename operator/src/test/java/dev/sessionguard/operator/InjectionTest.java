@@ -128,6 +128,8 @@ class InjectionTest {
         .isEqualTo("p-session-guard");
     // preStop 5s + drainDelay 5s + drain 20s + 5s margin
     assertThat(template.getSpec().getTerminationGracePeriodSeconds()).isEqualTo(35L);
+    assertThat(template.getMetadata().getAnnotations())
+        .containsEntry("sessionguard.dev/grace-period-raised", "from 30 to 35");
     assertThat(template.getMetadata().getLabels())
         .containsEntry("sessionguard.dev/guarded-by", "p");
     assertThat(deployment("vmcp").getMetadata().getOwnerReferences()).isEmpty();
@@ -303,6 +305,31 @@ class InjectionTest {
         .containsExactly("mcp");
     assertThat(template.getSpec().getVolumes()).isEmpty();
     assertThat(template.getMetadata().getLabels()).doesNotContainKey("sessionguard.dev/guarded-by");
+    // the grace period the guard needed is given back, with what the operator noted
+    assertThat(template.getSpec().getTerminationGracePeriodSeconds()).isEqualTo(30L);
+    assertThat(template.getMetadata().getAnnotations()).isNullOrEmpty();
+  }
+
+  @Test
+  void a_grace_period_changed_since_the_guard_raised_it_is_left_as_it_is() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    cluster.edit(
+        Deployment.class,
+        NS,
+        "vmcp",
+        d -> {
+          d.getSpec().getTemplate().getSpec().setTerminationGracePeriodSeconds(90L);
+          return d;
+        });
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
+    await().atMost(WAIT).until(() -> policy("p") == null);
+    var template = deployment("vmcp").getSpec().getTemplate();
+    assertThat(guard(template)).isNull();
+    assertThat(template.getSpec().getTerminationGracePeriodSeconds()).isEqualTo(90L);
+    assertThat(template.getMetadata().getAnnotations()).isNullOrEmpty();
   }
 
   @Test

@@ -184,7 +184,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     client.setOptions(
         ClientOptions.builder()
             .autoReconnect(true)
-            // Fail at once while disconnected: admission falls back instead of queueing.
+            // Fail at once while disconnected: admission falls back instead of queueing. A script
+            // in flight when the connection drops fails too, never sent again after reconnecting
+            // (it may have run: the guard's lost-reply handling applies).
             .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
             .socketOptions(SocketOptions.builder().connectTimeout(store.commandTimeout()).build())
             .timeoutOptions(TimeoutOptions.enabled(store.commandTimeout()))

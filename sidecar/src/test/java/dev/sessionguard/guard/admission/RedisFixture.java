@@ -21,17 +21,20 @@ final class RedisFixture implements AutoCloseable {
   private final List<RedisSessionRegistry> guards = new ArrayList<>();
 
   RedisStore store(Duration leaseTtl, FailureMode mode) {
+    return store(server.url(), leaseTtl, mode);
+  }
+
+  RedisStore store(String url, Duration leaseTtl, FailureMode mode) {
     return new RedisStore(
-        server.url(),
-        null,
-        leaseTtl,
-        mode,
-        RedisStore.keyPrefix(SCOPE),
-        RedisStore.DEFAULT_COMMAND_TIMEOUT);
+        url, null, leaseTtl, mode, RedisStore.keyPrefix(SCOPE), RedisStore.DEFAULT_COMMAND_TIMEOUT);
   }
 
   RedisSessionRegistry guard(String name, Clock clock, Duration leaseTtl, FailureMode mode) {
-    var registry = new RedisSessionRegistry(store(leaseTtl, mode), name, clock);
+    return guard(name, clock, store(leaseTtl, mode));
+  }
+
+  RedisSessionRegistry guard(String name, Clock clock, RedisStore store) {
+    var registry = new RedisSessionRegistry(store, name, clock);
     registry.start();
     guards.add(registry);
     return registry;

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sessionguard.guard.ManualClock;
 import dev.sessionguard.guard.admission.redis.RedisStore;
+import dev.sessionguard.guard.testing.CuttingRelay;
 import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
 import java.time.Duration;
 import java.util.Optional;
@@ -221,6 +222,37 @@ class RedisSessionRegistryTest {
                 assertThat(slow.expire(IDLE, LIFE, HARD))
                     .extracting(e -> e.session().id())
                     .containsExactly("a1"));
+  }
+
+  @Test
+  void a_script_whose_reply_was_lost_with_its_connection_is_not_run_again_after_reconnecting()
+      throws Exception {
+    try (var relay = new CuttingRelay(redis.server.port())) {
+      var relayed =
+          redis.guard(
+              "relayed",
+              clock,
+              redis.store(
+                  "redis://127.0.0.1:" + relay.port(), Duration.ofSeconds(30), FailureMode.Open));
+      var one = new SessionCaps(3, 1, false);
+      relay.cutReplyTo("carol");
+
+      // Redis ran the admission; its reply went with the connection. Sent again on the new
+      // connection, the script would count its own reservation and refuse carol: instead it fails
+      // as a lost reply (the store unavailable for a moment: Open admits here).
+      var admission = relayed.admit("carol", one, false, false);
+      assertThat(admission).isInstanceOf(Admission.Admitted.class);
+      relayed.cancel(((Admission.Admitted) admission).reservation());
+
+      // The cancel replayed once the store is back takes Redis's reservation back: nothing left.
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .untilAsserted(
+              () -> {
+                assertThat(relayed.storeAvailable()).isTrue();
+                assertThat(redis.countingKeys()).isEmpty();
+              });
+    }
   }
 
   /** Opens bob's b1 and ends it (an ended id), then starts another guard on the same store. */

@@ -156,6 +156,13 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private final ReentrantLock inFlightLock = new ReentrantLock();
   private volatile boolean inFlightLost;
 
+  /**
+   * The latest activity (epoch ms) on sessions whose update did not reach Redis (unreachable, or
+   * the reply failed), sent with the next re-sync: without it, a session used all through an outage
+   * would be reaped as idle as soon as Redis answers again. Under {@link #inFlightLock}.
+   */
+  private final Map<String, Long> missedActivity = new HashMap<>();
+
   /** Re-syncs of {@link #inFlight} sent (under its lock). */
   private int resyncs;
 
@@ -555,25 +562,45 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     }
   }
 
-  /** Sends a busy-count update without waiting; a lost one is repaired by the next re-sync. */
+  /**
+   * Sends a busy-count update without waiting (under {@link #inFlightLock}); a lost one is repaired
+   * by the next re-sync, its activity included.
+   */
   private void send(Script script, String sessionId, boolean activity) {
+    long at = clock.millis();
     var c = connection;
     if (!available || c == null) {
-      inFlightLost = true;
+      missed(sessionId, activity, at);
       return;
     }
     try {
       RedisFuture<Long> sent =
           script.send(
-              c.async(), ScriptOutputType.INTEGER, keys, args(now(), sessionId, flag(activity)));
+              c.async(),
+              ScriptOutputType.INTEGER,
+              keys,
+              args(Long.toString(at), sessionId, flag(activity)));
       sent.whenComplete(
           (r, e) -> {
             if (e != null) {
-              inFlightLost = true;
+              inFlightLock.lock();
+              try {
+                missed(sessionId, activity, at);
+              } finally {
+                inFlightLock.unlock();
+              }
             }
           });
     } catch (RedisException e) {
-      inFlightLost = true;
+      missed(sessionId, activity, at);
+    }
+  }
+
+  /** An update Redis did not get: re-sync, with its activity. Under {@link #inFlightLock}. */
+  private void missed(String sessionId, boolean activity, long at) {
+    inFlightLost = true;
+    if (activity) {
+      missedActivity.merge(sessionId, at, Math::max);
     }
   }
 
@@ -793,28 +820,51 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   private void resyncInFlight() {
     RedisFuture<Long> sent;
+    Map<String, Long> activity;
     inFlightLock.lock();
     try {
       inFlightLost = false;
       resyncs++;
-      List<String> pairs = new ArrayList<>();
+      List<String> triples = new ArrayList<>();
       inFlight.forEach(
           (id, n) -> {
-            pairs.add(id);
-            pairs.add(Integer.toString(n));
+            Long act = missedActivity.get(id);
+            triples.add(id);
+            triples.add(Integer.toString(n));
+            triples.add(act == null ? "0" : act.toString());
           });
-      sent = RESYNC.send(connection.async(), ScriptOutputType.INTEGER, keys, args(pairs));
+      missedActivity.forEach(
+          (id, act) -> {
+            if (!inFlight.containsKey(id)) {
+              triples.add(id);
+              triples.add("0");
+              triples.add(act.toString());
+            }
+          });
+      activity = new HashMap<>(missedActivity);
+      missedActivity.clear();
+      sent = RESYNC.send(connection.async(), ScriptOutputType.INTEGER, keys, args(triples));
     } finally {
       inFlightLock.unlock();
     }
     try {
       sent.get(store.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
-      inFlightLost = true;
+      resyncFailed(activity);
       Thread.currentThread().interrupt();
     } catch (ExecutionException | TimeoutException e) {
-      inFlightLost = true;
+      resyncFailed(activity);
       throw new RedisException("re-sync of requests in flight failed", e);
+    }
+  }
+
+  /** A re-sync that may not have arrived: sent again next time, with the activity it carried. */
+  private void resyncFailed(Map<String, Long> activity) {
+    inFlightLock.lock();
+    try {
+      activity.forEach((id, at) -> missed(id, true, at));
+    } finally {
+      inFlightLock.unlock();
     }
   }
 

@@ -255,6 +255,30 @@ class RedisSessionRegistryTest {
     }
   }
 
+  @Test
+  void activity_while_the_store_was_unreachable_counts_once_it_is_back() {
+    Session a1 = open("alice", "a1");
+    clock.advance(IDLE.minusSeconds(10));
+    redis.server.pause(Duration.ofMillis(2500));
+    assertThat(registry.lookup("other")).isEqualTo(new Lookup.Unknown()); // times out
+    assertThat(registry.storeAvailable()).isFalse();
+
+    // a1 is used through this guard meanwhile; Redis hears nothing of it.
+    registry.requestStarted(a1, true);
+    registry.requestFinished(a1, true);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(registry.storeAvailable()).isTrue());
+
+    // Idle for IDLE since its creation, but not since its use: kept.
+    clock.advance(Duration.ofSeconds(20));
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty();
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("a1");
+  }
+
   /** Opens bob's b1 and ends it (an ended id), then starts another guard on the same store. */
   private RedisSessionRegistry endB1AndJoin(String guardId) {
     open("bob", "b1");

@@ -1,5 +1,6 @@
 -- Replaces this guard's POSTs-in-flight with the guard's own count after updates were lost
--- (Redis unreachable). ARGV[4..] pairs of session id, POSTs in flight.
+-- (Redis unreachable), and records activity Redis missed meanwhile. ARGV[4..] triples of session
+-- id, POSTs in flight, latest activity missed (epoch ms, 0 for none).
 touch_lease()
 local gb = guard_busy(GUARD)
 local old = redis.call('HGETALL', gb)
@@ -7,13 +8,28 @@ for i = 1, #old, 2 do
   release_busy(old[i], tonumber(old[i + 1]))
 end
 redis.call('DEL', gb)
-for i = 4, #ARGV, 2 do
-  local id, n = ARGV[i], tonumber(ARGV[i + 1])
+for i = 4, #ARGV, 3 do
+  local id, n, act = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local sk = session_key(id)
-  if n > 0 and redis.call('EXISTS', sk) == 1 then
-    redis.call('HSET', gb, id, n)
-    redis.call('HINCRBY', sk, 'busy', n)
-    redis.call('ZREM', guard_idle(redis.call('HGET', sk, 'guard')), id)
+  if redis.call('EXISTS', sk) == 1 then
+    local f = redis.call('HMGET', sk, 'act', 'guard', 'busy')
+    if act > tonumber(f[1]) then
+      redis.call('HSET', sk, 'act', act)
+      if tonumber(f[3]) <= 0 then
+        redis.call('ZADD', guard_idle(f[2]), act, id) -- idle since then
+      end
+    end
+    if n > 0 then
+      redis.call('HSET', gb, id, n)
+      redis.call('HINCRBY', sk, 'busy', n)
+      redis.call('ZREM', guard_idle(f[2]), id)
+    end
+  elseif act > 0 then
+    -- an orphan now (this guard's lease lapsed meanwhile): idle since its latest use
+    local since = redis.call('ZSCORE', K_ORPHANS, id)
+    if since and act > tonumber(since) then
+      redis.call('ZADD', K_ORPHANS, act, id)
+    end
   end
 end
 return 1

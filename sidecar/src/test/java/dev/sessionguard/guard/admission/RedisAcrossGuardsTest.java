@@ -146,6 +146,28 @@ class RedisAcrossGuardsTest {
   }
 
   @Test
+  void a_dead_guards_session_whose_record_was_evicted_does_not_stop_the_purge() {
+    var caps = new SessionCaps(2, 2, false);
+    var crashed = redis.guard("crashed", clock, SHORT_LEASE, FailureMode.Closed);
+    var survivor = redis.guard("survivor", clock, SHORT_LEASE, FailureMode.Closed);
+    open(crashed, "alice", "c0", caps);
+    open(crashed, "alice", "c1", caps);
+    redis.redis().del("sessionguard:{test-policy}:s:c0"); // as an allkeys-* policy would
+    crashed.halt();
+
+    // The purge runs in the survivor's scripts: one that failed would fail every admission.
+    await()
+        .atMost(SHORT_LEASE.multipliedBy(5))
+        .untilAsserted(
+            () ->
+                assertThat(survivor.admit("bob", caps, false, false))
+                    .isInstanceOf(Admission.Admitted.class));
+    assertThat(survivor.storeAvailable()).isTrue();
+    assertThat(redis.redis().zrange("sessionguard:{test-policy}:orphans", 0, -1))
+        .containsExactly("c1");
+  }
+
+  @Test
   void a_guard_that_stops_renewing_frees_its_slots_within_the_lease_ttl() {
     var caps = new SessionCaps(8, 8, false);
     var crashed = redis.guard("crashed", clock, SHORT_LEASE, FailureMode.Open);

@@ -228,9 +228,15 @@ local function purge(guard)
       move_session(id, guard, serving)
     else
       local f = redis.call('HMGET', session_key(id), 'act', 'created', 'client')
-      remove_session(id, 0)
-      redis.call('ZADD', K_ORPHANS, f[1], id)
-      redis.call('HSET', K_ORPHANED, id, f[2] .. ' ' .. f[3])
+      if f[1] then
+        remove_session(id, 0)
+        redis.call('ZADD', K_ORPHANS, f[1], id)
+        redis.call('HSET', K_ORPHANED, id, f[2] .. ' ' .. f[3])
+      else
+        -- its record is gone (evicted by a maxmemory-policy other than noeviction, or deleted by
+        -- hand): it no longer counts, and the purge goes on rather than failing every script
+        redis.call('ZREM', K_SESSIONS, id)
+      end
     end
   end
   -- evictions:<guard> and evicted:<guard> stay (until they expire): a guard whose lease lapsed

@@ -345,7 +345,7 @@ public final class McpEndpoint implements Handler {
       Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
       throws IOException {
     Admission admission =
-        sessions.admit(client.name(), cfg.sessionCaps(), client.exempt(), dryRun(cfg));
+        sessions.admit(client.name(), cfg.sessionCaps().refusing(), client.exempt(), dryRun(cfg));
     if (admission instanceof Admission.Refused refused) {
       metrics.refused(refused.reason());
       GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);

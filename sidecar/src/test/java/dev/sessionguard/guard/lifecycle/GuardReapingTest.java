@@ -282,4 +282,22 @@ class GuardReapingTest {
     assertThat(guard.sessions().active()).isEqualTo(3);
     assertThat(metric(guard, "sessionguard_sessions_ended_total{reason=\"evicted\"}")).isEqualTo(1);
   }
+
+  @Test
+  void an_adoption_at_the_clients_cap_is_refused_and_evicts_nothing() {
+    guard(
+        "identity: {source: Header, header: {name: X-User}}\n"
+            + "sessions: {max: 10, perClient: 2, onClientCap: EvictIdlest}\n");
+    String first = open("X-User", "alice");
+    clock.advance(Duration.ofSeconds(1));
+    String second = open("X-User", "alice");
+
+    // An id the guard does not know (say, from before a restart): adoption is admission, and
+    // eviction is for initialize only; a stale id must not cost alice a working session.
+    assertThat(send(call("from-before", "ping", "X-User", "alice")).statusCode()).isEqualTo(404);
+
+    assertThat(send(call(first, "ping", "X-User", "alice")).statusCode()).isEqualTo(200);
+    assertThat(send(call(second, "ping", "X-User", "alice")).statusCode()).isEqualTo(200);
+    assertThat(guard.sessions().active()).isEqualTo(2);
+  }
 }

@@ -276,9 +276,11 @@ public final class Forwarder {
     // already have completed the response: a failing flush then is not a lost answer.
     long declared = upstream.headers().getLongField(HttpHeader.CONTENT_LENGTH);
     long written = 0;
+    HangUpWatch watch = null;
     try {
       if (sse) {
         out.flush(); // status and headers go before the first event
+        watch = HangUpWatch.start(jetty(req).getServletChannel().getEndPoint(), upstream);
       }
       boolean unflushed = false;
       while (true) {
@@ -314,6 +316,10 @@ public final class Forwarder {
     } catch (IOException clientGone) {
       upstream.abort(clientGone);
       return written == declared ? Outcome.COMPLETE : Outcome.CLIENT_GONE;
+    } finally {
+      if (watch != null) {
+        watch.stop();
+      }
     }
   }
 

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 /** Standalone GET streams (session era) hold stream permits, like listen streams. */
 class StreamCapsTest {
   final AtomicInteger issued = new AtomicInteger();
+  final AtomicInteger upstreamStreamsOpen = new AtomicInteger();
   final List<HttpResponse<InputStream>> open = new ArrayList<>();
   ScriptedUpstream upstream;
   Guard guard;
@@ -43,8 +44,13 @@ class StreamCapsTest {
                 s,
                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                     + "Transfer-Encoding: chunked\r\n\r\n");
-            while (s.getInputStream().read() != -1) {
-              // wait for the guard to close it
+            upstreamStreamsOpen.incrementAndGet();
+            try {
+              while (s.getInputStream().read() != -1) {
+                // wait for the guard to close it
+              }
+            } finally {
+              upstreamStreamsOpen.decrementAndGet();
             }
             s.close();
           } else {
@@ -170,6 +176,29 @@ class StreamCapsTest {
     await().untilAsserted(() -> assertThat(guard.streams().total()).isZero());
     assertThat(ended(first)).isTrue();
     assertThat(ended(second)).isTrue();
+  }
+
+  @Test
+  void a_stream_whose_client_hung_up_gives_its_permit_back_while_the_upstream_is_quiet()
+      throws Exception {
+    String alice = session("alice");
+    try (var client = new java.net.Socket("127.0.0.1", guard.port())) {
+      client.setSoTimeout(10_000);
+      client
+          .getOutputStream()
+          .write(
+              ("GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+                      + "Mcp-Session-Id: "
+                      + alice
+                      + "\r\nX-User: alice\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      var in = new java.io.BufferedReader(new java.io.InputStreamReader(client.getInputStream()));
+      assertThat(in.readLine()).isEqualTo("HTTP/1.1 200 OK");
+      await().untilAsserted(() -> assertThat(guard.streams().total()).isEqualTo(1));
+    } // the client hangs up; the upstream says nothing
+
+    await().untilAsserted(() -> assertThat(guard.streams().total()).isZero());
+    await().untilAsserted(() -> assertThat(upstreamStreamsOpen.get()).isZero());
   }
 
   /** True once the client's side of the stream has ended (cleanly or cut off). */

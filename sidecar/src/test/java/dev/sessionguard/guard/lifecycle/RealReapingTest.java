@@ -26,7 +26,8 @@ class RealReapingTest {
   void start() throws Exception {
     everything = NodePeer.start("everything.mjs", "--port", "0", "--stdin-lifeline");
     upstream = URI.create(everything.await(event("listening"), 30).get("url").asText());
-    guard = TestGuards.start(upstream, "sessions: {max: 10, perClient: 5, idleTimeout: 2s}\n");
+    // long enough that a stalled machine does not reap the session before the test looks at it
+    guard = TestGuards.start(upstream, "sessions: {max: 10, perClient: 5, idleTimeout: 5s}\n");
   }
 
   @AfterEach

@@ -220,14 +220,13 @@ class ReconcileTest {
     await()
         .atMost(WAIT)
         .untilAsserted(
-            () ->
-                assertThat(cluster.seen().stream().filter(statusWrites).toList())
-                    .hasSizeBetween(1, 2));
-    long settled =
-        await()
-            .during(Duration.ofMillis(800))
-            .atMost(WAIT)
-            .until(() -> cluster.count(statusWrites), n -> n >= 1);
+            () -> {
+              var status = get("quiet").getStatus();
+              assertThat(status).isNotNull();
+              assertThat(Conditions.find(status.conditions, "Injected")).isNotNull();
+            });
+    long settled = cluster.count(statusWrites);
+    assertThat(settled).isBetween(1L, 2L);
     var policyWrites = MockCluster.writesTo("/sessionpolicies/quiet");
     long writes = cluster.count(policyWrites);
 

@@ -37,7 +37,13 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,6 +66,12 @@ public final class McpEndpoint implements Handler {
   private final GuardMetrics metrics;
   private final SessionEnder ender;
   private final Drain drain;
+
+  /**
+   * Adoptions under way, by session id, each completed once its upstream answer decided it: a
+   * second request on the same unknown id waits for that instead of taking a slot of its own.
+   */
+  private final Map<String, CompletableFuture<Void>> adopting = new ConcurrentHashMap<>();
 
   public McpEndpoint(
       ActivePolicy policy,
@@ -337,12 +349,60 @@ public final class McpEndpoint implements Handler {
       }
       return;
     }
-    adopt(ctx, cfg, request, body, client);
+    CompletableFuture<Void> decided = new CompletableFuture<>();
+    CompletableFuture<Void> earlier = adopting.putIfAbsent(request.sessionId(), decided);
+    if (earlier == null) {
+      try {
+        adopt(ctx, cfg, request, body, client, decided);
+      } finally {
+        settle(request.sessionId(), decided);
+      }
+      return;
+    }
+    // The same id is being adopted by another request (a client's GET and POST sent together, as
+    // after a guard restart): once that is decided, this one finds the session held (or adopts it
+    // itself), rather than take a second slot for one session and be refused at the client's cap.
+    if (awaitDecision(earlier, cfg)) {
+      onSession(ctx, cfg, request, body, client);
+    } else {
+      adopt(ctx, cfg, request, body, client, null);
+    }
   }
 
-  /** A session-era request on an id the guard never saw: adoption is admission. */
+  /** Waits for another request's adoption to be decided; false when it took too long. */
+  private static boolean awaitDecision(CompletableFuture<Void> earlier, GuardConfig cfg) {
+    try {
+      earlier.get(
+          cfg.connectTimeout().plus(cfg.firstByteTimeout()).plusSeconds(1).toMillis(),
+          TimeUnit.MILLISECONDS);
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (ExecutionException | TimeoutException e) {
+      return false;
+    }
+  }
+
+  /** Marks an adoption decided (held or not): requests waiting on its id go on. */
+  private void settle(String sessionId, CompletableFuture<Void> decided) {
+    if (decided != null) {
+      adopting.remove(sessionId, decided);
+      decided.complete(null);
+    }
+  }
+
+  /**
+   * A session-era request on an id the guard never saw: adoption is admission. {@code decided} (or
+   * null) is settled as soon as the upstream's answer decides whether the session is held.
+   */
   private void adopt(
-      Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
+      Context ctx,
+      GuardConfig cfg,
+      Classification request,
+      byte[] body,
+      Client client,
+      CompletableFuture<Void> decided)
       throws IOException {
     Admission admission =
         sessions.admit(client.name(), cfg.sessionCaps().refusing(), client.exempt(), dryRun(cfg));
@@ -361,11 +421,13 @@ public final class McpEndpoint implements Handler {
       }
       if (!is2xx(response)) {
         sessions.cancel(reservation);
+        settle(request.sessionId(), decided);
         forwarder.relay(ctx.req(), ctx.res(), response);
         return;
       }
       Session session = sessions.confirm(reservation, request.sessionId());
       session.rememberAuthorization(ctx.req().getHeader("Authorization"));
+      settle(request.sessionId(), decided);
       metrics.admitted(true);
       log.info(
           "adopted session={} client={}", SessionIds.shortHash(request.sessionId()), hash(client));

@@ -1,0 +1,94 @@
+package dev.sessionguard.guard.proxy;
+
+import static dev.sessionguard.guard.TestGuards.mcp;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sessionguard.guard.Guard;
+import dev.sessionguard.guard.ScriptedUpstream;
+import dev.sessionguard.guard.TestGuards;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Two requests on one id the guard does not know, at once: one session, one slot. */
+class AdoptionRaceTest {
+  final CountDownLatch release = new CountDownLatch(1);
+  ScriptedUpstream upstream;
+  Guard guard;
+
+  @BeforeEach
+  void start() throws Exception {
+    upstream = new ScriptedUpstream();
+    upstream.script(
+        (r, s) -> {
+          if (r.body().contains("\"slow\"")) {
+            release.await(30, TimeUnit.SECONDS);
+          }
+          ScriptedUpstream.json(s, 200, Map.of(), "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}");
+        });
+    guard =
+        TestGuards.start(
+            upstream.mcpUrl(),
+            "identity: {source: Header, header: {name: X-User}}\n"
+                + "sessions: {max: 10, perClient: 1}\n");
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    release.countDown();
+    guard.close();
+    upstream.close();
+  }
+
+  HttpRequest call(String session, String tool, String user) {
+    return HttpRequest.newBuilder(mcp(guard))
+        .header("Content-Type", "application/json")
+        .header("Mcp-Session-Id", session)
+        .header("X-User", user)
+        .POST(
+            HttpRequest.BodyPublishers.ofString(
+                "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\""
+                    + tool
+                    + "\"}}"))
+        .build();
+  }
+
+  @Test
+  void a_second_request_on_an_id_being_adopted_waits_for_it_instead_of_taking_a_slot() {
+    // A session from before a guard restart; alice may hold one. Her first request adopts it.
+    CompletableFuture<HttpResponse<String>> first =
+        TestGuards.HTTP.sendAsync(
+            call("s-before", "slow", "alice"), HttpResponse.BodyHandlers.ofString());
+    await().until(() -> upstream.seen.stream().anyMatch(r -> r.body().contains("\"slow\"")));
+
+    // Her second, on the same id, before the upstream has answered the first: not a second
+    // adoption refused at her cap (404, and her SDK would drop a working session).
+    CompletableFuture<HttpResponse<String>> second =
+        TestGuards.HTTP.sendAsync(
+            call("s-before", "quick", "alice"), HttpResponse.BodyHandlers.ofString());
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> !second.isDone());
+    release.countDown();
+
+    assertThat(first).succeedsWithin(Duration.ofSeconds(10)).satisfies(r -> status(r, 200));
+    assertThat(second).succeedsWithin(Duration.ofSeconds(10)).satisfies(r -> status(r, 200));
+    assertThat(guard.sessions().active()).isEqualTo(1);
+    assertThat(guard.sessions().pending()).isZero();
+    // bob, on alice's session meanwhile adopted: not his
+    assertThat(TestGuards.send(call("s-before", "quick", "bob")).statusCode()).isEqualTo(404);
+  }
+
+  static void status(HttpResponse<String> r, int status) {
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
+  }
+}

@@ -34,14 +34,14 @@ class InitializeFaultsTest {
   @BeforeEach
   void start() throws Exception {
     upstream = new ScriptedUpstream();
-    guard =
-        TestGuards.start(
-            upstream.mcpUrl(),
-            "identity: {source: Header, header: {name: X-User}}\n"
-                + "sessions: {max: 1, perClient: 1}\n"
-                + "requests: {maxInFlight: 2, perClientInFlight: 1}\n"
-                + "timeouts: {firstByte: 500ms}\n");
+    // A first-byte timeout a stalled machine does not reach on the paths that should succeed.
+    guard = TestGuards.start(upstream.mcpUrl(), POLICY + "timeouts: {firstByte: 5s}\n");
   }
+
+  static final String POLICY =
+      "identity: {source: Header, header: {name: X-User}}\n"
+          + "sessions: {max: 1, perClient: 1}\n"
+          + "requests: {maxInFlight: 2, perClientInFlight: 1}\n";
 
   @AfterEach
   void stop() throws Exception {
@@ -122,6 +122,8 @@ class InitializeFaultsTest {
 
   @Test
   void an_upstream_slower_than_the_first_byte_timeout_gets_504() {
+    guard.close();
+    guard = TestGuards.start(upstream.mcpUrl(), POLICY + "timeouts: {firstByte: 500ms}\n");
     CountDownLatch never = new CountDownLatch(1);
     upstream.script((r, s) -> never.await(30, TimeUnit.SECONDS));
     HttpResponse<String> r = send(initialize(guard, 1));

@@ -197,5 +197,10 @@ public final class GuardProcess implements AutoCloseable {
   @Override
   public void close() {
     process.destroyForcibly();
+    try {
+      process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS); // gone before the next test
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -68,7 +68,11 @@ class RedisStoreGuardTest {
   @AfterEach
   void stop() {
     guards.forEach(Guard::close);
+    guards.clear();
     upstream.close();
+    if (redis.running()) {
+      redis.flushAll(); // tests share namespaces: none inherits another's orphans or tombstones
+    }
   }
 
   Guard guard(String pod, String failureMode, String scopeNamespace) {

@@ -113,6 +113,16 @@ public final class RedisServer implements AutoCloseable {
     }
   }
 
+  /** Empties every database: the next test starts from nothing, whatever namespaces it uses. */
+  public void flushAll() {
+    RedisClient client = RedisClient.create(url());
+    try (var own = client.connect()) {
+      own.sync().flushall();
+    } finally {
+      client.shutdown();
+    }
+  }
+
   @Override
   public void close() {
     stop();

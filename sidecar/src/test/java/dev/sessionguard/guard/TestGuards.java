@@ -101,6 +101,7 @@ public final class TestGuards {
    */
   public static String exchange(Guard guard, String request, Charset charset) throws IOException {
     try (Socket s = new Socket("127.0.0.1", guard.port())) {
+      s.setSoTimeout(10_000); // a hang fails here, with a cause, not at the build's timeout
       s.getOutputStream().write(request.getBytes(charset));
       s.getOutputStream().flush();
       return new String(s.getInputStream().readAllBytes(), charset);

@@ -127,6 +127,7 @@ class BadInputTest {
             + "\r\nContent-Length: 2\r\n\r\n";
     for (int i = 0; i < 20; i++) {
       try (Socket s = new Socket("127.0.0.1", guard.port())) {
+        s.setSoTimeout(10_000);
         OutputStream out = s.getOutputStream();
         out.write(head.getBytes(StandardCharsets.ISO_8859_1));
         out.flush(); // the guard may answer before the body arrives, and must not lose the answer
@@ -161,6 +162,7 @@ class BadInputTest {
               + "\r\nConnection: close\r\n\r\n"
               + INIT;
       try (Socket s = new Socket("127.0.0.1", guard.port())) {
+        s.setSoTimeout(10_000);
         OutputStream out = s.getOutputStream();
         out.write(request.getBytes(StandardCharsets.ISO_8859_1));
         out.flush();

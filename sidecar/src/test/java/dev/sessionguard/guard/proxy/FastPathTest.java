@@ -195,6 +195,7 @@ class FastPathTest {
         });
 
     try (Socket s = new Socket("127.0.0.1", guard.port())) {
+      s.setSoTimeout(10_000);
       s.getOutputStream().write(post(SESSION, CALL).getBytes(StandardCharsets.UTF_8));
       s.getOutputStream().flush();
       assertThat(readUntil(s.getInputStream(), "data: 1\n\n")).contains("data: 0");

@@ -198,6 +198,7 @@ class InitializeFaultsTest {
         });
     String body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}";
     try (Socket client = new Socket("127.0.0.1", guard.port())) {
+      client.setSoTimeout(10_000);
       OutputStream out = client.getOutputStream();
       out.write(
           ("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "

@@ -14,17 +14,25 @@ import org.eclipse.jetty.util.Callback;
  * nothing from an HTTP/1.1 connection while it serves a request whose body it has read; this asks
  * for the next read itself. End of input: the upstream exchange is aborted, the relay fails and
  * everything it held is given back. Bytes instead (a request pipelined behind a stream, which
- * clients do not send): the connection closes once this answer ends, and watching stops.
+ * clients do not send): watching stops and the connection closes once this answer ends, since the
+ * byte read here is not Jetty's to parse any more.
+ *
+ * <p>The read interest is registered and withdrawn under this watch's lock, so none is left behind
+ * once {@link #stop} returns: Jetty registers its own for the next request after that, and two
+ * would make it fail the connection.
  */
 final class HangUpWatch implements Callback {
   private static final IOException STOPPED = new IOException("relay ended");
 
   private final EndPoint endPoint;
   private final UpstreamResponse upstream;
-  private volatile boolean stopped;
 
-  /** Whether this watch's read interest is registered (so {@link #stop} must withdraw it). */
-  private volatile boolean armed;
+  // Under this watch's lock.
+  private boolean stopped;
+  private boolean armed; // its read interest is registered: stop() withdraws it
+
+  // Set by the selector's read, acted on by the relay's thread in stop(); under the lock.
+  private boolean pipelined;
 
   private HangUpWatch(EndPoint endPoint, UpstreamResponse upstream) {
     this.endPoint = endPoint;
@@ -34,42 +42,61 @@ final class HangUpWatch implements Callback {
   /** Starts watching; null when the connection is read by someone already (nothing to do). */
   static HangUpWatch start(EndPoint endPoint, UpstreamResponse upstream) {
     HangUpWatch watch = new HangUpWatch(endPoint, upstream);
-    return watch.arm() ? watch : null;
+    synchronized (watch) {
+      return watch.arm() ? watch : null;
+    }
   }
 
+  /** Registers the read interest unless stopped; under the lock. */
   private boolean arm() {
-    armed = true;
-    boolean registered = endPoint.tryFillInterested(this);
-    if (!registered) {
-      armed = false;
+    if (stopped) {
+      return false;
     }
-    return registered;
+    armed = endPoint.tryFillInterested(this);
+    return armed;
   }
 
   @Override
   public void succeeded() {
-    armed = false;
-    if (stopped) {
-      return;
-    }
-    try {
-      int n = endPoint.fill(BufferUtil.allocate(1)); // empty, in Jetty's flush mode
-      if (n < 0) {
-        upstream.abort(new IOException("the client closed the connection"));
-      } else if (n == 0) {
-        arm(); // woken for nothing: watch on
-      } else if (endPoint.getConnection() instanceof HttpConnection http) {
-        http.getGenerator().setPersistent(false); // what came cannot be served: close after
+    synchronized (this) {
+      armed = false;
+      if (stopped) {
+        return;
       }
+    }
+    int n;
+    try {
+      n = endPoint.fill(BufferUtil.allocate(1)); // empty, in Jetty's flush mode
     } catch (IOException gone) {
       upstream.abort(gone);
+      return;
+    }
+    if (n < 0) {
+      upstream.abort(new IOException("the client closed the connection"));
+    } else if (n > 0) {
+      boolean late;
+      synchronized (this) {
+        late = stopped;
+        pipelined = !late;
+      }
+      if (late) {
+        endPoint.close(); // the answer has ended and Jetty reads on: it must not miss a byte
+      }
+    } else {
+      synchronized (this) {
+        arm(); // woken for nothing: watch on
+      }
     }
   }
 
   @Override
   public void failed(Throwable cause) {
-    armed = false;
-    if (!stopped) {
+    boolean wasStopped;
+    synchronized (this) {
+      armed = false;
+      wasStopped = stopped;
+    }
+    if (!wasStopped) {
       upstream.abort(cause); // the connection failed or closed
     }
   }
@@ -79,11 +106,21 @@ final class HangUpWatch implements Callback {
     return InvocationType.NON_BLOCKING; // a read that does not wait and an abort: on the selector
   }
 
-  /** Stops watching before Jetty reads the connection again for the next request. */
+  /**
+   * Stops watching, on the relay's thread, before the answer completes and Jetty reads the
+   * connection again for the next request.
+   */
   void stop() {
-    stopped = true;
-    if (armed && endPoint instanceof AbstractEndPoint abstractEndPoint) {
-      abstractEndPoint.getFillInterest().onFail(STOPPED); // withdraws this interest, if still set
+    boolean close;
+    synchronized (this) {
+      stopped = true;
+      if (armed && endPoint instanceof AbstractEndPoint abstractEndPoint) {
+        abstractEndPoint.getFillInterest().onFail(STOPPED); // calls failed(): armed is false after
+      }
+      close = pipelined;
+    }
+    if (close && endPoint.getConnection() instanceof HttpConnection http) {
+      http.getGenerator().setPersistent(false); // what came next lost a byte here: close after
     }
   }
 }

@@ -42,11 +42,11 @@ class StreamCapsTest {
                 s, 200, Map.of("Mcp-Session-Id", "s-" + issued.incrementAndGet()), "{}");
           } else if (r.method().equals("GET")) {
             // A standalone stream: headers, then silence until the guard hangs up.
+            upstreamStreamsOpen.incrementAndGet(); // before the guard can see the stream
             ScriptedUpstream.raw(
                 s,
                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                     + "Transfer-Encoding: chunked\r\n\r\n");
-            upstreamStreamsOpen.incrementAndGet();
             try {
               while (s.getInputStream().read() != -1) {
                 // wait for the guard to close it

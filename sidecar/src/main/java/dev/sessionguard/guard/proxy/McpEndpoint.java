@@ -39,11 +39,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,10 +64,19 @@ public final class McpEndpoint implements Handler {
   private final Drain drain;
 
   /**
-   * Adoptions under way, by session id, each completed once its upstream answer decided it: a
-   * second request on the same unknown id waits for that instead of taking a slot of its own.
+   * Adoptions not yet decided, by session id. Another request of the same client on the same id
+   * meanwhile joins the adoption rather than compete with it for the client's last slot.
    */
-  private final Map<String, CompletableFuture<Void>> adopting = new ConcurrentHashMap<>();
+  private final Map<String, Adoption> adopting = new ConcurrentHashMap<>();
+
+  /** One adoption under way (identity matters: only its own request removes it). */
+  private static final class Adoption {
+    final String client;
+
+    Adoption(String client) {
+      this.client = client;
+    }
+  }
 
   public McpEndpoint(
       ActivePolicy policy,
@@ -349,52 +354,28 @@ public final class McpEndpoint implements Handler {
       }
       return;
     }
-    CompletableFuture<Void> decided = new CompletableFuture<>();
-    CompletableFuture<Void> earlier = adopting.putIfAbsent(request.sessionId(), decided);
-    if (earlier == null) {
-      try {
-        adopt(ctx, cfg, request, body, client, decided);
-      } finally {
-        settle(request.sessionId(), decided);
-      }
+    Adoption mine = new Adoption(client.name());
+    Adoption other = adopting.putIfAbsent(request.sessionId(), mine);
+    if (other != null) {
+      // The client's GET and POST on one id, sent together (as after a guard restart): both
+      // adopt the one session, which confirm() records once. This one is not refused at the
+      // client's cap for the slot the other holds meanwhile; nothing waits on the other.
+      adopt(ctx, cfg, request, body, client, null, other.client.equals(client.name()));
       return;
     }
-    // The same id is being adopted by another request (a client's GET and POST sent together, as
-    // after a guard restart): once that is decided, this one finds the session held (or adopts it
-    // itself), rather than take a second slot for one session and be refused at the client's cap.
-    if (awaitDecision(earlier, cfg)) {
-      onSession(ctx, cfg, request, body, client);
-    } else {
-      adopt(ctx, cfg, request, body, client, null);
-    }
-  }
-
-  /** Waits for another request's adoption to be decided; false when it took too long. */
-  private static boolean awaitDecision(CompletableFuture<Void> earlier, GuardConfig cfg) {
     try {
-      earlier.get(
-          cfg.connectTimeout().plus(cfg.firstByteTimeout()).plusSeconds(1).toMillis(),
-          TimeUnit.MILLISECONDS);
-      return true;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    } catch (ExecutionException | TimeoutException e) {
-      return false;
-    }
-  }
-
-  /** Marks an adoption decided (held or not): requests waiting on its id go on. */
-  private void settle(String sessionId, CompletableFuture<Void> decided) {
-    if (decided != null) {
-      adopting.remove(sessionId, decided);
-      decided.complete(null);
+      adopt(ctx, cfg, request, body, client, mine, false);
+    } finally {
+      adopting.remove(request.sessionId(), mine);
     }
   }
 
   /**
-   * A session-era request on an id the guard never saw: adoption is admission. {@code decided} (or
-   * null) is settled as soon as the upstream's answer decides whether the session is held.
+   * A session-era request on an id the guard never saw: adoption is admission. {@code mine} (or
+   * null) is this request's entry in {@link #adopting}, removed once the upstream's answer decides
+   * the adoption. {@code joining}: the same client is adopting the same id in another request, and
+   * this one does not count against the client's cap (the two become one session; the global cap
+   * still applies).
    */
   private void adopt(
       Context ctx,
@@ -402,10 +383,12 @@ public final class McpEndpoint implements Handler {
       Classification request,
       byte[] body,
       Client client,
-      CompletableFuture<Void> decided)
+      Adoption mine,
+      boolean joining)
       throws IOException {
     Admission admission =
-        sessions.admit(client.name(), cfg.sessionCaps().refusing(), client.exempt(), dryRun(cfg));
+        sessions.admit(
+            client.name(), cfg.sessionCaps().refusing(), client.exempt() || joining, dryRun(cfg));
     if (admission instanceof Admission.Refused refused) {
       metrics.refused(refused.reason());
       GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
@@ -421,13 +404,13 @@ public final class McpEndpoint implements Handler {
       }
       if (!is2xx(response)) {
         sessions.cancel(reservation);
-        settle(request.sessionId(), decided);
+        adopting.remove(request.sessionId(), mine);
         forwarder.relay(ctx.req(), ctx.res(), response);
         return;
       }
       Session session = sessions.confirm(reservation, request.sessionId());
+      adopting.remove(request.sessionId(), mine); // held now: later requests find it
       session.rememberAuthorization(ctx.req().getHeader("Authorization"));
-      settle(request.sessionId(), decided);
       metrics.admitted(true);
       log.info(
           "adopted session={} client={}", SessionIds.shortHash(request.sessionId()), hash(client));

@@ -862,6 +862,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private void resyncFailed(Map<String, Long> activity) {
     inFlightLock.lock();
     try {
+      inFlightLost = true;
       activity.forEach((id, at) -> missed(id, true, at));
     } finally {
       inFlightLock.unlock();

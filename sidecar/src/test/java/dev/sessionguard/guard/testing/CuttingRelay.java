@@ -44,8 +44,13 @@ public final class CuttingRelay implements AutoCloseable {
 
   private void accept() {
     while (!listener.isClosed()) {
+      Socket client;
       try {
-        Socket client = listener.accept();
+        client = listener.accept();
+      } catch (IOException closed) {
+        return;
+      }
+      try {
         Socket server = new Socket(InetAddress.getLoopbackAddress(), target);
         synchronized (sockets) {
           sockets.add(client);
@@ -54,8 +59,8 @@ public final class CuttingRelay implements AutoCloseable {
         AtomicBoolean cut = new AtomicBoolean();
         pump(client, server, cut, false);
         pump(server, client, cut, true);
-      } catch (IOException closed) {
-        return;
+      } catch (IOException targetDown) {
+        closeQuietly(client); // as a refused connection looks to the client; accept the next
       }
     }
   }

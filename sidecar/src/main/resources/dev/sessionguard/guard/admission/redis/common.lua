@@ -223,19 +223,20 @@ local function purge(guard)
   end
   redis.call('DEL', guard_busy(guard))
   for _, id in ipairs(redis.call('ZRANGE', guard_sessions(guard), 0, -1)) do
-    local serving = guard_serving(id, guard)
-    if serving then
-      move_session(id, guard, serving)
+    local f = redis.call('HMGET', session_key(id), 'act', 'created', 'client')
+    if not f[1] then
+      -- its record is gone (evicted by a maxmemory-policy other than noeviction, or deleted by
+      -- hand): it leaves the global count, and the purge goes on rather than failing every
+      -- script (its client's count keeps it: nothing names the client any more)
+      redis.call('ZREM', K_SESSIONS, id)
     else
-      local f = redis.call('HMGET', session_key(id), 'act', 'created', 'client')
-      if f[1] then
+      local serving = guard_serving(id, guard)
+      if serving then
+        move_session(id, guard, serving)
+      else
         remove_session(id, 0)
         redis.call('ZADD', K_ORPHANS, f[1], id)
         redis.call('HSET', K_ORPHANED, id, f[2] .. ' ' .. f[3])
-      else
-        -- its record is gone (evicted by a maxmemory-policy other than noeviction, or deleted by
-        -- hand): it no longer counts, and the purge goes on rather than failing every script
-        redis.call('ZREM', K_SESSIONS, id)
       end
     end
   end

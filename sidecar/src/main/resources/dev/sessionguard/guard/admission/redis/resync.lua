@@ -13,9 +13,9 @@ for i = 4, #ARGV, 3 do
   local sk = session_key(id)
   if redis.call('EXISTS', sk) == 1 then
     local f = redis.call('HMGET', sk, 'act', 'guard', 'busy')
-    if act > tonumber(f[1]) then
+    if f[2] and act > (tonumber(f[1]) or 0) then
       redis.call('HSET', sk, 'act', act)
-      if tonumber(f[3]) <= 0 then
+      if (tonumber(f[3]) or 0) <= 0 then
         redis.call('ZADD', guard_idle(f[2]), act, id) -- idle since then
       end
     end

@@ -69,7 +69,7 @@ public final class McpEndpoint implements Handler {
    */
   private final Map<String, Adoption> adopting = new ConcurrentHashMap<>();
 
-  /** One adoption under way (identity matters: only its own request removes it). */
+  /** One admitted adoption under way (identity matters: only its own request removes it). */
   private static final class Adoption {
     final String client;
 
@@ -354,47 +354,56 @@ public final class McpEndpoint implements Handler {
       }
       return;
     }
-    Adoption mine = new Adoption(client.name());
-    Adoption other = adopting.putIfAbsent(request.sessionId(), mine);
-    if (other != null) {
-      // The client's GET and POST on one id, sent together (as after a guard restart): both
-      // adopt the one session, which confirm() records once. This one is not refused at the
-      // client's cap for the slot the other holds meanwhile; nothing waits on the other.
-      adopt(ctx, cfg, request, body, client, null, other.client.equals(client.name()));
-      return;
-    }
-    try {
-      adopt(ctx, cfg, request, body, client, mine, false);
-    } finally {
-      adopting.remove(request.sessionId(), mine);
-    }
+    adopt(ctx, cfg, request, body, client);
   }
 
   /**
-   * A session-era request on an id the guard never saw: adoption is admission. {@code mine} (or
-   * null) is this request's entry in {@link #adopting}, removed once the upstream's answer decides
-   * the adoption. {@code joining}: the same client is adopting the same id in another request, and
-   * this one does not count against the client's cap (the two become one session; the global cap
-   * still applies).
+   * A session-era request on an id the guard never saw: adoption is admission. While one request of
+   * a client adopts an id (admitted, its upstream answer not yet in), another of the same client on
+   * the same id — its GET stream and next POST sent together, as after a guard restart — joins it:
+   * admitted without counting against the client's cap (the global cap still applies), nothing
+   * waits, and the two become one session, one slot.
    */
   private void adopt(
-      Context ctx,
-      GuardConfig cfg,
-      Classification request,
-      byte[] body,
-      Client client,
-      Adoption mine,
-      boolean joining)
+      Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
       throws IOException {
+    Adoption other = adopting.get(request.sessionId());
+    boolean joining = other != null && other.client.equals(client.name());
     Admission admission =
         sessions.admit(
             client.name(), cfg.sessionCaps().refusing(), client.exempt() || joining, dryRun(cfg));
     if (admission instanceof Admission.Refused refused) {
+      if (sessions.lookup(request.sessionId()) instanceof Lookup.Known) {
+        onSession(ctx, cfg, request, body, client); // adopted by another request meanwhile
+        return;
+      }
       metrics.refused(refused.reason());
       GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
       log.info("refused adoption client={} reason={}", hash(client), refused.reason().label());
       return;
     }
+    // Only an admitted adoption can be joined: a refused one must not admit others past the cap.
+    Adoption mine = joining ? null : new Adoption(client.name());
+    if (mine != null && adopting.putIfAbsent(request.sessionId(), mine) != null) {
+      mine = null; // another request registered first; this one goes on as it is
+    }
+    try {
+      adopted(ctx, cfg, request, body, client, admission, mine);
+    } finally {
+      adopting.remove(request.sessionId(), mine);
+    }
+  }
+
+  /** An admitted adoption: forwarded, and recorded when the upstream answers 2xx. */
+  private void adopted(
+      Context ctx,
+      GuardConfig cfg,
+      Classification request,
+      byte[] body,
+      Client client,
+      Admission admission,
+      Adoption mine)
+      throws IOException {
     Admission.Admitted admitted =
         admitted(admission, client, cfg, ctx.req().getHeader("Authorization"));
     Reservation reservation = admitted.reservation();
@@ -403,13 +412,23 @@ public final class McpEndpoint implements Handler {
         return;
       }
       if (!is2xx(response)) {
+        adopting.remove(request.sessionId(), mine); // before the slot goes: none joins a failure
         sessions.cancel(reservation);
-        adopting.remove(request.sessionId(), mine);
         forwarder.relay(ctx.req(), ctx.res(), response);
         return;
       }
       Session session = sessions.confirm(reservation, request.sessionId());
       adopting.remove(request.sessionId(), mine); // held now: later requests find it
+      if (boundToClients(cfg) && !session.client().equals(client.name())) {
+        // Another client's adoption of this id, at the same time, recorded it first.
+        metrics.refused(Refusal.NOT_OWNER);
+        GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
+        log.info(
+            "refused session={} client={} reason=not_owner",
+            SessionIds.shortHash(request.sessionId()),
+            hash(client));
+        return;
+      }
       session.rememberAuthorization(ctx.req().getHeader("Authorization"));
       metrics.admitted(true);
       log.info(

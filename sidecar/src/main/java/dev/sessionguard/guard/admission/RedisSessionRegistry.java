@@ -843,7 +843,12 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
           });
       activity = new HashMap<>(missedActivity);
       missedActivity.clear();
-      sent = RESYNC.send(connection.async(), ScriptOutputType.INTEGER, keys, args(triples));
+      try {
+        sent = RESYNC.send(connection.async(), ScriptOutputType.INTEGER, keys, args(triples));
+      } catch (RuntimeException e) {
+        resyncFailed(activity); // under the lock already: it is reentrant
+        throw e;
+      }
     } finally {
       inFlightLock.unlock();
     }

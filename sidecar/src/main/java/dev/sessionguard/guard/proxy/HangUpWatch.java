@@ -15,7 +15,8 @@ import org.eclipse.jetty.util.Callback;
  * for the next read itself. End of input: the upstream exchange is aborted, the relay fails and
  * everything it held is given back. Bytes instead (a request pipelined behind a stream, which
  * clients do not send): watching stops and the connection closes once this answer ends, since the
- * byte read here is not Jetty's to parse any more.
+ * byte read here is not Jetty's to parse any more. {@link #stop} waits for a read under way, so
+ * none takes a byte once Jetty reads the connection again.
  *
  * <p>The read interest is registered and withdrawn under this watch's lock, so none is left behind
  * once {@link #stop} returns: Jetty registers its own for the next request after that, and two
@@ -33,6 +34,7 @@ final class HangUpWatch implements Callback {
 
   // Set by the selector's read, acted on by the relay's thread in stop(); under the lock.
   private boolean pipelined;
+  private boolean filling; // a read is under way: stop() waits for it (it does not block)
 
   private HangUpWatch(EndPoint endPoint, UpstreamResponse upstream) {
     this.endPoint = endPoint;
@@ -63,29 +65,25 @@ final class HangUpWatch implements Callback {
       if (stopped) {
         return;
       }
+      filling = true; // stop() waits for this read: no byte is taken once Jetty reads again
     }
     int n;
     try {
       n = endPoint.fill(BufferUtil.allocate(1)); // empty, in Jetty's flush mode
     } catch (IOException gone) {
-      upstream.abort(gone);
-      return;
+      n = -1;
+    }
+    synchronized (this) {
+      filling = false;
+      notifyAll();
+      if (n > 0) {
+        pipelined = true;
+      } else if (n == 0) {
+        arm(); // woken for nothing: watch on (unless stopped meanwhile)
+      }
     }
     if (n < 0) {
       upstream.abort(new IOException("the client closed the connection"));
-    } else if (n > 0) {
-      boolean late;
-      synchronized (this) {
-        late = stopped;
-        pipelined = !late;
-      }
-      if (late) {
-        endPoint.close(); // the answer has ended and Jetty reads on: it must not miss a byte
-      }
-    } else {
-      synchronized (this) {
-        arm(); // woken for nothing: watch on
-      }
     }
   }
 
@@ -116,6 +114,17 @@ final class HangUpWatch implements Callback {
       stopped = true;
       if (armed && endPoint instanceof AbstractEndPoint abstractEndPoint) {
         abstractEndPoint.getFillInterest().onFail(STOPPED); // calls failed(): armed is false after
+      }
+      boolean interrupted = false;
+      while (filling) {
+        try {
+          wait(); // a non-blocking read on the selector: moments
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
       close = pipelined;
     }

@@ -224,11 +224,15 @@ local function purge(guard)
   redis.call('DEL', guard_busy(guard))
   for _, id in ipairs(redis.call('ZRANGE', guard_sessions(guard), 0, -1)) do
     local f = redis.call('HMGET', session_key(id), 'act', 'created', 'client')
-    if not f[1] then
-      -- its record is gone (evicted by a maxmemory-policy other than noeviction, or deleted by
-      -- hand): it leaves the global count, and the purge goes on rather than failing every
-      -- script (its client's count keeps it: nothing names the client any more)
+    if not (f[1] and f[2] and f[3]) then
+      -- its record is gone or partial (evicted by a maxmemory-policy other than noeviction, or
+      -- deleted by hand): it is forgotten, and the purge goes on rather than failing every script
+      -- (without a client named, that client's count keeps it)
+      redis.call('DEL', session_key(id))
       redis.call('ZREM', K_SESSIONS, id)
+      if f[3] then
+        drop_client_member(f[3], 's:' .. id)
+      end
     else
       local serving = guard_serving(id, guard)
       if serving then

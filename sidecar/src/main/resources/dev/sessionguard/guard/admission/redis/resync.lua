@@ -19,7 +19,7 @@ for i = 4, #ARGV, 3 do
         redis.call('ZADD', guard_idle(f[2]), act, id) -- idle since then
       end
     end
-    if n > 0 then
+    if n > 0 and f[2] then
       redis.call('HSET', gb, id, n)
       redis.call('HINCRBY', sk, 'busy', n)
       redis.call('ZREM', guard_idle(f[2]), id)

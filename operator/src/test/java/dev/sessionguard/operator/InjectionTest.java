@@ -9,11 +9,13 @@ import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import dev.sessionguard.policy.SessionPolicyStatus.Condition;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
+import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import java.time.Duration;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,6 +75,32 @@ class InjectionTest {
         .atMost(WAIT)
         .untilAsserted(
             () -> assertThat(guard(deployment(deployment).getSpec().getTemplate())).isNotNull());
+  }
+
+  /** The operator running and Deployment "vmcp" guarded by policy "p". */
+  void guardedVmcp() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+  }
+
+  /** Edits vmcp's pod spec as a user would (retried on a conflict with the operator). */
+  void editVmcpPodSpec(Consumer<PodSpec> change) {
+    cluster.edit(
+        Deployment.class,
+        NS,
+        "vmcp",
+        d -> {
+          change.accept(d.getSpec().getTemplate().getSpec());
+          return d;
+        });
+  }
+
+  /** Deletes policy "p" and waits until it is gone (its finalizer has run). */
+  void deletePolicyP() {
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
+    await().atMost(WAIT).until(() -> policy("p") == null);
   }
 
   long deploymentWrites(String name) {
@@ -271,34 +299,17 @@ class InjectionTest {
 
   @Test
   void a_guard_removed_by_hand_comes_back() {
-    startOperator();
-    cluster.deployment(NS, "vmcp", 1);
-    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
-    awaitInjected("vmcp");
-    cluster.edit(
-        Deployment.class,
-        NS,
-        "vmcp",
-        d -> {
-          d.getSpec()
-              .getTemplate()
-              .getSpec()
-              .getContainers()
-              .removeIf(c -> c.getName().equals("session-guard"));
-          return d;
-        });
+    guardedVmcp();
+    editVmcpPodSpec(
+        spec -> spec.getContainers().removeIf(c -> c.getName().equals("session-guard")));
     awaitInjected("vmcp");
     assertThat(deployment("vmcp").getSpec().getTemplate().getSpec().getContainers()).hasSize(2);
   }
 
   @Test
   void deleting_the_policy_takes_the_guard_out() {
-    startOperator();
-    cluster.deployment(NS, "vmcp", 1);
-    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
-    awaitInjected("vmcp");
-    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
-    await().atMost(WAIT).until(() -> policy("p") == null);
+    guardedVmcp();
+    deletePolicyP();
     var template = deployment("vmcp").getSpec().getTemplate();
     assertThat(template.getSpec().getContainers())
         .extracting(Container::getName)
@@ -312,20 +323,9 @@ class InjectionTest {
 
   @Test
   void a_grace_period_changed_since_the_guard_raised_it_is_left_as_it_is() {
-    startOperator();
-    cluster.deployment(NS, "vmcp", 1);
-    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
-    awaitInjected("vmcp");
-    cluster.edit(
-        Deployment.class,
-        NS,
-        "vmcp",
-        d -> {
-          d.getSpec().getTemplate().getSpec().setTerminationGracePeriodSeconds(90L);
-          return d;
-        });
-    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
-    await().atMost(WAIT).until(() -> policy("p") == null);
+    guardedVmcp();
+    editVmcpPodSpec(spec -> spec.setTerminationGracePeriodSeconds(90L));
+    deletePolicyP();
     var template = deployment("vmcp").getSpec().getTemplate();
     assertThat(guard(template)).isNull();
     assertThat(template.getSpec().getTerminationGracePeriodSeconds()).isEqualTo(90L);

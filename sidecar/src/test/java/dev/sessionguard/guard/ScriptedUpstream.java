@@ -135,6 +135,12 @@ public final class ScriptedUpstream implements AutoCloseable {
     out.flush();
   }
 
+  /** Answers an initialize with a new session id, {@code s-1}, {@code s-2}, ... */
+  public static void issueSession(Socket s, java.util.concurrent.atomic.AtomicInteger issued)
+      throws IOException {
+    json(s, 200, Map.of("Mcp-Session-Id", "s-" + issued.incrementAndGet()), "{}");
+  }
+
   /** Writes raw bytes. */
   public static void raw(Socket s, String text) throws IOException {
     s.getOutputStream().write(text.getBytes(StandardCharsets.ISO_8859_1));

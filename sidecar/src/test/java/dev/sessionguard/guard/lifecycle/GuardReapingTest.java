@@ -37,8 +37,7 @@ class GuardReapingTest {
     upstream.script(
         (r, s) -> {
           if (r.isInitialize()) {
-            ScriptedUpstream.json(
-                s, 200, Map.of("Mcp-Session-Id", "s-" + issued.incrementAndGet()), "{}");
+            ScriptedUpstream.issueSession(s, issued);
           } else if (r.method().equals("GET")) {
             // A standalone stream: headers, then silence until someone hangs up.
             ScriptedUpstream.raw(

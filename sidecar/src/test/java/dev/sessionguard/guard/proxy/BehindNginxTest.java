@@ -14,7 +14,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -39,8 +38,7 @@ class BehindNginxTest {
     upstream.script(
         (r, s) -> {
           if (r.isInitialize()) {
-            ScriptedUpstream.json(
-                s, 200, Map.of("Mcp-Session-Id", "s-" + issued.incrementAndGet()), "{}");
+            ScriptedUpstream.issueSession(s, issued);
             return;
           }
           // A tool call answered as SSE: one event now, the next when the test says.

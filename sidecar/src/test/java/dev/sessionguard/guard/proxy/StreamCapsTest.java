@@ -38,8 +38,7 @@ class StreamCapsTest {
     upstream.script(
         (r, s) -> {
           if (r.isInitialize()) {
-            ScriptedUpstream.json(
-                s, 200, Map.of("Mcp-Session-Id", "s-" + issued.incrementAndGet()), "{}");
+            ScriptedUpstream.issueSession(s, issued);
           } else if (r.method().equals("GET")) {
             // A standalone stream: headers, then silence until the guard hangs up.
             upstreamStreamsOpen.incrementAndGet(); // before the guard can see the stream

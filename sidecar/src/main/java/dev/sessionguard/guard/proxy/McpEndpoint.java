@@ -263,7 +263,13 @@ public final class McpEndpoint implements Handler {
     session.rememberAuthorization(ctx.req().getHeader("Authorization"));
     metrics.admitted(false);
     log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
-    Outcome outcome = forwarder.relay(ctx.req(), ctx.res(), response);
+    Outcome outcome;
+    sessions.requestStarted(session, false); // busy while its answer streams: never evicted then
+    try {
+      outcome = forwarder.relay(ctx.req(), ctx.res(), response);
+    } finally {
+      sessions.requestFinished(session, false);
+    }
     // The client may never have seen the id: nobody else can use or end this session. Unless
     // the guard cut the answer by stopping: then the session stays, like every other one, for
     // the upstream and (with Redis) the guards that remain.

@@ -218,11 +218,11 @@ public final class MemorySessionRegistry implements SessionRegistry {
   }
 
   @Override
-  public void requestStarted(Session session, boolean activity) {
+  public boolean requestStarted(Session session, boolean activity) {
     lock.lock();
     try {
       if (sessions.get(session.id()) != session) {
-        return;
+        return false;
       }
       if (session.busy++ == 0) {
         idle.remove(session);
@@ -230,6 +230,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
       if (activity) {
         session.lastActivity = clock.millis();
       }
+      return true;
     } finally {
       lock.unlock();
     }

@@ -531,8 +531,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   }
 
   @Override
-  public void requestStarted(Session session, boolean activity) {
-    local.requestStarted(session, activity);
+  public boolean requestStarted(Session session, boolean activity) {
+    // Held here (admitted in an outage), or a Redis session this guard has seen and not seen end.
+    if (!local.requestStarted(session, activity) && !seen.containsKey(session.id())) {
+      return false;
+    }
     inFlightLock.lock();
     try {
       inFlight.merge(session.id(), 1, Integer::sum);
@@ -540,6 +543,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     } finally {
       inFlightLock.unlock();
     }
+    return true;
   }
 
   @Override

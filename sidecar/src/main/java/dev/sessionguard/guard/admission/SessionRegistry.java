@@ -53,8 +53,13 @@ public interface SessionRegistry {
   /** Ends a live session (remembering its id); empty if it was not live. */
   Optional<Session> end(String sessionId, EndReason reason);
 
-  /** A POST on the session started; {@code activity} when the policy counts it. */
-  void requestStarted(Session session, boolean activity);
+  /**
+   * A POST on the session started; {@code activity} when the policy counts it. False, with nothing
+   * started, when the session is no longer live as far as this guard knows (ended since it was
+   * looked up: reaped, evicted, or ended by another request); then {@link #requestFinished} must
+   * not follow.
+   */
+  boolean requestStarted(Session session, boolean activity);
 
   /** That POST (and its SSE response) finished. */
   void requestFinished(Session session, boolean activity);

@@ -264,11 +264,14 @@ public final class McpEndpoint implements Handler {
     metrics.admitted(false);
     log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
     Outcome outcome;
-    sessions.requestStarted(session, false); // busy while its answer streams: never evicted then
+    // busy while its answer streams: never evicted then
+    boolean started = sessions.requestStarted(session, false);
     try {
       outcome = forwarder.relay(ctx.req(), ctx.res(), response);
     } finally {
-      sessions.requestFinished(session, false);
+      if (started) {
+        sessions.requestFinished(session, false);
+      }
     }
     // The client may never have seen the id: nobody else can use or end this session. Unless
     // the guard cut the answer by stopping: then the session stays, like every other one, for
@@ -451,10 +454,14 @@ public final class McpEndpoint implements Handler {
       throws IOException {
     boolean post = "POST".equals(ctx.req().getMethod());
     boolean activity = activity(cfg, request);
-    session.rememberAuthorization(ctx.req().getHeader("Authorization")); // for a DELETE we send
-    if (post) {
-      sessions.requestStarted(session, activity); // busy until the answer (or its SSE) ends
+    // busy until the answer (or its SSE) ends
+    if (post && !sessions.requestStarted(session, activity)) {
+      // Ended since it was looked up (reaped, evicted, or ended by another request): answered as
+      // a later lookup would be, and not forwarded.
+      GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
+      return;
     }
+    session.rememberAuthorization(ctx.req().getHeader("Authorization")); // for a DELETE we send
     try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
         return;
@@ -480,15 +487,13 @@ public final class McpEndpoint implements Handler {
       Session session,
       UpstreamResponse response)
       throws IOException {
-    boolean post = "POST".equals(ctx.req().getMethod());
     boolean activity = activity(cfg, request);
-    if (post) {
-      sessions.requestStarted(session, activity);
-    }
+    boolean started =
+        "POST".equals(ctx.req().getMethod()) && sessions.requestStarted(session, activity);
     try {
       relayOnSession(ctx, session, response);
     } finally {
-      if (post) {
+      if (started) {
         sessions.requestFinished(session, activity);
       }
     }

@@ -148,6 +148,17 @@ class MemorySessionRegistryTest {
   }
 
   @Test
+  void a_post_on_a_session_ended_since_its_lookup_is_not_started() {
+    Session a = open("alice", "a1");
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD)).hasSize(1); // reaped after the lookup
+
+    assertThat(registry.requestStarted(a, true)).isFalse();
+    assertThat(registry.active()).isZero();
+    assertThat(registry.lookup("a1")).isEqualTo(new Lookup.Ended());
+  }
+
+  @Test
   void a_session_with_a_post_in_flight_is_never_idle() {
     Session a = open("alice", "a1");
     registry.requestStarted(a, true);

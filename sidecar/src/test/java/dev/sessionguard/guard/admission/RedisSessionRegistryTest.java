@@ -279,6 +279,21 @@ class RedisSessionRegistryTest {
         .containsExactly("a1");
   }
 
+  @Test
+  void a_post_on_a_session_ended_since_its_lookup_is_not_started() {
+    Session a1 = open("alice", "a1");
+    Session b1 = open("bob", "b1");
+    registry.end("a1", EndReason.CLIENT); // ended by another request after a1's lookup
+
+    assertThat(registry.requestStarted(a1, true)).isFalse();
+    assertThat(registry.requestStarted(b1, true)).isTrue();
+    registry.requestFinished(b1, true);
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD)) // nothing left busy by the refused start
+        .extracting(e -> e.session().id())
+        .containsExactly("b1");
+  }
+
   /** Opens bob's b1 and ends it (an ended id), then starts another guard on the same store. */
   private RedisSessionRegistry endB1AndJoin(String guardId) {
     open("bob", "b1");

@@ -470,10 +470,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     var c = connection;
     if (mine != null || !available || c == null) {
       // Held here through an outage, or Redis down: lookup() has the rest, as it would.
-      if (mine == null || !mine.heldBy(client)) {
+      if (mine == null || !mine.heldBy(client) || !requestStarted(mine, activity)) {
         return CompletableFuture.completedFuture(Optional.empty());
       }
-      requestStarted(mine, activity);
       return CompletableFuture.completedFuture(Optional.of(mine));
     }
     RedisFuture<List<Object>> reply;

@@ -67,19 +67,20 @@ final class HangUpWatch implements Callback {
       }
       filling = true; // stop() waits for this read: no byte is taken once Jetty reads again
     }
-    int n;
+    int n = -1; // a read that fails, however: gone
     try {
       n = endPoint.fill(BufferUtil.allocate(1)); // empty, in Jetty's flush mode
-    } catch (IOException gone) {
+    } catch (IOException | RuntimeException gone) {
       n = -1;
-    }
-    synchronized (this) {
-      filling = false;
-      notifyAll();
-      if (n > 0) {
-        pipelined = true;
-      } else if (n == 0) {
-        arm(); // woken for nothing: watch on (unless stopped meanwhile)
+    } finally {
+      synchronized (this) { // whatever the read did: stop() must never wait for ever
+        filling = false;
+        notifyAll();
+        if (n > 0) {
+          pipelined = true;
+        } else if (n == 0) {
+          arm(); // woken for nothing: watch on (unless stopped meanwhile)
+        }
       }
     }
     if (n < 0) {

@@ -39,7 +39,11 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,12 +73,33 @@ public final class McpEndpoint implements Handler {
    */
   private final Map<String, Adoption> adopting = new ConcurrentHashMap<>();
 
-  /** One admitted adoption under way (identity matters: only its own request removes it). */
+  /** One adoption under way (identity matters: only its own request removes it). */
   private static final class Adoption {
     final String client;
+    private final CompletableFuture<Boolean> admitted = new CompletableFuture<>();
 
     Adoption(String client) {
       this.client = client;
+    }
+
+    /** Its admission is decided (the first call counts). */
+    void admitted(boolean yes) {
+      admitted.complete(yes);
+    }
+
+    /**
+     * Whether it was admitted: waits for its admission (in memory at once, with Redis one round
+     * trip), never for its upstream answer; false after 5 s.
+     */
+    boolean wasAdmitted() {
+      try {
+        return admitted.get(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      } catch (ExecutionException | TimeoutException e) {
+        return false;
+      }
     }
   }
 
@@ -263,16 +288,7 @@ public final class McpEndpoint implements Handler {
     session.rememberAuthorization(ctx.req().getHeader("Authorization"));
     metrics.admitted(false);
     log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
-    Outcome outcome;
-    // busy while its answer streams: never evicted then
-    boolean started = sessions.requestStarted(session, false);
-    try {
-      outcome = forwarder.relay(ctx.req(), ctx.res(), response);
-    } finally {
-      if (started) {
-        sessions.requestFinished(session, false);
-      }
-    }
+    Outcome outcome = forwarder.relay(ctx.req(), ctx.res(), response);
     // The client may never have seen the id: nobody else can use or end this session. Unless
     // the guard cut the answer by stopping: then the session stays, like every other one, for
     // the upstream and (with Redis) the guards that remain.
@@ -339,15 +355,10 @@ public final class McpEndpoint implements Handler {
     }
     if (lookup instanceof Lookup.Known known) {
       if (boundToClients(cfg) && !known.session().client().equals(client.name())) {
-        metrics.refused(Refusal.NOT_OWNER);
-        GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null); // as if unknown
-        log.info(
-            "refused session={} client={} reason=not_owner",
-            SessionIds.shortHash(request.sessionId()),
-            hash(client));
+        refuseNotOwner(ctx, request, client);
         return;
       }
-      exchange(ctx, cfg, request, body, known.session());
+      exchange(ctx, cfg, request, body, client, known.session());
       return;
     }
     if ("DELETE".equals(ctx.req().getMethod())) {
@@ -376,30 +387,43 @@ public final class McpEndpoint implements Handler {
   private void adopt(
       Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
       throws IOException {
-    Adoption other = adopting.get(request.sessionId());
-    boolean joining = other != null && other.client.equals(client.name());
-    Admission admission =
-        sessions.admit(
-            client.name(), cfg.sessionCaps().refusing(), client.exempt() || joining, dryRun(cfg));
-    if (admission instanceof Admission.Refused refused) {
-      if (sessions.lookup(request.sessionId()) instanceof Lookup.Known) {
-        onSession(ctx, cfg, request, body, client); // adopted by another request meanwhile
+    String id = request.sessionId();
+    Adoption mine = new Adoption(client.name());
+    Adoption other = adopting.putIfAbsent(id, mine);
+    boolean joining = false;
+    if (other != null) {
+      mine = null;
+      if (other.client.equals(client.name())) {
+        joining = other.wasAdmitted(); // a refused one admits nobody past the cap
+      } else if (boundToClients(cfg)) {
+        refuseNotOwner(ctx, request, client); // another client is adopting it: not this one's
         return;
       }
-      metrics.refused(refused.reason());
-      GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
-      log.info("refused adoption client={} reason={}", hash(client), refused.reason().label());
-      return;
-    }
-    // Only an admitted adoption can be joined: a refused one must not admit others past the cap.
-    Adoption mine = joining ? null : new Adoption(client.name());
-    if (mine != null && adopting.putIfAbsent(request.sessionId(), mine) != null) {
-      mine = null; // another request registered first; this one goes on as it is
     }
     try {
+      Admission admission =
+          sessions.admit(
+              client.name(), cfg.sessionCaps().refusing(), client.exempt() || joining, dryRun(cfg));
+      if (mine != null) {
+        mine.admitted(admission instanceof Admission.Admitted);
+      }
+      if (admission instanceof Admission.Refused refused) {
+        adopting.remove(id, mine);
+        if (sessions.lookup(id) instanceof Lookup.Known) {
+          onSession(ctx, cfg, request, body, client); // adopted by another request meanwhile
+          return;
+        }
+        metrics.refused(refused.reason());
+        GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
+        log.info("refused adoption client={} reason={}", hash(client), refused.reason().label());
+        return;
+      }
       adopted(ctx, cfg, request, body, client, admission, mine);
     } finally {
-      adopting.remove(request.sessionId(), mine);
+      if (mine != null) {
+        mine.admitted(false); // if it threw before deciding: nobody waits in vain
+        adopting.remove(id, mine);
+      }
     }
   }
 
@@ -429,13 +453,8 @@ public final class McpEndpoint implements Handler {
       Session session = sessions.confirm(reservation, request.sessionId());
       adopting.remove(request.sessionId(), mine); // held now: later requests find it
       if (boundToClients(cfg) && !session.client().equals(client.name())) {
-        // Another client's adoption of this id, at the same time, recorded it first.
-        metrics.refused(Refusal.NOT_OWNER);
-        GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
-        log.info(
-            "refused session={} client={} reason=not_owner",
-            SessionIds.shortHash(request.sessionId()),
-            hash(client));
+        // Another client's adoption of this id (on another guard) recorded it first.
+        refuseNotOwner(ctx, request, client);
         return;
       }
       session.rememberAuthorization(ctx.req().getHeader("Authorization"));
@@ -444,21 +463,43 @@ public final class McpEndpoint implements Handler {
           "adopted session={} client={}", SessionIds.shortHash(request.sessionId()), hash(client));
       stream(ctx, cfg, request, session, response);
     } finally {
+      adopting.remove(request.sessionId(), mine); // before the slot goes: none joins a failure
       sessions.cancel(reservation);
     }
   }
 
+  /** 404, not forwarded: the session is another client's, and its existence is not revealed. */
+  private void refuseNotOwner(Context ctx, Classification request, Client client)
+      throws IOException {
+    metrics.refused(Refusal.NOT_OWNER);
+    GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null); // as if unknown
+    log.info(
+        "refused session={} client={} reason=not_owner",
+        SessionIds.shortHash(request.sessionId()),
+        hash(client));
+  }
+
   /** A request on a session the guard holds. */
   private void exchange(
-      Context ctx, GuardConfig cfg, Classification request, byte[] body, Session session)
+      Context ctx,
+      GuardConfig cfg,
+      Classification request,
+      byte[] body,
+      Client client,
+      Session session)
       throws IOException {
     boolean post = "POST".equals(ctx.req().getMethod());
     boolean activity = activity(cfg, request);
     // busy until the answer (or its SSE) ends
     if (post && !sessions.requestStarted(session, activity)) {
-      // Ended since it was looked up (reaped, evicted, or ended by another request): answered as
-      // a later lookup would be, and not forwarded.
-      GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
+      // Gone since it was looked up: ended (reaped, evicted, ended by another request), answered
+      // 404 and not forwarded; or, with Redis, purged with a dead guard (no longer known),
+      // adopted as any unknown id is.
+      if (sessions.lookup(session.id()) instanceof Lookup.Unknown) {
+        adopt(ctx, cfg, request, body, client);
+      } else {
+        GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
+      }
       return;
     }
     session.rememberAuthorization(ctx.req().getHeader("Authorization")); // for a DELETE we send

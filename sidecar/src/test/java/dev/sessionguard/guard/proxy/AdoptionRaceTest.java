@@ -76,6 +76,9 @@ class AdoptionRaceTest {
     HttpResponse<String> second = TestGuards.send(call("s-before", "quick", "alice"));
     status(second, 200);
     assertThat(first).isNotDone();
+    // bob, meanwhile, on the id alice is adopting: not his, and not forwarded
+    assertThat(TestGuards.send(call("s-before", "quick", "bob")).statusCode()).isEqualTo(404);
+    assertThat(upstream.seen).noneMatch(r -> "bob".equals(r.headers().get("x-user")));
 
     release.countDown();
     assertThat(first).succeedsWithin(Duration.ofSeconds(10)).satisfies(r -> status(r, 200));

@@ -44,6 +44,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,32 +74,75 @@ public final class McpEndpoint implements Handler {
    */
   private final Map<String, Adoption> adopting = new ConcurrentHashMap<>();
 
-  /** One adoption under way (identity matters: only its own request removes it). */
+  /**
+   * One adoption under way: its first request's admission, then the admitted requests of its client
+   * on its id still in flight (identity matters: the last to leave removes it).
+   */
   private static final class Adoption {
     final String client;
     private final CompletableFuture<Boolean> admitted = new CompletableFuture<>();
+    private final AtomicInteger holders = new AtomicInteger();
 
     Adoption(String client) {
       this.client = client;
     }
 
-    /** Its admission is decided (the first call counts). */
+    /** Its first request's admission is decided (the first call counts). */
     void admitted(boolean yes) {
+      if (yes && !admitted.isDone()) {
+        holders.incrementAndGet(); // before waiters see it
+      }
       admitted.complete(yes);
     }
 
     /**
-     * Whether it was admitted: waits for its admission (in memory at once, with Redis one round
-     * trip), never for its upstream answer; false after 5 s.
+     * Takes part, if its first request was admitted and some admitted request on the id is still in
+     * flight (so a slot is counted for the id meanwhile). Waits for that admission (in memory at
+     * once, with Redis one round trip), never for an upstream answer; false after 5 s.
      */
-    boolean wasAdmitted() {
+    boolean join() {
       try {
-        return admitted.get(5, TimeUnit.SECONDS);
+        if (!admitted.get(5, TimeUnit.SECONDS)) {
+          return false;
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return false;
       } catch (ExecutionException | TimeoutException e) {
         return false;
+      }
+      for (int h = holders.get(); h > 0; h = holders.get()) {
+        if (holders.compareAndSet(h, h + 1)) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    /** One request leaves; true when it was the last. */
+    boolean leave() {
+      return holders.decrementAndGet() <= 0;
+    }
+  }
+
+  /** A request's part in an {@link Adoption}, given up once (by the thread serving it). */
+  private final class Hold {
+    private final String id;
+    private final Adoption adoption;
+    private boolean left;
+
+    Hold(String id, Adoption adoption) {
+      this.id = id;
+      this.adoption = adoption;
+    }
+
+    /** Before the request's slot goes: a failure leaves nothing for others to join. */
+    void leave() {
+      if (!left && adoption != null) {
+        left = true;
+        if (adoption.leave()) {
+          adopting.remove(id, adoption);
+        }
       }
     }
   }
@@ -389,26 +433,31 @@ public final class McpEndpoint implements Handler {
       throws IOException {
     String id = request.sessionId();
     Adoption mine = new Adoption(client.name());
-    Adoption other = adopting.putIfAbsent(id, mine);
+    Adoption held = adopting.putIfAbsent(id, mine); // the adoption this request takes part in
     boolean joining = false;
-    if (other != null) {
-      mine = null;
-      if (other.client.equals(client.name())) {
-        joining = other.wasAdmitted(); // a refused one admits nobody past the cap
-      } else if (boundToClients(cfg)) {
-        refuseNotOwner(ctx, request, client); // another client is adopting it: not this one's
-        return;
+    if (held == null) {
+      held = mine;
+    } else if (held.client.equals(client.name())) {
+      joining = held.join(); // only an admitted one, still in flight: its slot counts meanwhile
+      if (!joining) {
+        held = null;
       }
+    } else if (boundToClients(cfg)) {
+      refuseNotOwner(ctx, request, client); // another client is adopting it: not this one's
+      return;
+    } else {
+      held = null;
     }
+    Hold hold = new Hold(id, held);
     try {
       Admission admission =
           sessions.admit(
               client.name(), cfg.sessionCaps().refusing(), client.exempt() || joining, dryRun(cfg));
-      if (mine != null) {
+      if (held == mine) {
         mine.admitted(admission instanceof Admission.Admitted);
       }
       if (admission instanceof Admission.Refused refused) {
-        adopting.remove(id, mine);
+        hold.leave();
         if (sessions.lookup(id) instanceof Lookup.Known) {
           onSession(ctx, cfg, request, body, client); // adopted by another request meanwhile
           return;
@@ -418,12 +467,12 @@ public final class McpEndpoint implements Handler {
         log.info("refused adoption client={} reason={}", hash(client), refused.reason().label());
         return;
       }
-      adopted(ctx, cfg, request, body, client, admission, mine);
+      adopted(ctx, cfg, request, body, client, admission, hold);
     } finally {
-      if (mine != null) {
+      if (held == mine) {
         mine.admitted(false); // if it threw before deciding: nobody waits in vain
-        adopting.remove(id, mine);
       }
+      hold.leave();
     }
   }
 
@@ -435,7 +484,7 @@ public final class McpEndpoint implements Handler {
       byte[] body,
       Client client,
       Admission admission,
-      Adoption mine)
+      Hold hold)
       throws IOException {
     Admission.Admitted admitted =
         admitted(admission, client, cfg, ctx.req().getHeader("Authorization"));
@@ -445,13 +494,13 @@ public final class McpEndpoint implements Handler {
         return;
       }
       if (!is2xx(response)) {
-        adopting.remove(request.sessionId(), mine); // before the slot goes: none joins a failure
+        hold.leave(); // before the slot goes
         sessions.cancel(reservation);
         forwarder.relay(ctx.req(), ctx.res(), response);
         return;
       }
       Session session = sessions.confirm(reservation, request.sessionId());
-      adopting.remove(request.sessionId(), mine); // held now: later requests find it
+      hold.leave(); // held now: later requests find it
       if (boundToClients(cfg) && !session.client().equals(client.name())) {
         // Another client's adoption of this id (on another guard) recorded it first.
         refuseNotOwner(ctx, request, client);
@@ -463,7 +512,7 @@ public final class McpEndpoint implements Handler {
           "adopted session={} client={}", SessionIds.shortHash(request.sessionId()), hash(client));
       stream(ctx, cfg, request, session, response);
     } finally {
-      adopting.remove(request.sessionId(), mine); // before the slot goes: none joins a failure
+      hold.leave(); // before the slot goes
       sessions.cancel(reservation);
     }
   }

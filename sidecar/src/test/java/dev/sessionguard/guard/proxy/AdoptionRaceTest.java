@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 /** Two requests on one id the guard does not know, at once: one session, one slot. */
 class AdoptionRaceTest {
   final CountDownLatch release = new CountDownLatch(1);
+  final CountDownLatch refuse = new CountDownLatch(1);
   ScriptedUpstream upstream;
   Guard guard;
 
@@ -31,6 +32,11 @@ class AdoptionRaceTest {
         (r, s) -> {
           if (r.body().contains("\"slow\"")) {
             release.await(30, TimeUnit.SECONDS);
+          }
+          if (r.body().contains("\"refused-later\"")) {
+            refuse.await(30, TimeUnit.SECONDS);
+            ScriptedUpstream.json(s, 405, Map.of(), "");
+            return;
           }
           ScriptedUpstream.json(s, 200, Map.of(), "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}");
         });
@@ -44,6 +50,7 @@ class AdoptionRaceTest {
   @AfterEach
   void stop() throws Exception {
     release.countDown();
+    refuse.countDown();
     guard.close();
     upstream.close();
   }
@@ -94,6 +101,34 @@ class AdoptionRaceTest {
         .containsExactly("user:alice=1");
     // bob, on the session alice adopted: not his
     assertThat(TestGuards.send(call("s-before", "quick", "bob")).statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void a_request_joining_an_adoption_whose_first_request_failed_still_counts_for_the_id() {
+    // alice's first request on the id is admitted and, later, refused by the upstream (405, as
+    // for a GET on a server without streams); her second joined it meanwhile and is in flight.
+    CompletableFuture<HttpResponse<String>> first =
+        TestGuards.HTTP.sendAsync(
+            call("s-before", "refused-later", "alice"), HttpResponse.BodyHandlers.ofString());
+    await().until(() -> upstream.seen.stream().anyMatch(r -> r.body().contains("refused-later")));
+    CompletableFuture<HttpResponse<String>> second =
+        TestGuards.HTTP.sendAsync(
+            call("s-before", "slow", "alice"), HttpResponse.BodyHandlers.ofString());
+    await().until(() -> upstream.seen.stream().anyMatch(r -> r.body().contains("\"slow\"")));
+    refuse.countDown();
+    assertThat(first).succeedsWithin(Duration.ofSeconds(10)).satisfies(r -> status(r, 405));
+
+    // A third on the id while the second is still out: it takes part in the same adoption, and
+    // is not refused at alice's cap for the second's slot.
+    status(TestGuards.send(call("s-before", "quick", "alice")), 200);
+    release.countDown();
+    assertThat(second).succeedsWithin(Duration.ofSeconds(10)).satisfies(r -> status(r, 200));
+    await()
+        .untilAsserted(
+            () -> {
+              assertThat(guard.sessions().active()).isEqualTo(1);
+              assertThat(guard.sessions().pending()).isZero();
+            });
   }
 
   static void status(HttpResponse<String> r, int status) {

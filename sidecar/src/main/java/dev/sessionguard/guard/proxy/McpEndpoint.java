@@ -96,21 +96,25 @@ public final class McpEndpoint implements Handler {
     }
 
     /**
-     * Takes part, if its first request was admitted and some admitted request on the id is still in
-     * flight (so a slot is counted for the id meanwhile). Waits for that admission (in memory at
-     * once, with Redis one round trip), never for an upstream answer; false after 5 s.
+     * Whether its first request was admitted: waits for that admission (in memory at once, with
+     * Redis one round trip), never for an upstream answer; false after 5 s.
      */
-    boolean join() {
+    boolean firstAdmitted() {
       try {
-        if (!admitted.get(5, TimeUnit.SECONDS)) {
-          return false;
-        }
+        return admitted.get(5, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return false;
       } catch (ExecutionException | TimeoutException e) {
         return false;
       }
+    }
+
+    /**
+     * Takes part, for a request already admitted, if some other admitted request on the id is still
+     * undecided (so the id's slot is counted meanwhile); false once the last has left.
+     */
+    boolean join() {
       for (int h = holders.get(); h > 0; h = holders.get()) {
         if (holders.compareAndSet(h, h + 1)) {
           return true;
@@ -438,7 +442,7 @@ public final class McpEndpoint implements Handler {
     if (held == null) {
       held = mine;
     } else if (held.client.equals(client.name())) {
-      joining = held.join(); // only an admitted one, still in flight: its slot counts meanwhile
+      joining = held.firstAdmitted(); // a refused one admits nobody past the cap
       if (!joining) {
         held = null;
       }
@@ -448,11 +452,22 @@ public final class McpEndpoint implements Handler {
     } else {
       held = null;
     }
-    Hold hold = new Hold(id, held);
+    Hold hold = new Hold(id, held == mine ? mine : null); // a joiner's, once it has joined
     try {
       Admission admission =
           sessions.admit(
               client.name(), cfg.sessionCaps().refusing(), client.exempt() || joining, dryRun(cfg));
+      if (joining && admission instanceof Admission.Admitted exempt) {
+        if (held.join()) { // with its own slot held, while another's still is
+          hold = new Hold(id, held);
+        } else {
+          // The adoption was decided meanwhile: this request is on its own, held to the cap.
+          sessions.cancel(exempt.reservation());
+          admission =
+              sessions.admit(
+                  client.name(), cfg.sessionCaps().refusing(), client.exempt(), dryRun(cfg));
+        }
+      }
       if (held == mine) {
         mine.admitted(admission instanceof Admission.Admitted);
       }

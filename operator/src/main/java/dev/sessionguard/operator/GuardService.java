@@ -42,11 +42,7 @@ public class GuardService extends CRUDKubernetesDependentResource<Service, Sessi
     var meta = policy.getMetadata();
     var builder =
         new ServiceBuilder()
-            .withNewMetadata()
-            .withName(nameFor(policy))
-            .withNamespace(meta.getNamespace())
-            .addToLabels(PolicyConfigMap.labels(policy))
-            .endMetadata()
+            .withMetadata(PolicyConfigMap.metadata(policy, nameFor(policy)))
             .withNewSpec()
             .withType("ClusterIP")
             .addToSelector(PodTemplates.GUARDED_BY, meta.getName())

@@ -56,11 +56,7 @@ public class Lockdown extends CRUDKubernetesDependentResource<NetworkPolicy, Ses
             .toList();
     var lockdown =
         new NetworkPolicyBuilder()
-            .withNewMetadata()
-            .withName(nameFor(policy))
-            .withNamespace(meta.getNamespace())
-            .addToLabels(PolicyConfigMap.labels(policy))
-            .endMetadata()
+            .withMetadata(PolicyConfigMap.metadata(policy, nameFor(policy)))
             .withNewSpec()
             .withNewPodSelector()
             .addToMatchLabels(PodTemplates.GUARDED_BY, meta.getName())

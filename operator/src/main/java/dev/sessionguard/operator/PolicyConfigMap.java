@@ -4,12 +4,13 @@ import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.SessionPolicy;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * The ConfigMap {@code <policy>-session-guard} holding {@code policy.json}, which the guard mounts
@@ -31,24 +32,27 @@ public class PolicyConfigMap extends CRUDKubernetesDependentResource<ConfigMap, 
     return policy.getMetadata().getName() + "-session-guard";
   }
 
-  /** The labels of everything the operator makes for a policy (ConfigMap, Service, lockdown). */
-  static Map<String, String> labels(SessionPolicy policy) {
+  /**
+   * The metadata of everything the operator makes for a policy (ConfigMap, Service, lockdown): its
+   * name, the policy's namespace, and the labels that say whose it is.
+   */
+  static ObjectMeta metadata(SessionPolicy policy, String name) {
     var labels = new LinkedHashMap<String, String>();
     labels.put(MANAGED_BY, OPERATOR);
     labels.put("app.kubernetes.io/part-of", "session-guard");
     labels.put("sessionguard.dev/policy", policy.getMetadata().getName());
-    return labels;
+    return new ObjectMetaBuilder()
+        .withName(name)
+        .withNamespace(policy.getMetadata().getNamespace())
+        .withLabels(labels)
+        .build();
   }
 
   @Override
   protected ConfigMap desired(SessionPolicy policy, Context<SessionPolicy> context) {
     var meta = policy.getMetadata();
     return new ConfigMapBuilder()
-        .withNewMetadata()
-        .withName(nameFor(policy))
-        .withNamespace(meta.getNamespace())
-        .addToLabels(labels(policy))
-        .endMetadata()
+        .withMetadata(metadata(policy, nameFor(policy)))
         .addToData(
             KEY, PolicyFile.of(meta.getName(), meta.getGeneration(), policy.getSpec()).toJson())
         .build();

@@ -71,7 +71,7 @@ final class HangUpWatch implements Callback {
     try {
       n = endPoint.fill(BufferUtil.allocate(1)); // empty, in Jetty's flush mode
     } catch (IOException | RuntimeException gone) {
-      n = -1;
+      // n stays -1
     } finally {
       synchronized (this) { // whatever the read did: stop() must never wait for ever
         filling = false;

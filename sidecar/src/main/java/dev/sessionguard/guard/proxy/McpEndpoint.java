@@ -429,8 +429,9 @@ public final class McpEndpoint implements Handler {
    * A session-era request on an id the guard never saw: adoption is admission. While one request of
    * a client adopts an id (admitted, its upstream answer not yet in), another of the same client on
    * the same id — its GET stream and next POST sent together, as after a guard restart — joins it:
-   * admitted without counting against the client's cap (the global cap still applies), nothing
-   * waits, and the two become one session, one slot.
+   * admitted without counting against the client's cap (the global cap still applies), after
+   * waiting for the first one's admission but never for its upstream answer, and the two become one
+   * session, one slot.
    */
   private void adopt(
       Context ctx, GuardConfig cfg, Classification request, byte[] body, Client client)
@@ -556,14 +557,9 @@ public final class McpEndpoint implements Handler {
     boolean activity = activity(cfg, request);
     // busy until the answer (or its SSE) ends
     if (post && !sessions.requestStarted(session, activity)) {
-      // Gone since it was looked up: ended (reaped, evicted, ended by another request), answered
-      // 404 and not forwarded; or, with Redis, purged with a dead guard (no longer known),
-      // adopted as any unknown id is.
-      if (sessions.lookup(session.id()) instanceof Lookup.Unknown) {
-        adopt(ctx, cfg, request, body, client);
-      } else {
-        GuardError.SESSION_NOT_FOUND.write(ctx.res(), request.id(), null, null);
-      }
+      // Gone since it was looked up (reaped, evicted, ended by another request; with Redis,
+      // perhaps purged with a dead guard): looked up again, as if it came now.
+      onSession(ctx, cfg, request, body, client);
       return;
     }
     session.rememberAuthorization(ctx.req().getHeader("Authorization")); // for a DELETE we send

@@ -111,19 +111,26 @@ public final class MemorySessionRegistry implements SessionRegistry {
   }
 
   @Override
-  public Session confirm(Reservation reservation, String sessionId) {
+  public Session confirm(Reservation reservation, String sessionId, boolean started) {
     lock.lock();
     try {
       release(reservation);
       Session existing = sessions.get(sessionId);
       if (existing != null) {
+        if (started && existing.client().equals(reservation.client)) {
+          requestStarted(existing, true); // reentrant
+        }
         return existing;
       }
       Holdings holdings = clients.computeIfAbsent(reservation.client, Holdings::new);
       Session session = new Session(sessionId, holdings.client, clock.millis());
       sessions.put(sessionId, session);
       holdings.sessions.add(session);
-      idle.add(session);
+      if (started) {
+        session.busy = 1;
+      } else {
+        idle.add(session);
+      }
       byAge.add(session);
       tombstones.forget(sessionId);
       return session;

@@ -330,33 +330,77 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   }
 
   @Override
-  public Session confirm(Reservation reservation, String sessionId) {
+  public Session confirm(Reservation reservation, String sessionId, boolean started) {
     String rid = reserved.remove(reservation);
     if (rid == null) {
-      synchronized (heldLock) {
-        Session session = local.confirm(reservation, sessionId);
-        held.putIfAbsent(session.id(), session);
-        return session;
-      }
+      return confirmHeld(reservation, sessionId, started);
     }
     reservation.open = false;
     if (available) {
+      // counted before the script is sent, as startRequest counts, so re-syncs stay in order
+      int resyncsBefore = started ? countStarted(sessionId) : 0;
+      List<Object> reply;
       try {
-        List<Object> reply =
-            call(CONFIRM, ScriptOutputType.MULTI, now(), rid, sessionId, reservation.client);
-        return sessionOf(sessionId, (String) reply.get(1), (String) reply.get(2));
+        reply =
+            call(
+                CONFIRM,
+                ScriptOutputType.MULTI,
+                now(),
+                rid,
+                sessionId,
+                reservation.client,
+                flag(started));
       } catch (RedisException e) {
         unavailable(e);
+        if (started) {
+          notStarted(sessionId, resyncsBefore, true); // held below, and counted there
+        }
+        return confirmHeld(new Reservation(reservation.client, false), sessionId, started, rid);
       }
-    }
-    // The upstream issued the session: hold it here until Redis can record it. Its reservation
-    // keeps the slot until then, and is turned into the session in one step (a cancel followed
-    // by an import would let another guard take the slot in between: one session over the cap).
-    synchronized (heldLock) {
-      Session session = local.confirm(new Reservation(reservation.client, false), sessionId);
-      held.putIfAbsent(session.id(), session);
-      replay("confirm", rid, sessionId, reservation.client);
+      Session session = sessionOf(sessionId, (String) reply.get(1), (String) reply.get(2));
+      if (started && !session.client().equals(reservation.client)) {
+        notStarted(sessionId, resyncsBefore, false); // another client's: the script started none
+      }
       return session;
+    }
+    return confirmHeld(new Reservation(reservation.client, false), sessionId, started, rid);
+  }
+
+  /**
+   * The upstream issued the session: hold it here until Redis can record it. Its reservation keeps
+   * the slot until then, and is turned into the session in one step (a cancel followed by an import
+   * would let another guard take the slot in between: one session over the cap). A POST started
+   * with it reaches Redis with the re-sync that follows the outage.
+   */
+  private Session confirmHeld(
+      Reservation reservation, String sessionId, boolean started, String rid) {
+    synchronized (heldLock) {
+      Session session = confirmHeld(reservation, sessionId, started);
+      replay("confirm", rid, sessionId, reservation.client, flag(false));
+      return session;
+    }
+  }
+
+  /** Holds the session here (a reservation made here while Redis was unreachable, or above). */
+  private Session confirmHeld(Reservation reservation, String sessionId, boolean started) {
+    synchronized (heldLock) {
+      Session session = local.confirm(reservation, sessionId, started);
+      held.putIfAbsent(session.id(), session);
+      if (started && session.client().equals(reservation.client)) {
+        countStarted(sessionId);
+      }
+      return session;
+    }
+  }
+
+  /** Counts a POST started on the session in {@link #inFlight}; returns the re-syncs so far. */
+  private int countStarted(String sessionId) {
+    inFlightLock.lock();
+    try {
+      inFlight.merge(sessionId, 1, Integer::sum);
+      return resyncs;
+    } finally {
+      inFlightLock.unlock();
     }
   }
 
@@ -790,7 +834,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     for (String[] op = replay.peek(); op != null; op = replay.peek()) {
       switch (op[0]) {
         case "end" -> call(END, ScriptOutputType.MULTI, op[1], tombstoneMs);
-        case "confirm" -> call(CONFIRM, ScriptOutputType.MULTI, now(), op[1], op[2], op[3]);
+        case "confirm" -> call(CONFIRM, ScriptOutputType.MULTI, now(), op[1], op[2], op[3], op[4]);
         default -> call(CANCEL, ScriptOutputType.INTEGER, op[1], op[2]);
       }
       replay.poll();

@@ -27,8 +27,18 @@ public interface SessionRegistry {
   /**
    * Turns a reservation into a session with the upstream's id. If the id is already live (two
    * adoptions of one id raced), the reservation is released and the live session returned.
+   *
+   * @param started the request whose answer brought the id is a POST still being answered: the
+   *     session is busy with it from this same step (as {@link #requestStarted} with activity), so
+   *     no eviction or reaping can end it while its answer streams; then {@link #requestFinished}
+   *     must follow. Nothing is started when the id is live already as another client's session.
    */
-  Session confirm(Reservation reservation, String sessionId);
+  Session confirm(Reservation reservation, String sessionId, boolean started);
+
+  /** {@link #confirm(Reservation, String, boolean)} with nothing started. */
+  default Session confirm(Reservation reservation, String sessionId) {
+    return confirm(reservation, sessionId, false);
+  }
 
   /** Releases a reservation that did not become a session; a second call does nothing. */
   void cancel(Reservation reservation);

@@ -525,6 +525,9 @@ public final class FastPath extends Handler.Wrapper {
 
     @Override
     public void content(ByteBuffer bytes, boolean last, Callback written) {
+      if (last || declared >= 0 && peer.contentWritten() + bytes.remaining() >= declared) {
+        finish(); // the upstream's answer is all in: idle before the client can send its next
+      }
       peer.write(last, bytes, toClient(written));
     }
 

@@ -264,6 +264,21 @@ public final class Forwarder {
    */
   Outcome relay(HttpServletRequest req, HttpServletResponse res, UpstreamResponse upstream)
       throws IOException {
+    return relay(req, res, upstream, null);
+  }
+
+  /**
+   * {@link #relay(HttpServletRequest, HttpServletResponse, UpstreamResponse)}, running {@code
+   * beforeEnd} (if not null) once the upstream's answer is all in, before the bytes that complete
+   * the client's answer are written: what the guard records about the exchange is in place before
+   * the client can act on its end. The caller runs it on the paths where it did not run.
+   */
+  Outcome relay(
+      HttpServletRequest req,
+      HttpServletResponse res,
+      UpstreamResponse upstream,
+      Runnable beforeEnd)
+      throws IOException {
     res.setStatus(upstream.status());
     res.setContentType(null); // Javalin presets text/plain; the upstream's own comes below
     boolean sse =
@@ -299,6 +314,11 @@ public final class Forwarder {
           return Outcome.UPSTREAM_BROKEN;
         }
         boolean last = chunk.isLast();
+        if (beforeEnd != null
+            && (last || declared >= 0 && written + chunk.remaining() >= declared)) {
+          beforeEnd.run();
+          beforeEnd = null;
+        }
         try {
           int n = write(out, chunk.getByteBuffer());
           written += n;

@@ -44,6 +44,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -332,11 +333,20 @@ public final class McpEndpoint implements Handler {
     if (refusedAsInvalid(ctx, request, issued)) {
       return;
     }
-    Session session = sessions.confirm(reservation, issued);
-    session.rememberAuthorization(ctx.req().getHeader("Authorization"));
-    metrics.admitted(false);
-    log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
-    Outcome outcome = forwarder.relay(ctx.req(), ctx.res(), response);
+    // busy while its answer streams: a second initialize at the client's cap cannot evict it
+    Session session = sessions.confirm(reservation, issued, true);
+    Runnable finish = session.client().equals(client.name()) ? finisher(session, true) : null;
+    Outcome outcome;
+    try {
+      session.rememberAuthorization(ctx.req().getHeader("Authorization"));
+      metrics.admitted(false);
+      log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
+      outcome = forwarder.relay(ctx.req(), ctx.res(), response, finish);
+    } finally {
+      if (finish != null) {
+        finish.run();
+      }
+    }
     // The client may never have seen the id: nobody else can use or end this session. Unless
     // the guard cut the answer by stopping: then the session stays, like every other one, for
     // the upstream and (with Redis) the guards that remain.
@@ -515,18 +525,30 @@ public final class McpEndpoint implements Handler {
         forwarder.relay(ctx.req(), ctx.res(), response);
         return;
       }
-      Session session = sessions.confirm(reservation, request.sessionId());
+      // a POST is busy with its answer from the start, as on any held session
+      boolean post = "POST".equals(ctx.req().getMethod());
+      Session session = sessions.confirm(reservation, request.sessionId(), post);
       hold.leave(); // held now: later requests find it
-      if (boundToClients(cfg) && !session.client().equals(client.name())) {
-        // Another client's adoption of this id (on another guard) recorded it first.
-        refuseNotOwner(ctx, request, client);
-        return;
+      boolean mine = session.client().equals(client.name());
+      Runnable finish = post && mine ? finisher(session, activity(cfg, request)) : null;
+      try {
+        if (boundToClients(cfg) && !mine) {
+          // Another client's adoption of this id (on another guard) recorded it first.
+          refuseNotOwner(ctx, request, client);
+          return;
+        }
+        session.rememberAuthorization(ctx.req().getHeader("Authorization"));
+        metrics.admitted(true);
+        log.info(
+            "adopted session={} client={}",
+            SessionIds.shortHash(request.sessionId()),
+            hash(client));
+        stream(ctx, cfg, request, session, response, finish);
+      } finally {
+        if (finish != null) {
+          finish.run();
+        }
       }
-      session.rememberAuthorization(ctx.req().getHeader("Authorization"));
-      metrics.admitted(true);
-      log.info(
-          "adopted session={} client={}", SessionIds.shortHash(request.sessionId()), hash(client));
-      stream(ctx, cfg, request, session, response);
     } finally {
       hold.leave(); // before the slot goes
       sessions.cancel(reservation);
@@ -562,6 +584,7 @@ public final class McpEndpoint implements Handler {
       onSession(ctx, cfg, request, body, client);
       return;
     }
+    Runnable finish = post ? finisher(session, activity) : null;
     session.rememberAuthorization(ctx.req().getHeader("Authorization")); // for a DELETE we send
     try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
@@ -572,39 +595,62 @@ public final class McpEndpoint implements Handler {
       } else if ("DELETE".equals(ctx.req().getMethod()) && is2xx(response)) {
         ended(session.id(), EndReason.CLIENT);
       }
-      relayOnSession(ctx, session, response);
+      relayOnSession(ctx, session, response, finish);
     } finally {
-      if (post) {
-        sessions.requestFinished(session, activity);
+      if (finish != null) {
+        finish.run();
       }
     }
   }
 
-  /** The answer on a just-adopted session: busy while it streams, like any POST. */
+  /**
+   * The answer on a just-adopted session: busy while it streams, like any POST ({@code finish}:
+   * made busy by its confirmation already, finished by the caller too).
+   */
   private void stream(
       Context ctx,
       GuardConfig cfg,
       Classification request,
       Session session,
-      UpstreamResponse response)
+      UpstreamResponse response,
+      Runnable finish)
       throws IOException {
     boolean activity = activity(cfg, request);
-    boolean started =
-        "POST".equals(ctx.req().getMethod()) && sessions.requestStarted(session, activity);
+    if (finish == null
+        && "POST".equals(ctx.req().getMethod())
+        && sessions.requestStarted(session, activity)) {
+      finish = finisher(session, activity);
+    }
     try {
-      relayOnSession(ctx, session, response);
+      relayOnSession(ctx, session, response, finish);
     } finally {
-      if (started) {
-        sessions.requestFinished(session, activity);
+      if (finish != null) {
+        finish.run();
       }
     }
   }
 
-  /** Streams back; a standalone GET stream can be closed by whoever ends the session. */
-  private void relayOnSession(Context ctx, Session session, UpstreamResponse response)
-      throws IOException {
+  /**
+   * Finishes a POST on {@code session} once, however many paths ask: before the end of its answer
+   * reaches the client (so the client's next request finds the session idle), or on failure.
+   */
+  private Runnable finisher(Session session, boolean activity) {
+    AtomicBoolean done = new AtomicBoolean();
+    return () -> {
+      if (done.compareAndSet(false, true)) {
+        sessions.requestFinished(session, activity);
+      }
+    };
+  }
+
+  /**
+   * Streams back ({@code finish}, if not null, runs before the answer's end reaches the client); a
+   * standalone GET stream can be closed by whoever ends the session.
+   */
+  private void relayOnSession(
+      Context ctx, Session session, UpstreamResponse response, Runnable finish) throws IOException {
     if (!"GET".equals(ctx.req().getMethod()) || !is2xx(response)) {
-      forwarder.relay(ctx.req(), ctx.res(), response);
+      forwarder.relay(ctx.req(), ctx.res(), response, finish);
       return;
     }
     // The standalone stream: ending the session closes it.

@@ -252,6 +252,32 @@ class MemorySessionRegistryTest {
   }
 
   @Test
+  void a_session_confirmed_with_its_post_started_is_busy_until_that_post_finishes() {
+    var caps = new SessionCaps(10, 1, true);
+    var a = (Admission.Admitted) registry.admit("alice", caps, false, false);
+    Session a1 = registry.confirm(a.reservation(), "a1", true); // its initialize answer streams
+    assertThat(registry.admit("alice", caps, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.CLIENT_SESSIONS));
+    clock.advance(IDLE.plusMinutes(1));
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty();
+
+    registry.requestFinished(a1, true);
+    var b = (Admission.Admitted) registry.admit("alice", caps, false, false);
+    assertThat(b.evicted()).extracting(Session::id).containsExactly("a1");
+  }
+
+  @Test
+  void a_confirmation_finding_another_clients_session_starts_nothing_on_it() {
+    var caps = new SessionCaps(10, 1, true);
+    Session a1 = open("alice", "a1", caps);
+    var b = (Admission.Admitted) registry.admit("bob", caps, false, false);
+    assertThat(registry.confirm(b.reservation(), "a1", true).client()).isEqualTo("alice");
+    // alice's session stayed idle: her next initialize may evict it
+    var again = (Admission.Admitted) registry.admit("alice", caps, false, false);
+    assertThat(again.evicted()).extracting(Session::id).containsExactly(a1.id());
+  }
+
+  @Test
   void a_raced_adoption_of_one_id_keeps_one_session() {
     var a = (Admission.Admitted) registry.admit("alice", CAPS, false, false);
     var b = (Admission.Admitted) registry.admit("alice", CAPS, false, false);

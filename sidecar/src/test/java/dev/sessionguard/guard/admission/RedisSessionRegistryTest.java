@@ -420,6 +420,32 @@ class RedisSessionRegistryTest {
   }
 
   @Test
+  void a_session_confirmed_with_its_post_started_is_busy_until_that_post_finishes() {
+    var caps = new SessionCaps(10, 1, true);
+    var a = (Admission.Admitted) registry.admit("alice", caps, false, false);
+    Session a1 = registry.confirm(a.reservation(), "a1", true); // its initialize answer streams
+    assertThat(registry.admit("alice", caps, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.CLIENT_SESSIONS));
+    clock.advance(IDLE.plusMinutes(1));
+    assertThat(registry.expire(IDLE, LIFE, HARD)).isEmpty();
+
+    registry.requestFinished(a1, true);
+    var b = (Admission.Admitted) registry.admit("alice", caps, false, false);
+    assertThat(b.evicted()).extracting(Session::id).containsExactly("a1");
+  }
+
+  @Test
+  void a_confirmation_finding_another_clients_session_starts_nothing_on_it() {
+    var caps = new SessionCaps(10, 1, true);
+    Session a1 = open("alice", "a1", caps);
+    var b = (Admission.Admitted) registry.admit("bob", caps, false, false);
+    assertThat(registry.confirm(b.reservation(), "a1", true).client()).isEqualTo("alice");
+    // alice's session stayed idle: her next initialize may evict it
+    var again = (Admission.Admitted) registry.admit("alice", caps, false, false);
+    assertThat(again.evicted()).extracting(Session::id).containsExactly(a1.id());
+  }
+
+  @Test
   void a_raced_adoption_of_one_id_keeps_one_session() {
     var a = (Admission.Admitted) registry.admit("alice", CAPS, false, false);
     var b = (Admission.Admitted) registry.admit("alice", CAPS, false, false);
@@ -514,6 +540,28 @@ class RedisSessionRegistryTest {
     assertThat(slow.lookup("s-gone")).isEqualTo(new Lookup.Ended());
     assertThat(slow.active()).isZero();
     assertThat(redis.countingKeys()).isEmpty();
+  }
+
+  @Test
+  void a_post_started_by_a_confirmation_that_timed_out_is_busy_in_redis_until_it_finishes() {
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Open);
+    var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);
+    redis.server.pause(Duration.ofMillis(2500));
+    // times out (Redis runs it after the pause): held here, busy, its confirm queued
+    Session s = slow.confirm(admitted.reservation(), "s-busy", true);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(slow.storeAvailable()).isTrue());
+    assertThat(redis.redis().hget(KEYS + "s:s-busy", "busy")).isEqualTo("1");
+    assertThat(redis.redis().zscore(KEYS + "g:slow:i", "s-busy")).isNull(); // not idle
+
+    slow.requestFinished(s, true);
+    await()
+        .untilAsserted(
+            () -> {
+              assertThat(redis.redis().hget(KEYS + "s:s-busy", "busy")).isEqualTo("0");
+              assertThat(redis.redis().zscore(KEYS + "g:slow:i", "s-busy")).isNotNull();
+            });
   }
 
   @Test

@@ -36,7 +36,17 @@ class GuardReapingTest {
     upstream = new ScriptedUpstream();
     upstream.script(
         (r, s) -> {
-          if (r.isInitialize()) {
+          if (r.isInitialize() && r.body().contains("\"slow\"")) {
+            // its answer streams: headers (with the session) now, the result when released
+            ScriptedUpstream.raw(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    + "Mcp-Session-Id: s-streaming\r\nTransfer-Encoding: chunked\r\n\r\n");
+            slowRelease.await(30, TimeUnit.SECONDS);
+            String event = "data: {\"jsonrpc\":\"2.0\",\"id\":\"slow\",\"result\":{}}\n\n";
+            ScriptedUpstream.raw(
+                s, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n0\r\n\r\n");
+          } else if (r.isInitialize()) {
             ScriptedUpstream.issueSession(s, issued);
           } else if (r.method().equals("GET")) {
             // A standalone stream: headers, then silence until someone hangs up.
@@ -280,6 +290,38 @@ class GuardReapingTest {
     assertThat(send(call(third, "ping", "X-User", "alice")).statusCode()).isEqualTo(200);
     assertThat(guard.sessions().active()).isEqualTo(3);
     assertThat(metric(guard, "sessionguard_sessions_ended_total{reason=\"evicted\"}")).isEqualTo(1);
+  }
+
+  @Test
+  void a_session_whose_initialize_answer_still_streams_is_neither_evicted_nor_reaped() {
+    guard(
+        "identity: {source: Header, header: {name: X-User}}\n"
+            + "sessions: {max: 10, perClient: 1, onClientCap: EvictIdlest, idleTimeout: 1m}\n");
+    CompletableFuture<HttpResponse<String>> first =
+        TestGuards.HTTP.sendAsync(
+            initialize(guard, "slow", "X-User", "alice"), HttpResponse.BodyHandlers.ofString());
+    await().until(() -> guard.sessions().active() == 1);
+
+    // Her second initialize while the first's answer streams: her only session is busy with
+    // it, so nothing can make room, and the idle clock does not run for it either.
+    assertThat(send(initialize(guard, 2, "X-User", "alice")).statusCode()).isEqualTo(429);
+    clock.advance(Duration.ofMinutes(2));
+    reap();
+    assertThat(first).isNotDone();
+    assertThat(deletesOf("s-streaming")).isZero();
+
+    slowRelease.countDown();
+    assertThat(first)
+        .succeedsWithin(Duration.ofSeconds(10))
+        .satisfies(
+            r -> {
+              assertThat(r.statusCode()).isEqualTo(200);
+              assertThat(r.body()).contains("\"result\"");
+            });
+    // answered: idle from now on, so the next initialize makes room with it
+    assertThat(send(initialize(guard, 3, "X-User", "alice")).statusCode()).isEqualTo(200);
+    awaitDeleted("s-streaming");
+    assertThat(guard.sessions().active()).isEqualTo(1);
   }
 
   @Test

@@ -1,6 +1,8 @@
 package dev.sessionguard.policy;
 
 import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.RoundingMode;
 import java.time.Duration;
 import java.util.regex.Matcher;
 
@@ -16,6 +18,9 @@ public final class Durations {
   private static final java.util.regex.Pattern PART =
       java.util.regex.Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(ns|us|ms|s|m|h)");
 
+  /** The longest duration the API server reads: 2^63-1 nanoseconds. */
+  private static final String MAX_TEXT = "2562047h47m16.854775807s";
+
   private Durations() {}
 
   /** True when {@code text} is a duration this class (and the API server) can read. */
@@ -24,9 +29,11 @@ public final class Durations {
   }
 
   /**
-   * Reads a duration.
+   * Reads a duration. A fraction of a nanosecond is dropped, as the API server's {@code duration()}
+   * drops it.
    *
-   * @throws IllegalArgumentException when the text is not in the accepted syntax
+   * @throws IllegalArgumentException when the text is not in the accepted syntax, or longer than
+   *     the longest duration the API server reads (2^63-1 ns, about 292 years)
    */
   public static Duration parse(String text) {
     if (!isValid(text)) {
@@ -39,7 +46,11 @@ public final class Durations {
       nanos =
           nanos.add(new BigDecimal(m.group(1)).multiply(BigDecimal.valueOf(unitNanos(m.group(2)))));
     }
-    return Duration.ofNanos(nanos.longValueExact());
+    BigInteger whole = nanos.setScale(0, RoundingMode.DOWN).toBigIntegerExact();
+    if (whole.bitLength() >= Long.SIZE) {
+      throw new IllegalArgumentException("'" + text + "' is longer than " + MAX_TEXT);
+    }
+    return Duration.ofNanos(whole.longValue());
   }
 
   private static long unitNanos(String unit) {

@@ -358,7 +358,13 @@ public final class PolicyValidator {
         problems.add(field + " '" + text + "' is not a duration such as 300ms, 30s, 5m or 24h");
         return null;
       }
-      Duration d = Durations.parse(text);
+      Duration d;
+      try {
+        d = Durations.parse(text);
+      } catch (IllegalArgumentException e) {
+        problems.add(field + " " + e.getMessage());
+        return null;
+      }
       if (d.isZero()) {
         problems.add(field + " must be greater than zero");
         return null;

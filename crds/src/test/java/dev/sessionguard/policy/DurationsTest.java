@@ -24,6 +24,16 @@ class DurationsTest {
   }
 
   @Test
+  void drops_a_fraction_of_a_nanosecond_and_refuses_what_a_long_cannot_hold() {
+    assertThat(Durations.parse("1.5ns")).isEqualTo(Duration.ofNanos(1));
+    assertThat(Durations.parse("2562047h47m16.854775807s"))
+        .isEqualTo(Duration.ofNanos(Long.MAX_VALUE));
+    assertThatThrownBy(() -> Durations.parse("10000000h"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("longer than 2562047h47m16.854775807s");
+  }
+
+  @Test
   void reads_binary_sizes() {
     assertThat(ByteSizes.parse("4Mi")).isEqualTo(4L << 20);
     assertThat(ByteSizes.parse("16Ki")).isEqualTo(16L << 10);

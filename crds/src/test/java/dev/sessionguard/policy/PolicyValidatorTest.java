@@ -107,6 +107,11 @@ class PolicyValidatorTest {
         .containsExactly("timeouts.connect '1d' is not a duration such as 300ms, 30s, 5m or 24h");
     assertThat(standalone(s -> s.retryAfter = "0s"))
         .containsExactly("retryAfter must be greater than zero");
+    // the schema's pattern lets these through: reported, not thrown
+    assertThat(standalone(s -> s.timeouts.firstByte = "10000000h"))
+        .containsExactly("timeouts.firstByte '10000000h' is longer than 2562047h47m16.854775807s");
+    assertThat(standalone(s -> s.timeouts.drain = "0.5ns"))
+        .containsExactly("timeouts.drain must be greater than zero");
   }
 
   @Test

@@ -28,9 +28,13 @@ import java.util.List;
 @ValidationRule(
     value =
         "!has(self.upstream) || !has(self.upstream.port)"
+            // a remote upstream may share a port number with the guard; one in the pod may not
+            + " || (has(self.upstream.host) && !(self.upstream.host == 'localhost'"
+            + " || self.upstream.host.startsWith('127.') || self.upstream.host == '::1'"
+            + " || self.upstream.host == '[::1]'))"
             + " || (self.upstream.port != (has(self.guard) && has(self.guard.port) ? self.guard.port : 4484)"
             + " && self.upstream.port != (has(self.guard) && has(self.guard.adminPort) ? self.guard.adminPort : 9484))",
-    message = "upstream.port must differ from guard.port and guard.adminPort")
+    message = "upstream.port must differ from guard.port and guard.adminPort on loopback")
 public class SessionPolicySpec {
   static final String DURATION = Durations.PATTERN;
   static final String BYTES = "^[0-9]+(Ki|Mi|Gi)?$";

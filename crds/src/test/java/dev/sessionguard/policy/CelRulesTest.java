@@ -114,8 +114,24 @@ class CelRulesTest {
     assertThat(violations("", "{guard: {port: 8000, adminPort: 8000}}"))
         .containsExactly("guard.port and guard.adminPort must differ");
     assertThat(violations("", "{upstream: {port: 4484}}"))
-        .containsExactly("upstream.port must differ from guard.port and guard.adminPort");
+        .containsExactly(
+            "upstream.port must differ from guard.port and guard.adminPort on loopback");
     assertThat(violations("", "{guard: {adminPort: 7000}, upstream: {port: 7000}}"))
-        .containsExactly("upstream.port must differ from guard.port and guard.adminPort");
+        .containsExactly(
+            "upstream.port must differ from guard.port and guard.adminPort on loopback");
+    assertThat(violations("", "{upstream: {host: '127.0.0.2', port: 4484}}"))
+        .containsExactly(
+            "upstream.port must differ from guard.port and guard.adminPort on loopback");
+    // as the validator: a remote upstream may share the guard's port number
+    assertThat(violations("", "{upstream: {host: mcp.other.svc, port: 4484}}")).isEmpty();
+    assertThat(PolicyValidator.validate(remoteOnGuardPort(), PolicyValidator.Mode.STANDALONE))
+        .isEmpty();
+  }
+
+  static SessionPolicySpec remoteOnGuardPort() {
+    var spec = new SessionPolicySpec();
+    spec.upstream.host = "mcp.other.svc";
+    spec.upstream.port = 4484;
+    return spec;
   }
 }

@@ -1,5 +1,6 @@
 package dev.sessionguard.operator;
 
+import io.fabric8.kubernetes.api.model.Quantity;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -188,7 +189,12 @@ final class PodTemplates {
       if (!(actual instanceof Map<?, ?> a)) {
         return false;
       }
-      return w.entrySet().stream().allMatch(e -> covers(a.get(e.getKey()), e.getValue()));
+      return w.entrySet().stream()
+          .allMatch(
+              e ->
+                  "resources".equals(e.getKey())
+                      ? sameResources(a.get(e.getKey()), e.getValue())
+                      : covers(a.get(e.getKey()), e.getValue()));
     }
     if (wanted instanceof List<?> w) {
       if (!(actual instanceof List<?> a) || a.size() != w.size()) {
@@ -205,6 +211,46 @@ final class PodTemplates {
       return w.longValue() == a.longValue() && w.doubleValue() == a.doubleValue();
     }
     return Objects.equals(actual, wanted);
+  }
+
+  /**
+   * Whether a container's resources hold the wanted quantities: compared by amount, as the API
+   * server stores them in its own canonical form ({@code 0.5} comes back as {@code 500m}, {@code
+   * 1024Mi} as {@code 1Gi}), so a string comparison would rewrite the container every time.
+   */
+  private static boolean sameResources(Object actual, Object wanted) {
+    if (!(wanted instanceof Map<?, ?> w) || !(actual instanceof Map<?, ?> a)) {
+      return covers(actual, wanted);
+    }
+    for (var kind : w.entrySet()) { // requests, limits
+      if (!(kind.getValue() instanceof Map<?, ?> amounts)
+          || !(a.get(kind.getKey()) instanceof Map<?, ?> held)) {
+        if (!covers(a.get(kind.getKey()), kind.getValue())) {
+          return false;
+        }
+        continue;
+      }
+      for (var amount : amounts.entrySet()) {
+        if (!sameAmount(held.get(amount.getKey()), amount.getValue())) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  private static boolean sameAmount(Object actual, Object wanted) {
+    if (actual == null || wanted == null) {
+      return Objects.equals(actual, wanted);
+    }
+    try {
+      return new Quantity(actual.toString())
+              .getNumericalAmount()
+              .compareTo(new Quantity(wanted.toString()).getNumericalAmount())
+          == 0;
+    } catch (IllegalArgumentException | ArithmeticException e) {
+      return Objects.equals(actual, wanted); // not a quantity: as written
+    }
   }
 
   private static Object name(Object entry) {

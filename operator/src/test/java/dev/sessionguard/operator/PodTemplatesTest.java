@@ -1,0 +1,33 @@
+package dev.sessionguard.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class PodTemplatesTest {
+  static Map<String, Object> container(String cpu, String memory, String limit, String env) {
+    return Map.of(
+        "name",
+        "session-guard",
+        "env",
+        List.of(Map.of("name", "X", "value", env)),
+        "resources",
+        Map.of(
+            "requests", Map.of("cpu", cpu, "memory", memory), "limits", Map.of("memory", limit)));
+  }
+
+  @Test
+  void resources_are_compared_by_amount_as_the_api_server_stores_them() {
+    // as the chart may render them, and as the API server gives them back
+    var wanted = container("0.5", "1024Mi", "2.68435456e+08", "1");
+    var stored = container("500m", "1Gi", "256Mi", "1");
+    assertThat(PodTemplates.covers(stored, wanted)).isTrue();
+
+    assertThat(PodTemplates.covers(container("600m", "1Gi", "256Mi", "1"), wanted)).isFalse();
+    assertThat(PodTemplates.covers(container("500m", "1Gi", "257Mi", "1"), wanted)).isFalse();
+    // elsewhere a string is a string: an environment variable's "1.0" is not its "1"
+    assertThat(PodTemplates.covers(container("500m", "1Gi", "256Mi", "1.0"), wanted)).isFalse();
+  }
+}

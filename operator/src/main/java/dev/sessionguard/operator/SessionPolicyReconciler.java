@@ -78,6 +78,10 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
 
   private static final int MAX_MESSAGE = 400;
 
+  /** A Service name: an RFC 1035 label (a policy's name may also hold dots, or start with 0-9). */
+  private static final java.util.regex.Pattern SERVICE_NAME =
+      java.util.regex.Pattern.compile("[a-z]([-a-z0-9]*[a-z0-9])?");
+
   private final PolicyEvents events;
   private final GuardInjector injector;
   private final Enforcement enforcement;
@@ -209,6 +213,10 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     Condition ready;
     if (ok && !served(policy.getSpec().targetRef)) {
       var message = notServed(policy.getSpec().targetRef);
+      // valid, but nothing is rendered for a kind the cluster does not serve
+      accepted = Conditions.of(ACCEPTED, TRUE, "Valid", "policy is valid; " + message, generation);
+      next.policyHash = old == null ? null : old.policyHash;
+      next.store = old == null ? null : old.store;
       injected = Conditions.of(INJECTED, FALSE, "UnsupportedKind", message, generation);
       ready = Conditions.of(READY, FALSE, "UnsupportedKind", message, generation);
       next.pods = null;
@@ -688,6 +696,14 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
               + " and the pods' "
               + PodTemplates.GUARDED_BY
               + " label must fit in 63");
+    } else if (!Boolean.FALSE.equals(policy.getSpec().exposure.service)
+        && !SERVICE_NAME.matcher(GuardService.nameFor(policy)).matches()) {
+      problems.add(
+          0,
+          "metadata.name must start with a lowercase letter and hold only lowercase letters,"
+              + " digits and '-': the guard's Service "
+              + GuardService.nameFor(policy)
+              + " is named after it (or set exposure.service: false)");
     }
     return problems;
   }

@@ -483,6 +483,11 @@ class InjectionTest {
               assertThat(injected.reason).isEqualTo("UnsupportedKind");
               assertThat(injected.message).contains("not served", ToolHive.CRD_NAME);
               assertThat(condition("v", "Ready").reason).isEqualTo("UnsupportedKind");
+              // valid, but nothing was rendered: no ConfigMap is claimed, no hash reported
+              assertThat(condition("v", "Accepted").message)
+                  .startsWith("policy is valid; ")
+                  .doesNotContain("rendered");
+              assertThat(policy("v").getStatus().policyHash).isNull();
             });
     cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("v").delete();
     await().atMost(WAIT).until(() -> policy("v") == null);

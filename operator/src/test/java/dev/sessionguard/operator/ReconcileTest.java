@@ -284,4 +284,22 @@ class ReconcileTest {
             });
     assertThat(configMap(name)).isNull();
   }
+
+  @Test
+  void a_name_no_service_can_be_named_after_is_refused_with_the_rule() {
+    // a valid object name (a DNS subdomain), but mcp.github-guard is no valid Service name
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "mcp.github", "vmcp")).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var accepted = accepted(get("mcp.github"));
+              assertThat(accepted.reason).isEqualTo("Invalid");
+              assertThat(accepted.message)
+                  .contains("metadata.name must start with a lowercase letter")
+                  .contains("mcp.github-guard");
+            });
+    assertThat(configMap("mcp.github")).isNull();
+  }
 }

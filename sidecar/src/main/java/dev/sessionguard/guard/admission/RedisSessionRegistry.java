@@ -591,19 +591,38 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   @Override
   public void requestFinished(Session session, boolean activity) {
+    finished(session, activity);
+  }
+
+  /** Waits for Redis's reply (at most the command timeout): other guards see the session idle. */
+  @Override
+  public void requestFinishedNow(Session session, boolean activity) {
+    RedisFuture<Long> sent = finished(session, activity);
+    if (sent != null) {
+      try {
+        sent.get(store.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (ExecutionException | TimeoutException e) {
+        // noted as missed by send(): the next re-sync repairs it
+      }
+    }
+  }
+
+  private RedisFuture<Long> finished(Session session, boolean activity) {
     local.requestFinished(session, activity);
     inFlightLock.lock();
     try {
       Integer n = inFlight.get(session.id());
       if (n == null) {
-        return;
+        return null;
       }
       if (n == 1) {
         inFlight.remove(session.id());
       } else {
         inFlight.put(session.id(), n - 1);
       }
-      send(FINISHED, session.id(), activity);
+      return send(FINISHED, session.id(), activity);
     } finally {
       inFlightLock.unlock();
     }
@@ -611,14 +630,14 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   /**
    * Sends a busy-count update without waiting (under {@link #inFlightLock}); a lost one is repaired
-   * by the next re-sync, its activity included.
+   * by the next re-sync, its activity included. Returns its reply to come, or null when not sent.
    */
-  private void send(Script script, String sessionId, boolean activity) {
+  private RedisFuture<Long> send(Script script, String sessionId, boolean activity) {
     long at = clock.millis();
     var c = connection;
     if (!available || c == null) {
       missed(sessionId, activity, at);
-      return;
+      return null;
     }
     try {
       RedisFuture<Long> sent =
@@ -638,8 +657,10 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
               }
             }
           });
+      return sent;
     } catch (RedisException e) {
       missed(sessionId, activity, at);
+      return null;
     }
   }
 

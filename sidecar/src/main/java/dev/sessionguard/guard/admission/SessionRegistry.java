@@ -75,6 +75,16 @@ public interface SessionRegistry {
   void requestFinished(Session session, boolean activity);
 
   /**
+   * {@link #requestFinished}, returning once every guard sharing the store would see it (with
+   * Redis: after its reply, or the command timeout): for an answer whose client may at once ask
+   * another guard for something that depends on the session being idle (an {@code initialize} that
+   * evicts it, at the client's cap).
+   */
+  default void requestFinishedNow(Session session, boolean activity) {
+    requestFinished(session, activity);
+  }
+
+  /**
    * Ends every session idle for {@code idle} and every one older than {@code lifetime} that is not
    * busy (or is older than {@code lifetime + hardBound}); returns them. Cost grows with the
    * sessions that expire, not with those that exist.

@@ -25,12 +25,15 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
    * Reads the envelope of {@code body}. Unless {@code whole}, the tree is not built: the method and
    * id are read from the parser's tokens and everything else (the params, which are most of a body)
    * is only checked to be well-formed as the parser skips it. Either way the answer is the one
-   * {@code readTree} gives: the same duplicate key wins (the last), bytes after the object are
-   * ignored as it ignores them, and whatever it refuses is no envelope.
+   * {@code readTree} gives (bytes after the object are ignored as it ignores them) and whatever it
+   * refuses is no envelope; so is a message with an {@link #ambiguity}, which the endpoint refuses.
    */
   static Envelope read(byte[] body, boolean whole) {
     ObjectMapper json = PolicyJson.json();
     if (whole) {
+      if (ambiguity(body) != null) {
+        return null; // the tree would hide a repeated member
+      }
       try {
         JsonNode tree = json.readTree(body);
         return tree != null && tree.isObject() && tree.path("method").isTextual()
@@ -47,8 +50,14 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
       String method = null;
       JsonNode id = null;
       JsonToken token;
+      int seen = 0;
       while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
         String name = parser.currentName();
+        int bit = memberBit(name);
+        if ((seen & bit) != 0 || bit == 0 && caseVariant(name)) {
+          return null; // ambiguous: the endpoint refuses it
+        }
+        seen |= bit;
         JsonToken value = parser.nextToken();
         switch (name) {
           case "method" -> method = value == JsonToken.VALUE_STRING ? parser.getText() : null;
@@ -62,6 +71,81 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
     } catch (IOException e) {
       return null;
     }
+  }
+
+  /**
+   * Why a message would not read the same to every JSON decoder, or null: a JSON-RPC member of it
+   * (of each element, in a batch) repeated — decoders differ on which copy wins — or named in
+   * another letter case, which Go's {@code encoding/json} (and so many MCP servers) matches as the
+   * member itself: to such a server {@code {"method":"tools/list","Method":"initialize"}} is an
+   * {@code initialize}, one the guard would not see. Null too for what is not well-formed JSON
+   * (answered as such elsewhere).
+   */
+  static String ambiguity(byte[] body) {
+    try (JsonParser parser = PolicyJson.json().createParser(body)) {
+      JsonToken token = parser.nextToken();
+      if (token == JsonToken.START_OBJECT) {
+        return ambiguity(parser);
+      }
+      if (token == JsonToken.START_ARRAY) {
+        while ((token = parser.nextToken()) != null && token != JsonToken.END_ARRAY) {
+          String found = token == JsonToken.START_OBJECT ? ambiguity(parser) : null;
+          if (found != null) {
+            return found;
+          }
+          parser.skipChildren();
+        }
+      }
+      return null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** {@link #ambiguity(byte[])} of the object the parser is at the start of; read to its end. */
+  private static String ambiguity(JsonParser parser) throws IOException {
+    int seen = 0;
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String name = parser.currentName();
+      int bit = memberBit(name);
+      if ((seen & bit) != 0) {
+        return "member '" + name + "' is repeated";
+      }
+      if (bit == 0 && caseVariant(name)) {
+        return "member '" + name + "' is a JSON-RPC member's name in another letter case";
+      }
+      seen |= bit;
+      parser.nextToken();
+      parser.skipChildren();
+    }
+    return null;
+  }
+
+  /** A bit of its own for each JSON-RPC member name, exactly spelt; 0 for any other name. */
+  private static int memberBit(String name) {
+    return switch (name) {
+      case "jsonrpc" -> 1;
+      case "id" -> 2;
+      case "method" -> 4;
+      case "params" -> 8;
+      case "result" -> 16;
+      case "error" -> 32;
+      default -> 0;
+    };
+  }
+
+  /** Whether a name that is no JSON-RPC member's equals one ignoring case (Unicode folding). */
+  private static boolean caseVariant(String name) {
+    return switch (name.length()) {
+      case 2 -> name.equalsIgnoreCase("id");
+      case 5 -> name.equalsIgnoreCase("error");
+      case 6 ->
+          name.equalsIgnoreCase("method")
+              || name.equalsIgnoreCase("params")
+              || name.equalsIgnoreCase("result");
+      case 7 -> name.equalsIgnoreCase("jsonrpc");
+      default -> false;
+    };
   }
 
   /**

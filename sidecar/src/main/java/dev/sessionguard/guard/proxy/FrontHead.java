@@ -223,6 +223,8 @@ record FrontHead(
         }
       } else if (name.equalsIgnoreCase("X-HTTP-Method-Override")) {
         unusual = true; // the guard strips it before Jetty's routing: there it is
+      } else if (name.regionMatches(true, 0, "Mcp-", 0, 4)) {
+        unusual |= fields.contains(name); // repeated: the endpoint refuses it
       }
       if (!unusual) {
         fields.add(new HttpField(header, name, value));

@@ -31,6 +31,7 @@ public enum GuardError {
   STREAM_CAP(503, -31013, "The server has no room for another stream; retry later"),
   CLIENT_STREAM_CAP(429, -31014, "This client holds as many streams as it may; retry later"),
   HEADER_MISMATCH(400, -32020, "Bad Request: the request headers and body disagree"),
+  INVALID_REQUEST(400, -32600, "Invalid Request"),
   DRAINING(503, -31020, "This server is shutting down; retry to reach another"),
   PARSE_ERROR(400, -32700, "Parse error");
 
@@ -64,6 +65,7 @@ public enum GuardError {
       case INVALID_TOKEN -> INVALID_TOKEN;
       case NOT_OWNER -> SESSION_NOT_FOUND; // a session's existence is not revealed
       case HEADER_MISMATCH -> HEADER_MISMATCH;
+      case INVALID_REQUEST -> INVALID_REQUEST;
       case ORIGIN -> ORIGIN_NOT_ALLOWED;
       case TOO_LARGE -> BODY_TOO_LARGE;
       case PARSE_ERROR -> PARSE_ERROR;
@@ -83,7 +85,10 @@ public enum GuardError {
     return body(id, reason, null);
   }
 
-  /** The JSON-RPC error body; {@code mismatch} (or null) goes to {@code error.data.mismatch}. */
+  /**
+   * The JSON-RPC error body; {@code mismatch} (or null) goes to {@code error.data.mismatch} (for
+   * {@link #INVALID_REQUEST}: to {@code error.data.detail}).
+   */
   byte[] body(JsonNode id, Refusal reason, String mismatch) {
     ObjectNode root = PolicyJson.json().createObjectNode();
     root.put("jsonrpc", "2.0");
@@ -97,7 +102,7 @@ public enum GuardError {
         data.put("reason", reason.label());
       }
       if (mismatch != null) {
-        data.put("mismatch", mismatch);
+        data.put(this == INVALID_REQUEST ? "detail" : "mismatch", mismatch);
       }
     }
     return root.toString().getBytes(StandardCharsets.UTF_8);

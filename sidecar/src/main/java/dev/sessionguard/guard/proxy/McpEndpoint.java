@@ -190,6 +190,12 @@ public final class McpEndpoint implements Handler {
       }
       wouldRefuse(Refusal.ORIGIN, null);
     }
+    String repeated = repeatedHeader(req);
+    if (repeated != null) {
+      // the guard reads the first; an upstream reading the last would act on another session
+      invalidRequest(res, repeated + " appears more than once");
+      return;
+    }
     String sessionId = req.getHeader("Mcp-Session-Id");
     if (sessionId != null && !SessionIds.isValid(sessionId)) {
       GuardError.INVALID_SESSION_ID.write(res, null, null, null);
@@ -217,6 +223,11 @@ public final class McpEndpoint implements Handler {
         message = PolicyJson.json().readTree(body);
       } catch (JsonProcessingException e) {
         refuse(res, Refusal.PARSE_ERROR, null, null);
+        return;
+      }
+      String ambiguity = Envelope.ambiguity(body);
+      if (ambiguity != null) {
+        invalidRequest(res, ambiguity);
         return;
       }
       if (message != null && message.isObject()) {
@@ -335,7 +346,7 @@ public final class McpEndpoint implements Handler {
     }
     // busy while its answer streams: a second initialize at the client's cap cannot evict it
     Session session = sessions.confirm(reservation, issued, true);
-    Runnable finish = session.client().equals(client.name()) ? finisher(session, true) : null;
+    Runnable finish = session.client().equals(client.name()) ? finisher(session, true, true) : null;
     Outcome outcome;
     try {
       session.rememberAuthorization(ctx.req().getHeader("Authorization"));
@@ -530,7 +541,7 @@ public final class McpEndpoint implements Handler {
       Session session = sessions.confirm(reservation, request.sessionId(), post);
       hold.leave(); // held now: later requests find it
       boolean mine = session.client().equals(client.name());
-      Runnable finish = post && mine ? finisher(session, activity(cfg, request)) : null;
+      Runnable finish = post && mine ? finisher(session, activity(cfg, request), true) : null;
       try {
         if (boundToClients(cfg) && !mine) {
           // Another client's adoption of this id (on another guard) recorded it first.
@@ -584,7 +595,7 @@ public final class McpEndpoint implements Handler {
       onSession(ctx, cfg, request, body, client);
       return;
     }
-    Runnable finish = post ? finisher(session, activity) : null;
+    Runnable finish = post ? finisher(session, activity, false) : null;
     session.rememberAuthorization(ctx.req().getHeader("Authorization")); // for a DELETE we send
     try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
       if (response == null) {
@@ -619,7 +630,7 @@ public final class McpEndpoint implements Handler {
     if (finish == null
         && "POST".equals(ctx.req().getMethod())
         && sessions.requestStarted(session, activity)) {
-      finish = finisher(session, activity);
+      finish = finisher(session, activity, false);
     }
     try {
       relayOnSession(ctx, session, response, finish);
@@ -632,13 +643,19 @@ public final class McpEndpoint implements Handler {
 
   /**
    * Finishes a POST on {@code session} once, however many paths ask: before the end of its answer
-   * reaches the client (so the client's next request finds the session idle), or on failure.
+   * reaches the client (so the client's next request finds the session idle), or on failure. {@code
+   * recorded}: only once the store has it (a session's first answer, after which a client at its
+   * cap may at once open another, through any guard, evicting this one).
    */
-  private Runnable finisher(Session session, boolean activity) {
+  private Runnable finisher(Session session, boolean activity, boolean recorded) {
     AtomicBoolean done = new AtomicBoolean();
     return () -> {
       if (done.compareAndSet(false, true)) {
-        sessions.requestFinished(session, activity);
+        if (recorded) {
+          sessions.requestFinishedNow(session, activity);
+        } else {
+          sessions.requestFinished(session, activity);
+        }
       }
     };
   }
@@ -783,6 +800,34 @@ public final class McpEndpoint implements Handler {
 
   static boolean activity(GuardConfig cfg, Classification request) {
     return cfg.activity() == Activity.AnyRequest || "tools/call".equals(request.rpcMethod());
+  }
+
+  /** The MCP headers the guard decides on: each may appear once. */
+  private static final List<String> SINGLE_HEADERS =
+      List.of("Mcp-Session-Id", "MCP-Protocol-Version", "Mcp-Method", "Mcp-Name");
+
+  /** The first of {@link #SINGLE_HEADERS} the request repeats, or null. */
+  static String repeatedHeader(HttpServletRequest req) {
+    for (String name : SINGLE_HEADERS) {
+      var values = req.getHeaders(name);
+      if (values != null && values.hasMoreElements()) {
+        values.nextElement();
+        if (values.hasMoreElements()) {
+          return name;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * 400 / -32600 for a request that would not mean the same to the guard and to every upstream;
+   * refused in DryRun too, as bad input is.
+   */
+  private void invalidRequest(HttpServletResponse res, String detail) throws IOException {
+    metrics.refused(Refusal.INVALID_REQUEST);
+    log.info("refused reason=invalid_request status=400 why={}", printable(detail));
+    GuardError.INVALID_REQUEST.write(res, null, Refusal.INVALID_REQUEST, null, detail);
   }
 
   private void refuse(

@@ -150,6 +150,52 @@ class BadInputTest {
   }
 
   @Test
+  void a_message_that_reads_otherwise_to_a_case_insensitive_decoder_gets_400() throws Exception {
+    // Go's encoding/json takes "Method" for "method": to such an upstream this is an
+    // initialize the guard would never count
+    for (String body :
+        new String[] {
+          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"Method\":\"initialize\"}",
+          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"method\":\"initialize\"}",
+          "[{\"jsonrpc\":\"2.0\",\"id\":1,\"METHOD\":\"initialize\",\"method\":\"ping\"}]"
+        }) {
+      // on a session, as the fast path takes it, and without one
+      for (boolean onSession : new boolean[] {true, false}) {
+        HttpRequest.Builder b = post(body);
+        if (onSession) {
+          b.header("Mcp-Session-Id", "s-1");
+        }
+        HttpResponse<String> r = TestGuards.send(b.build());
+        assertThat(r.statusCode()).as(body).isEqualTo(400);
+        var error = PolicyJson.json().readTree(r.body()).get("error");
+        assertThat(error.get("code").asInt()).isEqualTo(-32600);
+        assertThat(error.at("/data/reason").asText()).isEqualTo("invalid_request");
+        assertThat(error.at("/data/detail").asText()).startsWith("member '");
+      }
+    }
+    assertNothingMoved();
+  }
+
+  @Test
+  void a_repeated_mcp_header_gets_400() throws Exception {
+    // the guard reads the first Mcp-Session-Id; an upstream reading the last would serve another
+    String body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
+    String request =
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Mcp-Session-Id: mine\r\nmcp-session-id: someone-elses\r\nContent-Length: "
+            + body.length()
+            + "\r\nConnection: close\r\n\r\n"
+            + body;
+    try (Socket s = new Socket("127.0.0.1", guard.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+      assertThat(answer).startsWith("HTTP/1.1 400").contains("-32600").contains("Mcp-Session-Id");
+    }
+    assertNothingMoved();
+  }
+
+  @Test
   void a_session_id_outside_visible_ascii_gets_400() throws Exception {
     // The JDK client refuses such header values, so write the request by hand.
     for (String id : new String[] {"has space", "caf\u00e9"}) {

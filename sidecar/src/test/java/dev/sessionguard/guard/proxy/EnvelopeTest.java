@@ -39,7 +39,9 @@ class EnvelopeTest {
     for (String body :
         List.of(
             "{\"method\":\"notifications/initialized\",\"jsonrpc\":\"2.0\"}", // no id
-            "{\"method\":\"a\",\"method\":\"b\",\"id\":1,\"id\":2}", // the last wins
+            "{\"method\":\"a\",\"method\":\"b\",\"id\":1,\"id\":2}", // ambiguous: none
+            "{\"method\":\"a\",\"Method\":\"initialize\"}",
+            "{\"method\":\"a\",\"params\":{\"x\":1,\"x\":2}}", // nested: the params' own
             "{\"method\":\"a\",\"method\":5}",
             "{\"method\":5,\"method\":\"a\"}",
             "{\"method\":null}",
@@ -87,6 +89,24 @@ class EnvelopeTest {
         assertThat(fromTree.tree()).isNotNull();
       }
     }
+  }
+
+  @Test
+  void a_repeated_member_or_one_in_another_letter_case_is_ambiguous() {
+    assertThat(Envelope.ambiguity(bytes("{\"method\":\"a\",\"Method\":\"initialize\"}")))
+        .isEqualTo("member 'Method' is a JSON-RPC member's name in another letter case");
+    // Go folds the long s into s as well
+    assertThat(Envelope.ambiguity(bytes("{\"method\":\"a\",\"param\u017f\":{}}"))).isNotNull();
+    assertThat(Envelope.ambiguity(bytes("{\"id\":1,\"method\":\"a\",\"id\":2}")))
+        .isEqualTo("member 'id' is repeated");
+    assertThat(Envelope.ambiguity(bytes("[{\"method\":\"a\"},{\"ID\":1,\"method\":\"b\"}]")))
+        .isEqualTo("member 'ID' is a JSON-RPC member's name in another letter case");
+    // other names, nested members and what is not JSON are not the envelope's to judge
+    assertThat(Envelope.ambiguity(bytes("{\"method\":\"a\",\"Methods\":1,\"_meta\":{}}"))).isNull();
+    assertThat(Envelope.ambiguity(bytes("{\"method\":\"a\",\"params\":{\"Method\":1,\"id\":2}}")))
+        .isNull();
+    assertThat(Envelope.ambiguity(bytes("{\"method\":"))).isNull();
+    assertThat(Envelope.read(bytes("{\"method\":\"a\",\"Method\":\"b\"}"), false)).isNull();
   }
 
   @Test

@@ -396,12 +396,26 @@ public final class PolicyValidator {
     return s == null || s.isBlank();
   }
 
+  /**
+   * Whether {@code host} names this machine: loopback in any spelling, or the unspecified address
+   * (which connects to it).
+   */
   static boolean isLoopback(String host) {
-    return host != null
-        && (host.equals("localhost")
-            || host.startsWith("127.")
-            || host.equals("::1")
-            || host.equals("[::1]"));
+    if (host == null) {
+      return false;
+    }
+    String h = host.toLowerCase(java.util.Locale.ROOT);
+    if (h.startsWith("[") && h.endsWith("]")) {
+      h = h.substring(1, h.length() - 1);
+    }
+    return h.equals("localhost")
+        || h.equals("localhost.")
+        || h.startsWith("127.")
+        || h.equals("0.0.0.0")
+        || h.equals("::1")
+        || h.equals("0:0:0:0:0:0:0:1")
+        || h.equals("::")
+        || h.startsWith("::ffff:127.");
   }
 
   static boolean isHttpUrl(String text) {

@@ -29,9 +29,11 @@ import java.util.List;
     value =
         "!has(self.upstream) || !has(self.upstream.port)"
             // a remote upstream may share a port number with the guard; one in the pod may not
-            + " || (has(self.upstream.host) && !(self.upstream.host == 'localhost'"
-            + " || self.upstream.host.startsWith('127.') || self.upstream.host == '::1'"
-            + " || self.upstream.host == '[::1]'))"
+            + " || (has(self.upstream.host) && !(self.upstream.host in ['localhost', 'localhost.',"
+            + " '0.0.0.0', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::', '[::]']"
+            + " || self.upstream.host.startsWith('127.')"
+            + " || self.upstream.host.startsWith('::ffff:127.')"
+            + " || self.upstream.host.startsWith('[::ffff:127.')))"
             + " || (self.upstream.port != (has(self.guard) && has(self.guard.port) ? self.guard.port : 4484)"
             + " && self.upstream.port != (has(self.guard) && has(self.guard.adminPort) ? self.guard.adminPort : 9484))",
     message = "upstream.port must differ from guard.port and guard.adminPort on loopback")

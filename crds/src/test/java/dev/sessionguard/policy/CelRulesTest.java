@@ -122,6 +122,8 @@ class CelRulesTest {
     assertThat(violations("", "{upstream: {host: '127.0.0.2', port: 4484}}"))
         .containsExactly(
             "upstream.port must differ from guard.port and guard.adminPort on loopback");
+    assertThat(violations("", "{upstream: {host: '0.0.0.0', port: 4484}}")).hasSize(1);
+    assertThat(violations("", "{upstream: {host: '::ffff:127.0.0.1', port: 4484}}")).hasSize(1);
     // as the validator: a remote upstream may share the guard's port number
     assertThat(violations("", "{upstream: {host: mcp.other.svc, port: 4484}}")).isEmpty();
     assertThat(PolicyValidator.validate(remoteOnGuardPort(), PolicyValidator.Mode.STANDALONE))

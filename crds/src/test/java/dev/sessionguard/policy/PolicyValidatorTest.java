@@ -133,6 +133,17 @@ class PolicyValidatorTest {
                   s.upstream.port = 4484;
                 }))
         .isEmpty();
+    // this machine in any spelling: the guard would proxy to itself
+    for (String self : new String[] {"LOCALHOST", "0.0.0.0", "[::ffff:127.0.0.1]", "::"}) {
+      assertThat(
+              standalone(
+                  s -> {
+                    s.upstream.host = self;
+                    s.upstream.port = 4484;
+                  }))
+          .as(self)
+          .containsExactly("upstream.port and guard.port must differ (both are 4484)");
+    }
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.sessionguard.operator;
 
 import dev.sessionguard.policy.SessionPolicy;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.Map;
 import java.util.Objects;
 
 /** Counts the target's pods whose guard enforces the current policy hash. */
@@ -14,12 +15,17 @@ class Enforcement {
     this.probe = probe;
   }
 
-  int enforcingPods(SessionPolicy policy, String hash) {
+  /**
+   * The pods carrying all of {@code podLabels} (the target's pod-template labels and the policy's
+   * {@code guarded-by}: a former target's pods, which keep the label until their own rollout, are
+   * not the target's) whose guard enforces {@code hash}.
+   */
+  int enforcingPods(SessionPolicy policy, String hash, Map<String, String> podLabels) {
     var pods =
         client
             .pods()
             .inNamespace(policy.getMetadata().getNamespace())
-            .withLabel(PodTemplates.GUARDED_BY, policy.getMetadata().getName())
+            .withLabels(podLabels)
             .list()
             .getItems();
     int adminPort = policy.getSpec().guard.adminPort;

@@ -213,10 +213,10 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     Condition ready;
     if (ok && !served(policy.getSpec().targetRef)) {
       var message = notServed(policy.getSpec().targetRef);
-      // valid, but nothing is rendered for a kind the cluster does not serve
+      // valid, but nothing is rendered (or in force: a former target is released below)
       accepted = Conditions.of(ACCEPTED, TRUE, "Valid", "policy is valid; " + message, generation);
-      next.policyHash = old == null ? null : old.policyHash;
-      next.store = old == null ? null : old.store;
+      next.policyHash = null;
+      next.store = null;
       injected = Conditions.of(INJECTED, FALSE, "UnsupportedKind", message, generation);
       ready = Conditions.of(READY, FALSE, "UnsupportedKind", message, generation);
       next.pods = null;
@@ -230,9 +230,9 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       List<String> bypass = List.of();
       if (target.isPresent()) {
         desired = GuardInjector.replicas(target.get());
-        enforcing = enforcement.enforcingPods(policy, next.policyHash);
         var template = template(policy, target.get());
         var podLabels = podLabels(policy, template);
+        enforcing = enforcement.enforcingPods(policy, next.policyHash, podLabels);
         var spec = policy.getSpec();
         // the dependents first: the ConfigMap the guard mounts exists before its pods start
         expose(policy, context, podLabels, desired > 0 && enforcing >= desired);
@@ -696,7 +696,9 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
               + " and the pods' "
               + PodTemplates.GUARDED_BY
               + " label must fit in 63");
-    } else if (!Boolean.FALSE.equals(policy.getSpec().exposure.service)
+    } else if (policy.getSpec() != null
+        && policy.getSpec().exposure != null
+        && !Boolean.FALSE.equals(policy.getSpec().exposure.service)
         && !SERVICE_NAME.matcher(GuardService.nameFor(policy)).matches()) {
       problems.add(
           0,

@@ -251,6 +251,38 @@ class ExposureTest {
   }
 
   @Test
+  void the_pods_of_a_former_target_do_not_make_the_new_one_ready() {
+    cluster.deployment(NS, "old", 1);
+    cluster.deployment(NS, "new", 1);
+    create(MockCluster.policy(NS, "p", "old"));
+    enforce("p", "10.0.0.1");
+    awaitReady("p");
+
+    cluster.editPolicy(NS, "p", p -> p.getSpec().targetRef.name = "new");
+    await().atMost(WAIT).until(() -> guard("new") != null && guard("old") == null);
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                policy("p")
+                    .getMetadata()
+                    .getGeneration()
+                    .equals(policy("p").getStatus().observedGeneration));
+    // old's pod, not rolled yet, keeps the label and reloads the ConfigMap: it reports the
+    // current hash, but it is not one of new's pods, and new has none running
+    running.guards.put("10.0.0.1", policy("p").getStatus().policyHash);
+    double reconciles = running.reconciles();
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                running.reconciles() > reconciles + 2
+                    || "True".equals(condition("p", "Ready").status));
+    assertThat(condition("p", "Ready").status).isEqualTo("False");
+    assertThat(policy("p").getStatus().pods.enforcing).isZero();
+  }
+
+  @Test
   void with_the_redis_store_the_guard_gets_the_password_by_reference_and_no_per_pod_warning() {
     cluster.deployment(NS, "vmcp", 2);
     var p = MockCluster.policy(NS, "p", "vmcp");

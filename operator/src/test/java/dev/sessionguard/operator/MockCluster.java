@@ -183,8 +183,30 @@ final class MockCluster implements AutoCloseable {
         .create();
   }
 
-  /** A running pod with one container named "mcp", labelled as guarded by {@code policy}. */
+  /**
+   * A running pod with one container named "mcp", as the policy's target Deployment makes it now:
+   * with its pod template's labels (so guarded by {@code policy} once injected).
+   */
   void runningPod(String namespace, String name, String policy, String ip) {
+    var target =
+        client.resources(SessionPolicy.class).inNamespace(namespace).withName(policy).get();
+    var ref = target.getSpec().targetRef;
+    var apps = client.apps();
+    var template =
+        "StatefulSet".equals(ref.kind)
+            ? apps.statefulSets()
+                .inNamespace(namespace)
+                .withName(ref.name)
+                .get()
+                .getSpec()
+                .getTemplate()
+            : apps.deployments()
+                .inNamespace(namespace)
+                .withName(ref.name)
+                .get()
+                .getSpec()
+                .getTemplate();
+    var labels = template.getMetadata().getLabels();
     client
         .pods()
         .inNamespace(namespace)
@@ -192,6 +214,7 @@ final class MockCluster implements AutoCloseable {
             new PodBuilder()
                 .withNewMetadata()
                 .withName(name)
+                .addToLabels(labels)
                 .addToLabels(PodTemplates.GUARDED_BY, policy)
                 .endMetadata()
                 .withNewSpec()

@@ -360,6 +360,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       Session session = sessionOf(sessionId, (String) reply.get(1), (String) reply.get(2));
       if (started && !session.client().equals(reservation.client)) {
         notStarted(sessionId, resyncsBefore, false); // another client's: the script started none
+      } else if (started) {
+        startedCounted(resyncsBefore);
       }
       return session;
     }
@@ -390,6 +392,21 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
         countStarted(sessionId);
       }
       return session;
+    }
+  }
+
+  /**
+   * A script started the POST {@link #countStarted} counted: a re-sync sent in between carried the
+   * count already (for a session that existed then), so Redis may hold it twice; re-sync again.
+   */
+  private void startedCounted(int resyncsBefore) {
+    inFlightLock.lock();
+    try {
+      if (resyncs != resyncsBefore) {
+        inFlightLost = true;
+      }
+    } finally {
+      inFlightLock.unlock();
     }
   }
 

@@ -62,6 +62,12 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
         switch (name) {
           case "method" -> method = value == JsonToken.VALUE_STRING ? parser.getText() : null;
           case "id" -> id = id(json, parser, value);
+          case "params" -> {
+            if (value == JsonToken.START_OBJECT && paramsAmbiguity(parser) != null) {
+              return null;
+            }
+            parser.skipChildren(); // a params that is not an object (read to its end otherwise)
+          }
           default -> parser.skipChildren();
         }
       }
@@ -115,6 +121,45 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
         return "member '" + name + "' is a JSON-RPC member's name in another letter case";
       }
       seen |= bit;
+      if (parser.nextToken() == JsonToken.START_OBJECT && bit == PARAMS) {
+        String found = paramsAmbiguity(parser);
+        if (found != null) {
+          return found;
+        }
+      } else {
+        parser.skipChildren();
+      }
+    }
+    return null;
+  }
+
+  private static final int PARAMS = 8;
+
+  /**
+   * The same for the members of {@code params} a 2026-07-28 {@code Mcp-Name} header must match
+   * ({@code name}, {@code uri}, {@code taskId}: see {@link HeaderCheck}); read to its end.
+   */
+  private static String paramsAmbiguity(JsonParser parser) throws IOException {
+    int seen = 0;
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String name = parser.currentName();
+      int bit =
+          switch (name) {
+            case "name" -> 1;
+            case "uri" -> 2;
+            case "taskId" -> 4;
+            default -> 0;
+          };
+      if ((seen & bit) != 0) {
+        return "member 'params." + name + "' is repeated";
+      }
+      if (bit == 0
+          && (name.equalsIgnoreCase("name")
+              || name.equalsIgnoreCase("uri")
+              || name.equalsIgnoreCase("taskId"))) {
+        return "member 'params." + name + "' is a named member's name in another letter case";
+      }
+      seen |= bit;
       parser.nextToken();
       parser.skipChildren();
     }
@@ -127,7 +172,7 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
       case "jsonrpc" -> 1;
       case "id" -> 2;
       case "method" -> 4;
-      case "params" -> 8;
+      case "params" -> PARAMS;
       case "result" -> 16;
       case "error" -> 32;
       default -> 0;

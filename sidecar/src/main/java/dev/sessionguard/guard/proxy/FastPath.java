@@ -98,6 +98,7 @@ public final class FastPath extends Handler.Wrapper {
     HttpFields headers = request.getHeaders();
     Era era = Classification.eraOf(headers.get("MCP-Protocol-Version"));
     if (FrontConnection.declined(request)
+        || McpEndpoint.repeatsHeader(headers) // the endpoint refuses it
         || !candidate(
             cfg,
             era,

@@ -46,6 +46,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -605,6 +607,11 @@ public final class McpEndpoint implements Handler {
         ended(session.id(), EndReason.UPSTREAM);
       } else if ("DELETE".equals(ctx.req().getMethod()) && is2xx(response)) {
         ended(session.id(), EndReason.CLIENT);
+      } else if (post && issuedAnother(response, session.id())) {
+        // A session made on a request sent on this one (an initialize in a batch): held to the
+        // caps like any other, or deleted upstream and refused.
+        admitIssued(ctx, cfg, request, client, response, response.header("Mcp-Session-Id"));
+        return;
       }
       relayOnSession(ctx, session, response, finish);
     } finally {
@@ -687,16 +694,21 @@ public final class McpEndpoint implements Handler {
       if (response == null) {
         return;
       }
-      String issued = response.header("Mcp-Session-Id");
-      if (is2xx(response)
-          && issued != null
-          && !issued.equals(request.sessionId())
-          && sessions.lookup(issued) instanceof Lookup.Unknown) {
-        admitIssued(ctx, cfg, request, client, response, issued);
+      if (issuedAnother(response, request.sessionId())) {
+        admitIssued(ctx, cfg, request, client, response, response.header("Mcp-Session-Id"));
         return;
       }
       forwarder.relay(ctx.req(), ctx.res(), response);
     }
+  }
+
+  /** Whether a 2xx answer carries a session id other than {@code sessionId}, and one unknown. */
+  private boolean issuedAnother(UpstreamResponse response, String sessionId) {
+    String issued = response.header("Mcp-Session-Id");
+    return is2xx(response)
+        && issued != null
+        && !issued.equals(sessionId)
+        && sessions.lookup(issued) instanceof Lookup.Unknown;
   }
 
   /** Sends upstream; on failure answers 502/504 itself and returns null. */
@@ -805,6 +817,23 @@ public final class McpEndpoint implements Handler {
   /** The MCP headers the guard decides on: each may appear once. */
   private static final List<String> SINGLE_HEADERS =
       List.of("Mcp-Session-Id", "MCP-Protocol-Version", "Mcp-Method", "Mcp-Name");
+
+  /** Whether any of {@link #SINGLE_HEADERS} appears more than once. */
+  static boolean repeatsHeader(HttpFields headers) {
+    int seen = 0;
+    for (HttpField field : headers) {
+      String name = field.getName();
+      for (int i = 0; i < SINGLE_HEADERS.size(); i++) {
+        if (name.equalsIgnoreCase(SINGLE_HEADERS.get(i))) {
+          if ((seen & 1 << i) != 0) {
+            return true;
+          }
+          seen |= 1 << i;
+        }
+      }
+    }
+    return false;
+  }
 
   /** The first of {@link #SINGLE_HEADERS} the request repeats, or null. */
   static String repeatedHeader(HttpServletRequest req) {

@@ -177,22 +177,36 @@ class BadInputTest {
   }
 
   @Test
-  void a_repeated_mcp_header_gets_400() throws Exception {
+  void a_repeated_mcp_header_gets_400_even_on_a_live_session() throws Exception {
     // the guard reads the first Mcp-Session-Id; an upstream reading the last would serve another
+    String mine =
+        TestGuards.send(TestGuards.initialize(guard, 1))
+            .headers()
+            .firstValue("Mcp-Session-Id")
+            .orElseThrow();
+    upstream.seen.clear();
     String body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
-    String request =
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + "Mcp-Session-Id: mine\r\nmcp-session-id: someone-elses\r\nContent-Length: "
-            + body.length()
-            + "\r\nConnection: close\r\n\r\n"
-            + body;
-    try (Socket s = new Socket("127.0.0.1", guard.port())) {
-      s.setSoTimeout(10_000);
-      s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-      String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
-      assertThat(answer).startsWith("HTTP/1.1 400").contains("-32600").contains("Mcp-Session-Id");
+    for (String second :
+        new String[] {"mcp-session-id: someone-elses", "MCP-Protocol-Version: x"}) {
+      String request =
+          "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+              + "MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: "
+              + mine
+              + "\r\n"
+              + second
+              + "\r\nContent-Length: "
+              + body.length()
+              + "\r\nConnection: close\r\n\r\n"
+              + body;
+      try (Socket s = new Socket("127.0.0.1", guard.port())) {
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+        String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertThat(answer).as(second).startsWith("HTTP/1.1 400").contains("-32600");
+      }
     }
-    assertNothingMoved();
+    assertThat(upstream.seen).isEmpty();
+    assertThat(TestGuards.delete(guard, mine).statusCode()).isEqualTo(200);
   }
 
   @Test

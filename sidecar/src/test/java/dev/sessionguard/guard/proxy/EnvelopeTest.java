@@ -42,6 +42,8 @@ class EnvelopeTest {
             "{\"method\":\"a\",\"method\":\"b\",\"id\":1,\"id\":2}", // ambiguous: none
             "{\"method\":\"a\",\"Method\":\"initialize\"}",
             "{\"method\":\"a\",\"params\":{\"x\":1,\"x\":2}}", // nested: the params' own
+            "{\"method\":\"tools/call\",\"params\":{\"name\":\"a\",\"Name\":\"b\"}}",
+            "{\"method\":\"a\",\"params\":[{\"Name\":1}]}",
             "{\"method\":\"a\",\"method\":5}",
             "{\"method\":5,\"method\":\"a\"}",
             "{\"method\":null}",
@@ -101,7 +103,22 @@ class EnvelopeTest {
         .isEqualTo("member 'id' is repeated");
     assertThat(Envelope.ambiguity(bytes("[{\"method\":\"a\"},{\"ID\":1,\"method\":\"b\"}]")))
         .isEqualTo("member 'ID' is a JSON-RPC member's name in another letter case");
-    // other names, nested members and what is not JSON are not the envelope's to judge
+    // the params a 2026-07-28 Mcp-Name must match are judged too
+    assertThat(
+            Envelope.ambiguity(
+                bytes("{\"method\":\"tools/call\",\"params\":{\"name\":\"a\",\"Name\":\"b\"}}")))
+        .isEqualTo("member 'params.Name' is a named member's name in another letter case");
+    assertThat(
+            Envelope.ambiguity(
+                bytes("{\"method\":\"resources/read\",\"params\":{\"uri\":\"a\",\"uri\":\"b\"}}")))
+        .isEqualTo("member 'params.uri' is repeated");
+    // other names, deeper members and what is not JSON are not the envelope's to judge
+    assertThat(
+            Envelope.ambiguity(
+                bytes(
+                    "{\"method\":\"tools/call\",\"params\":{\"name\":\"a\","
+                        + "\"arguments\":{\"name\":1,\"Name\":2,\"name\":3}}}")))
+        .isNull();
     assertThat(Envelope.ambiguity(bytes("{\"method\":\"a\",\"Methods\":1,\"_meta\":{}}"))).isNull();
     assertThat(Envelope.ambiguity(bytes("{\"method\":\"a\",\"params\":{\"Method\":1,\"id\":2}}")))
         .isNull();

@@ -305,4 +305,28 @@ class SessionAdmissionTest {
     assertThat(g.sessions().active()).isEqualTo(1);
     await().untilAsserted(() -> assertThat(upstream.live).hasSize(1));
   }
+
+  @Test
+  void a_session_the_upstream_makes_on_a_request_on_another_session_is_held_to_the_caps()
+      throws Exception {
+    Guard g = guard("sessions: {max: 1, perClient: 1}\n");
+    HttpResponse<String> first = send(initialize(g, 1));
+    String held = first.headers().firstValue("Mcp-Session-Id").orElseThrow();
+    String batch =
+        "[{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{"
+            + "\"protocolVersion\":\"2025-03-26\",\"capabilities\":{},"
+            + "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}]";
+
+    // sent on the held session: the guard sees a batch on it, the upstream makes a new one
+    HttpResponse<String> refused = send(post(g, held, batch));
+
+    assertThat(refused.statusCode()).isEqualTo(503);
+    assertThat(upstream.initializes.get()).isEqualTo(2);
+    assertThat(g.sessions().active()).isEqualTo(1);
+    await().untilAsserted(() -> assertThat(upstream.live).containsExactly(held));
+    // the held session is not busy with it any more
+    assertThat(
+            send(post(g, held, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}")).statusCode())
+        .isEqualTo(200);
+  }
 }

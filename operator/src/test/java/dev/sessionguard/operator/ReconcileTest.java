@@ -286,6 +286,21 @@ class ReconcileTest {
   }
 
   @Test
+  void a_policy_without_a_spec_is_refused_as_invalid() {
+    var p = MockCluster.policy(NS, "bare", "vmcp");
+    p.setSpec(null);
+    cluster.client.resource(p).create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var accepted = accepted(get("bare"));
+              assertThat(accepted.reason).isEqualTo("Invalid");
+              assertThat(accepted.message).contains("spec is required");
+            });
+  }
+
+  @Test
   void a_name_no_service_can_be_named_after_is_refused_with_the_rule() {
     // a valid object name (a DNS subdomain), but mcp.github-guard is no valid Service name
     cluster.deployment(NS, "vmcp", 1);

@@ -24,6 +24,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
@@ -434,6 +435,10 @@ public final class FastPath extends Handler.Wrapper {
     private final AtomicBoolean finished = new AtomicBoolean();
     private long started;
     private volatile long declared = -1;
+
+    /** Whether anything of the upstream's answer (its headers, or bytes) was written out. */
+    private volatile boolean sentToClient;
+
     private volatile boolean clientFailed;
 
     Exchange(
@@ -518,6 +523,7 @@ public final class FastPath extends Handler.Wrapper {
       boolean sse = Forwarder.answerHeaders(answer, out::add, out::put);
       declared = answer.getLongField(HttpHeader.CONTENT_LENGTH);
       if (sse) {
+        sentToClient = true;
         peer.write(false, BufferUtil.EMPTY_BUFFER, toClient(proceed));
       } else {
         proceed.succeeded();
@@ -529,6 +535,7 @@ public final class FastPath extends Handler.Wrapper {
       if (last || declared >= 0 && peer.contentWritten() + bytes.remaining() >= declared) {
         finish(); // the upstream's answer is all in: idle before the client can send its next
       }
+      sentToClient = true;
       peer.write(last, bytes, toClient(written));
     }
 
@@ -563,6 +570,16 @@ public final class FastPath extends Handler.Wrapper {
       } else if (state.get() == ANSWERED) {
         if (!clientFailed && declared >= 0 && peer.contentWritten() == declared) {
           done(true).succeeded(); // only the end-of-body marker was missing: the client has it all
+        } else if (!sentToClient) {
+          // Its headers came, not a byte of its body: nothing of the answer has left, so the
+          // guard answers 502 as for an upstream that failed before answering.
+          HttpFields.Mutable headers = peer.answerHeaders();
+          HttpField date = headers.getField(HttpHeader.DATE);
+          headers.clear();
+          if (date != null) {
+            headers.put(date);
+          }
+          answer(GuardError.UPSTREAM_FAILED, cause.toString(), done(true));
         } else {
           done(true).failed(cause); // the client must see a cut answer, not a clean end
         }

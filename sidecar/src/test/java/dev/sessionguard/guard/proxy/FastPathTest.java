@@ -125,6 +125,26 @@ class FastPathTest {
   }
 
   @Test
+  void an_upstream_that_breaks_after_its_headers_before_any_body_byte_gets_502() throws Exception {
+    upstream.script(
+        (r, s) -> {
+          raw(
+              s,
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n"
+                  + "X-Upstream: yes\r\n\r\n");
+          s.close(); // a clean end, so the headers are surely read first: the body never comes
+        });
+
+    String answer = exchange(post(SESSION, CALL));
+
+    // nothing of the upstream's answer had left: the guard's own 502, as the decision table says
+    assertThat(answer).startsWith("HTTP/1.1 502").doesNotContainIgnoringCase("x-upstream");
+    assertThat(bodyOf(answer).path("id").asInt()).isEqualTo(7);
+    assertThat(bodyOf(answer).path("error").path("code").asInt()).isEqualTo(-31010);
+    await().untilAsserted(() -> assertThat(metric(guard, INFLIGHT)).isZero());
+  }
+
+  @Test
   void an_upstream_that_breaks_mid_body_cuts_the_answer_and_gives_the_permit_back()
       throws Exception {
     upstream.script(

@@ -111,14 +111,15 @@ public final class MemorySessionRegistry implements SessionRegistry {
   }
 
   @Override
-  public Session confirm(Reservation reservation, String sessionId, boolean started) {
+  public Session confirm(
+      Reservation reservation, String sessionId, boolean started, boolean activity) {
     lock.lock();
     try {
       release(reservation);
       Session existing = sessions.get(sessionId);
       if (existing != null) {
         if (started && existing.client().equals(reservation.client)) {
-          requestStarted(existing, true); // reentrant
+          requestStarted(existing, activity); // reentrant
         }
         return existing;
       }

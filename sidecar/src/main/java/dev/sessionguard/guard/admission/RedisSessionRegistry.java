@@ -140,7 +140,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private final Object heldLock = new Object();
 
   /**
-   * Writes Redis missed while unreachable: {"end", id, reason}, {"confirm", rid, id, client} or
+   * Writes Redis missed while unreachable: {"end", id, reason}, {"confirm", rid, id, client,
+   * started, activity} (nothing started: the re-sync after the outage carries the count) or
    * {"cancel", rid, whether the admission's reply was lost}.
    */
   private final Queue<String[]> replay = new ConcurrentLinkedQueue<>();
@@ -330,10 +331,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   }
 
   @Override
-  public Session confirm(Reservation reservation, String sessionId, boolean started) {
+  public Session confirm(
+      Reservation reservation, String sessionId, boolean started, boolean activity) {
     String rid = reserved.remove(reservation);
     if (rid == null) {
-      return confirmHeld(reservation, sessionId, started);
+      return confirmHeld(reservation, sessionId, started, activity);
     }
     reservation.open = false;
     if (available) {
@@ -349,13 +351,15 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
                 rid,
                 sessionId,
                 reservation.client,
-                flag(started));
+                flag(started),
+                flag(activity));
       } catch (RedisException e) {
         unavailable(e);
         if (started) {
           notStarted(sessionId, resyncsBefore, true); // held below, and counted there
         }
-        return confirmHeld(new Reservation(reservation.client, false), sessionId, started, rid);
+        return confirmHeld(
+            new Reservation(reservation.client, false), sessionId, started, activity, rid);
       }
       Session session = sessionOf(sessionId, (String) reply.get(1), (String) reply.get(2));
       if (started && !session.client().equals(reservation.client)) {
@@ -365,7 +369,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       }
       return session;
     }
-    return confirmHeld(new Reservation(reservation.client, false), sessionId, started, rid);
+    return confirmHeld(
+        new Reservation(reservation.client, false), sessionId, started, activity, rid);
   }
 
   /**
@@ -375,18 +380,19 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
    * with it reaches Redis with the re-sync that follows the outage.
    */
   private Session confirmHeld(
-      Reservation reservation, String sessionId, boolean started, String rid) {
+      Reservation reservation, String sessionId, boolean started, boolean activity, String rid) {
     synchronized (heldLock) {
-      Session session = confirmHeld(reservation, sessionId, started);
-      replay("confirm", rid, sessionId, reservation.client, flag(false));
+      Session session = confirmHeld(reservation, sessionId, started, activity);
+      replay("confirm", rid, sessionId, reservation.client, flag(false), flag(false));
       return session;
     }
   }
 
   /** Holds the session here (a reservation made here while Redis was unreachable, or above). */
-  private Session confirmHeld(Reservation reservation, String sessionId, boolean started) {
+  private Session confirmHeld(
+      Reservation reservation, String sessionId, boolean started, boolean activity) {
     synchronized (heldLock) {
-      Session session = local.confirm(reservation, sessionId, started);
+      Session session = local.confirm(reservation, sessionId, started, activity);
       held.putIfAbsent(session.id(), session);
       if (started && session.client().equals(reservation.client)) {
         countStarted(sessionId);
@@ -872,7 +878,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     for (String[] op = replay.peek(); op != null; op = replay.peek()) {
       switch (op[0]) {
         case "end" -> call(END, ScriptOutputType.MULTI, op[1], tombstoneMs);
-        case "confirm" -> call(CONFIRM, ScriptOutputType.MULTI, now(), op[1], op[2], op[3], op[4]);
+        case "confirm" ->
+            call(CONFIRM, ScriptOutputType.MULTI, now(), op[1], op[2], op[3], op[4], op[5]);
         default -> call(CANCEL, ScriptOutputType.INTEGER, op[1], op[2]);
       }
       replay.poll();

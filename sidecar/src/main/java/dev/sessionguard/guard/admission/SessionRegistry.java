@@ -29,15 +29,23 @@ public interface SessionRegistry {
    * adoptions of one id raced), the reservation is released and the live session returned.
    *
    * @param started the request whose answer brought the id is a POST still being answered: the
-   *     session is busy with it from this same step (as {@link #requestStarted} with activity), so
-   *     no eviction or reaping can end it while its answer streams; then {@link #requestFinished}
-   *     must follow. Nothing is started when the id is live already as another client's session.
+   *     session is busy with it from this same step (as {@link #requestStarted}), so no eviction or
+   *     reaping can end it while its answer streams; then {@link #requestFinished} must follow.
+   *     Nothing is started when the id is live already as another client's session.
+   * @param activity whether that POST counts as activity (a new session's creation always does)
    */
-  Session confirm(Reservation reservation, String sessionId, boolean started);
+  Session confirm(Reservation reservation, String sessionId, boolean started, boolean activity);
 
-  /** {@link #confirm(Reservation, String, boolean)} with nothing started. */
+  /**
+   * {@link #confirm(Reservation, String, boolean, boolean)}, a started POST counting as activity.
+   */
+  default Session confirm(Reservation reservation, String sessionId, boolean started) {
+    return confirm(reservation, sessionId, started, true);
+  }
+
+  /** {@link #confirm(Reservation, String, boolean, boolean)} with nothing started. */
   default Session confirm(Reservation reservation, String sessionId) {
-    return confirm(reservation, sessionId, false);
+    return confirm(reservation, sessionId, false, false);
   }
 
   /** Releases a reservation that did not become a session; a second call does nothing. */

@@ -540,7 +540,8 @@ public final class McpEndpoint implements Handler {
       }
       // a POST is busy with its answer from the start, as on any held session
       boolean post = "POST".equals(ctx.req().getMethod());
-      Session session = sessions.confirm(reservation, request.sessionId(), post);
+      Session session =
+          sessions.confirm(reservation, request.sessionId(), post, activity(cfg, request));
       hold.leave(); // held now: later requests find it
       boolean mine = session.client().equals(client.name());
       Runnable finish = post && mine ? finisher(session, activity(cfg, request), true) : null;

@@ -267,6 +267,20 @@ class MemorySessionRegistryTest {
   }
 
   @Test
+  void a_confirmation_joining_a_live_session_counts_its_post_as_activity_only_if_it_is() {
+    Session a1 = open("alice", "a1");
+    clock.advance(IDLE.minusMinutes(1));
+    var a = (Admission.Admitted) registry.admit("alice", CAPS, false, false);
+    // an adopting POST that is no activity (activity: ToolCalls, a ping) finds a1 live
+    assertThat(registry.confirm(a.reservation(), "a1", true, false)).isEqualTo(a1);
+    registry.requestFinished(a1, false);
+    clock.advance(Duration.ofMinutes(2));
+    assertThat(registry.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("a1");
+  }
+
+  @Test
   void a_confirmation_finding_another_clients_session_starts_nothing_on_it() {
     var caps = new SessionCaps(10, 1, true);
     Session a1 = open("alice", "a1", caps);

@@ -2,7 +2,8 @@
 -- lapsed): the upstream issued the session, so it is recorded anyway.
 -- ARGV[4] now, [5] reservation id, [6] session id, [7] client, [8] '1' when the POST that brought
 -- the id is still being answered: the session is busy with it from this step (see start_request),
--- unless it is another client's.
+-- unless it is another client's; [9] '1' when that POST counts as activity (a new session's
+-- creation always does).
 -- Returns {'new' | 'existing', client, created}.
 local now, rid, id, client = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local started = ARGV[8] == '1'
@@ -12,7 +13,7 @@ redis.call('HDEL', guard_evictions(GUARD), rid) -- the admission's reply was rec
 local f = redis.call('HMGET', session_key(id), 'client', 'created', 'guard')
 if f[1] then
   if started and f[1] == client then
-    start_request(id, f[3], now, true)
+    start_request(id, f[3], now, ARGV[9] == '1')
   end
   return {'existing', f[1], f[2]}
 end

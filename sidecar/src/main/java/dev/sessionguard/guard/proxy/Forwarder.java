@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.proxy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.guard.identity.ClientAddress;
 import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
@@ -65,6 +66,9 @@ public final class Forwarder {
   }
 
   /** How streaming the answer back ended. */
+  /** The request attribute holding its JSON-RPC id (a JsonNode, or absent), for 502 bodies. */
+  static final String RPC_ID = "sessionguard.rpcId";
+
   enum Outcome {
     COMPLETE,
     CLIENT_GONE,
@@ -309,6 +313,13 @@ public final class Forwarder {
             // Only the end-of-body marker was missing (e.g. the guard is stopping): the client
             // already has the whole answer.
             return Outcome.COMPLETE;
+          }
+          if (!sse && written == 0 && !res.isCommitted()) {
+            // Nothing of the answer has left: the guard answers 502 itself, as it does for an
+            // upstream that fails before its headers (and as the fast path does).
+            res.reset();
+            GuardError.UPSTREAM_FAILED.write(res, (JsonNode) req.getAttribute(RPC_ID), null, null);
+            return Outcome.UPSTREAM_BROKEN;
           }
           abortClient(req, chunk.getFailure());
           return Outcome.UPSTREAM_BROKEN;

@@ -239,6 +239,9 @@ public final class McpEndpoint implements Handler {
     }
     Classification labelled = new Classification(era, rpcMethod, id, sessionId);
     Classification request = onHeldSession(labelled) ? labelled.asSessionEra() : labelled;
+    if (id != null) {
+      req.setAttribute(Forwarder.RPC_ID, id); // for a 502 the relay may have to answer
+    }
     if (drain.refusingNewWork() && !onKnownSession(request)) {
       refuse(res, Refusal.DRAINING, request.id(), DRAIN_RETRY);
       return;

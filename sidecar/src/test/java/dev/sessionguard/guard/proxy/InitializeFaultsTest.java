@@ -91,6 +91,37 @@ class InitializeFaultsTest {
   }
 
   @Test
+  void an_answer_broken_after_its_headers_before_its_body_gets_502_and_its_session_deleted()
+      throws Exception {
+    upstream.script(
+        (r, s) -> {
+          if (r.method().equals("DELETE")) {
+            json(s, 200, Map.of(), "");
+            return;
+          }
+          raw(
+              s,
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: cut\r\n"
+                  + "Content-Length: 50\r\n\r\n");
+          s.close(); // a clean end, so the headers are surely read first
+        });
+    HttpResponse<String> r = send(initialize(guard, "a"));
+    // nothing of the answer had left: the guard's own 502, as on the fast path
+    assertThat(r.statusCode()).isEqualTo(502);
+    assertThat(r.headers().firstValue("Mcp-Session-Id")).isEmpty();
+    assertThat(PolicyJson.json().readTree(r.body()).get("id").asText()).isEqualTo("a");
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(upstream.seen)
+                    .anyMatch(
+                        q ->
+                            q.method().equals("DELETE")
+                                && "cut".equals(q.headers().get("mcp-session-id"))));
+    assertNoSlotTaken();
+  }
+
+  @Test
   void a_reset_mid_answer_ends_the_session_and_deletes_it_upstream() {
     upstream.script(
         (r, s) -> {

@@ -49,6 +49,18 @@ class InitializeFaultsTest {
     upstream.close();
   }
 
+  /** The guard sends the upstream a DELETE for {@code session}. */
+  void awaitDeletedUpstream(String session) {
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(upstream.seen)
+                    .anyMatch(
+                        q ->
+                            q.method().equals("DELETE")
+                                && session.equals(q.headers().get("mcp-session-id"))));
+  }
+
   void assertNoSlotTaken() {
     await()
         .atMost(Duration.ofSeconds(10))
@@ -110,14 +122,7 @@ class InitializeFaultsTest {
     assertThat(r.statusCode()).isEqualTo(502);
     assertThat(r.headers().firstValue("Mcp-Session-Id")).isEmpty();
     assertThat(PolicyJson.json().readTree(r.body()).get("id").asText()).isEqualTo("a");
-    await()
-        .untilAsserted(
-            () ->
-                assertThat(upstream.seen)
-                    .anyMatch(
-                        q ->
-                            q.method().equals("DELETE")
-                                && "cut".equals(q.headers().get("mcp-session-id"))));
+    awaitDeletedUpstream("cut");
     assertNoSlotTaken();
   }
 
@@ -140,14 +145,7 @@ class InitializeFaultsTest {
     } catch (IllegalStateException expected) {
       // truncated
     }
-    await()
-        .untilAsserted(
-            () ->
-                assertThat(upstream.seen)
-                    .anyMatch(
-                        q ->
-                            q.method().equals("DELETE")
-                                && "half".equals(q.headers().get("mcp-session-id"))));
+    awaitDeletedUpstream("half");
     assertNoSlotTaken();
   }
 
@@ -242,14 +240,7 @@ class InitializeFaultsTest {
     }
     clientGone.countDown();
 
-    await()
-        .untilAsserted(
-            () ->
-                assertThat(upstream.seen)
-                    .anyMatch(
-                        q ->
-                            q.method().equals("DELETE")
-                                && "orphan".equals(q.headers().get("mcp-session-id"))));
+    awaitDeletedUpstream("orphan");
     assertNoSlotTaken();
   }
 

@@ -4,6 +4,7 @@ import dev.sessionguard.policy.SessionPolicy;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /** Counts the target's pods whose guard enforces the current policy hash. */
 class Enforcement {
@@ -13,6 +14,26 @@ class Enforcement {
   Enforcement(KubernetesClient client, GuardProbe probe) {
     this.client = client;
     this.probe = probe;
+  }
+
+  /**
+   * One live pod carrying all of {@code podLabels}, as a pod-template-shaped map (its {@code
+   * metadata.labels} and {@code spec.containers}): what a workload that is not ours to read (a
+   * VirtualMCPServer, whose Deployment ToolHive makes) really puts on its pods.
+   */
+  Optional<Map<String, Object>> livePod(SessionPolicy policy, Map<String, String> podLabels) {
+    return client
+        .pods()
+        .inNamespace(policy.getMetadata().getNamespace())
+        .withLabels(podLabels)
+        .list()
+        .getItems()
+        .stream()
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .findFirst()
+        .map(
+            p ->
+                PodTemplates.asMap(client.getKubernetesSerialization().convertValue(p, Map.class)));
   }
 
   /**

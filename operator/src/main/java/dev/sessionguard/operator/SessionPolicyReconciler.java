@@ -244,6 +244,12 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
           injectionFailure = describeTarget(policy) + " could not be written: " + apiMessage(e);
         }
         if (Boolean.TRUE.equals(spec.exposure.lockdown)) {
+          // A VirtualMCPServer's template holds only what was put there: ToolHive's own labels
+          // and ports are on its pods.
+          var seen =
+              ToolHive.KIND.equals(spec.targetRef.kind)
+                  ? enforcement.livePod(policy, podLabels).orElse(template)
+                  : template;
           bypass =
               GuardBypass.admittingUpstream(
                   context
@@ -255,9 +261,9 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
                       .list()
                       .getItems(),
                   Lockdown.nameFor(policy),
-                  podLabels,
+                  podLabels(policy, seen),
                   spec.upstream.port,
-                  PodTemplates.namedPorts(template));
+                  PodTemplates.namedPorts(seen));
         }
       } else {
         expose(policy, context, Map.of(), false);

@@ -9,10 +9,13 @@ import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import dev.sessionguard.policy.SessionPolicyStatus.Condition;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -395,8 +398,8 @@ class InjectionTest {
             });
   }
 
-  @Test
-  void a_virtualmcpserver_gets_the_guard_through_its_pod_template_spec() {
+  /** ToolHive's CRD, serving VirtualMCPServer v1beta1, as ToolHive installs it. */
+  void installToolHive() {
     cluster
         .client
         .apiextensions()
@@ -434,7 +437,15 @@ class InjectionTest {
                 .endSpec()
                 .build())
         .create();
-    startOperator();
+  }
+
+  /** The VirtualMCPServer "vmcp", with a spec field of ToolHive's own. */
+  io.fabric8.kubernetes.client.dsl.NonNamespaceOperation<
+          io.fabric8.kubernetes.api.model.GenericKubernetesResource,
+          io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
+          io.fabric8.kubernetes.client.dsl.Resource<
+              io.fabric8.kubernetes.api.model.GenericKubernetesResource>>
+      createVmcp() {
     var vmcps =
         cluster
             .client
@@ -452,6 +463,79 @@ class InjectionTest {
                 .withAdditionalProperties(Map.of("spec", Map.of("groupRef", "tools")))
                 .build())
         .create();
+    return vmcps;
+  }
+
+  @Test
+  void lockdown_names_a_network_policy_admitting_a_virtualmcpservers_pods_by_toolhives_labels() {
+    installToolHive();
+    startOperator();
+    createVmcp();
+    var p = vmcpPolicy();
+    p.getSpec().exposure.lockdown = true;
+    cluster.client.resource(p).create();
+    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
+    // ToolHive's pod: its own labels and port names, and what the podTemplateSpec carries
+    cluster
+        .client
+        .pods()
+        .inNamespace(NS)
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName("vmcp-0")
+                .addToLabels("app.kubernetes.io/name", "vmcp")
+                .addToLabels(PodTemplates.GUARDED_BY, "v")
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("vmcp")
+                .withImage("vmcp")
+                .addNewPort()
+                .withName("http")
+                .withContainerPort(4483)
+                .endPort()
+                .endContainer()
+                .endSpec()
+                .build())
+        .create();
+    // a NetworkPolicy written for ToolHive's pods, admitting the vMCP port by its name
+    cluster
+        .client
+        .network()
+        .v1()
+        .networkPolicies()
+        .inNamespace(NS)
+        .resource(
+            new NetworkPolicyBuilder()
+                .withNewMetadata()
+                .withName("allow-vmcp")
+                .endMetadata()
+                .withNewSpec()
+                .withNewPodSelector()
+                .addToMatchLabels("app.kubernetes.io/name", "vmcp")
+                .endPodSelector()
+                .addNewIngress()
+                .addNewPort()
+                .withPort(new IntOrString("http"))
+                .endPort()
+                .endIngress()
+                .endSpec()
+                .build())
+        .create();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(condition("v", "Ready").message)
+                    .contains("NetworkPolicy allow-vmcp also admits the upstream port 4483"));
+  }
+
+  @Test
+  void a_virtualmcpserver_gets_the_guard_through_its_pod_template_spec() {
+    installToolHive();
+    startOperator();
+    var vmcps = createVmcp();
     cluster.client.resource(vmcpPolicy()).create();
     await()
         .atMost(WAIT)

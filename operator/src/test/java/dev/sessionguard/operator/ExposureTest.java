@@ -11,7 +11,6 @@ import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
-import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import java.time.Duration;
 import java.util.Map;
 import org.awaitility.Awaitility;
@@ -158,29 +157,7 @@ class ExposureTest {
   @Test
   void another_network_policy_admitting_the_upstream_port_is_a_warning() {
     cluster.deployment(NS, "vmcp", 1);
-    cluster
-        .client
-        .network()
-        .v1()
-        .networkPolicies()
-        .inNamespace(NS)
-        .resource(
-            new NetworkPolicyBuilder()
-                .withNewMetadata()
-                .withName("allow-mcp")
-                .endMetadata()
-                .withNewSpec()
-                .withNewPodSelector()
-                .addToMatchLabels("app", "vmcp")
-                .endPodSelector()
-                .addNewIngress()
-                .addNewPort()
-                .withPort(new IntOrString(4483))
-                .endPort()
-                .endIngress()
-                .endSpec()
-                .build())
-        .create();
+    cluster.networkPolicyAdmitting(NS, "allow-mcp", "app", "vmcp", new IntOrString(4483));
     var p = MockCluster.policy(NS, "p", "vmcp");
     p.getSpec().exposure.lockdown = true;
     create(p);

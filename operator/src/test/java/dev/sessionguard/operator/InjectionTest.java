@@ -15,7 +15,6 @@ import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
-import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -500,29 +499,8 @@ class InjectionTest {
                 .build())
         .create();
     // a NetworkPolicy written for ToolHive's pods, admitting the vMCP port by its name
-    cluster
-        .client
-        .network()
-        .v1()
-        .networkPolicies()
-        .inNamespace(NS)
-        .resource(
-            new NetworkPolicyBuilder()
-                .withNewMetadata()
-                .withName("allow-vmcp")
-                .endMetadata()
-                .withNewSpec()
-                .withNewPodSelector()
-                .addToMatchLabels("app.kubernetes.io/name", "vmcp")
-                .endPodSelector()
-                .addNewIngress()
-                .addNewPort()
-                .withPort(new IntOrString("http"))
-                .endPort()
-                .endIngress()
-                .endSpec()
-                .build())
-        .create();
+    cluster.networkPolicyAdmitting(
+        NS, "allow-vmcp", "app.kubernetes.io/name", "vmcp", new IntOrString("http"));
     await()
         .atMost(WAIT)
         .untilAsserted(

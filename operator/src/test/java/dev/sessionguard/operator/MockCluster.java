@@ -3,12 +3,14 @@ package dev.sessionguard.operator;
 import dev.sessionguard.policy.SessionPolicy;
 import dev.sessionguard.policy.SessionPolicySpec;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
@@ -178,6 +180,36 @@ final class MockCluster implements AutoCloseable {
                 .endContainer()
                 .endSpec()
                 .endTemplate()
+                .endSpec()
+                .build())
+        .create();
+  }
+
+  /**
+   * A NetworkPolicy a user wrote: ingress on {@code port} (a number or a port name) to the pods
+   * labelled {@code label}={@code value}.
+   */
+  void networkPolicyAdmitting(
+      String namespace, String name, String label, String value, IntOrString port) {
+    client
+        .network()
+        .v1()
+        .networkPolicies()
+        .inNamespace(namespace)
+        .resource(
+            new NetworkPolicyBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withNewSpec()
+                .withNewPodSelector()
+                .addToMatchLabels(label, value)
+                .endPodSelector()
+                .addNewIngress()
+                .addNewPort()
+                .withPort(port)
+                .endPort()
+                .endIngress()
                 .endSpec()
                 .build())
         .create();

@@ -13,6 +13,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -231,11 +232,56 @@ public final class Forwarder {
     if (seen.upstream() == upstream && seen.pathQuery().equals(pathQuery)) {
       return seen;
     }
-    URI uri = URI.create(upstream + pathQuery); // the raw path, as the client sent it
+    // the raw path, as the client sent it, but for what a URI may not hold as it is
+    String sendable = sendable(pathQuery);
+    URI uri = URI.create(upstream + sendable);
     Target target =
-        new Target(upstream, pathQuery, uri, new HttpField(HttpHeader.HOST, uri.getAuthority()));
+        new Target(upstream, sendable, uri, new HttpField(HttpHeader.HOST, uri.getAuthority()));
     last = target;
     return target;
+  }
+
+  /**
+   * {@code pathQuery} with every character a URI may not hold as it is (Jetty accepts some in a
+   * request target, {@code |} or {@code {}}, and gives non-ASCII ones decoded) percent-encoded as
+   * UTF-8, and a {@code %} that starts no escape encoded too; itself when there is none, as nearly
+   * always.
+   */
+  static String sendable(String pathQuery) {
+    int i = 0;
+    while (i < pathQuery.length() && plain(pathQuery, i)) {
+      i++;
+    }
+    if (i == pathQuery.length()) {
+      return pathQuery;
+    }
+    StringBuilder out = new StringBuilder(pathQuery.length() + 16).append(pathQuery, 0, i);
+    for (; i < pathQuery.length(); i++) {
+      char c = pathQuery.charAt(i);
+      if (plain(pathQuery, i)) {
+        out.append(c);
+        continue;
+      }
+      int end = Character.isHighSurrogate(c) && i + 1 < pathQuery.length() ? i + 2 : i + 1;
+      for (byte b : pathQuery.substring(i, end).getBytes(StandardCharsets.UTF_8)) {
+        out.append('%').append(HEX[(b >> 4) & 0xF]).append(HEX[b & 0xF]);
+      }
+      i = end - 1;
+    }
+    return out.toString();
+  }
+
+  private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+
+  /** Whether the character at {@code i} may stand as it is in a URI's path or query. */
+  private static boolean plain(String s, int i) {
+    char c = s.charAt(i);
+    if (c == '%') {
+      return i + 2 < s.length()
+          && Character.digit(s.charAt(i + 1), 16) >= 0
+          && Character.digit(s.charAt(i + 2), 16) >= 0;
+    }
+    return c < 0x7F && (Character.isLetterOrDigit(c) || "-._~!$&'()*+,;=:@/?".indexOf(c) >= 0);
   }
 
   /** Sends a request framed by {@link #head} on the fast path's own upstream connections. */

@@ -84,6 +84,26 @@ class ForwardingTest {
   }
 
   @Test
+  void a_target_with_characters_a_uri_may_not_hold_reaches_the_upstream_percent_encoded()
+      throws Exception {
+    upstream.script((r, s) -> ScriptedUpstream.json(s, 200, java.util.Map.of(), "{}"));
+    // Jetty takes | and { in a query; the upstream gets them escaped, not a 500
+    String answer =
+        exchange(
+            "POST /mcp?q=a|b{c}%zz&ok=%41 HTTP/1.1\r\nHost: guard\r\n"
+                + "Content-Type: application/json\r\nConnection: close\r\nContent-Length: "
+                + PING.length()
+                + "\r\n\r\n"
+                + PING);
+    assertThat(answer).startsWith("HTTP/1.1 200");
+    assertThat(upstream.seen.get(0).path()).isEqualTo("/mcp?q=a%7Cb%7Bc%7D%25zz&ok=%41");
+    // as Jetty hands it on decoded: UTF-8, escaped
+    assertThat(Forwarder.sendable("/mcp?q=caf\u00e9 \ud83d\ude00"))
+        .isEqualTo("/mcp?q=caf%C3%A9%20%F0%9F%98%80");
+    assertThat(Forwarder.sendable("/mcp?x=1")).isSameAs("/mcp?x=1");
+  }
+
+  @Test
   void interim_answers_from_the_upstream_are_passed_over_for_the_final_one() throws Exception {
     upstream.script(
         (r, s) ->

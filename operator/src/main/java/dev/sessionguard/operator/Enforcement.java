@@ -39,7 +39,8 @@ class Enforcement {
   /**
    * The pods carrying all of {@code podLabels} (the target's pod-template labels and the policy's
    * {@code guarded-by}: a former target's pods, which keep the label until their own rollout, are
-   * not the target's) whose guard enforces {@code hash}.
+   * not the target's — unless the template carries no label of its own, as a VirtualMCPServer's
+   * {@code podTemplateSpec} may not) whose guard enforces {@code hash}.
    */
   int enforcingPods(SessionPolicy policy, String hash, Map<String, String> podLabels) {
     var pods =

@@ -262,7 +262,12 @@ public final class Forwarder {
         out.append(c);
         continue;
       }
-      int end = Character.isHighSurrogate(c) && i + 1 < pathQuery.length() ? i + 2 : i + 1;
+      int end =
+          Character.isHighSurrogate(c)
+                  && i + 1 < pathQuery.length()
+                  && Character.isLowSurrogate(pathQuery.charAt(i + 1))
+              ? i + 2
+              : i + 1;
       for (byte b : pathQuery.substring(i, end).getBytes(StandardCharsets.UTF_8)) {
         out.append('%').append(HEX[(b >> 4) & 0xF]).append(HEX[b & 0xF]);
       }
@@ -273,13 +278,16 @@ public final class Forwarder {
 
   private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 
+  /** An ASCII hex digit (Character.digit also takes other scripts' digits, URI does not). */
+  private static boolean hex(char c) {
+    return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F';
+  }
+
   /** Whether the character at {@code i} may stand as it is in a URI's path or query. */
   private static boolean plain(String s, int i) {
     char c = s.charAt(i);
     if (c == '%') {
-      return i + 2 < s.length()
-          && Character.digit(s.charAt(i + 1), 16) >= 0
-          && Character.digit(s.charAt(i + 2), 16) >= 0;
+      return i + 2 < s.length() && hex(s.charAt(i + 1)) && hex(s.charAt(i + 2));
     }
     return c < 0x7F && (Character.isLetterOrDigit(c) || "-._~!$&'()*+,;=:@/?".indexOf(c) >= 0);
   }

@@ -101,6 +101,10 @@ class ForwardingTest {
     assertThat(Forwarder.sendable("/mcp?q=caf\u00e9 \ud83d\ude00"))
         .isEqualTo("/mcp?q=caf%C3%A9%20%F0%9F%98%80");
     assertThat(Forwarder.sendable("/mcp?x=1")).isSameAs("/mcp?x=1");
+    // a % before digits of another script starts no escape; a lone surrogate takes only itself
+    assertThat(Forwarder.sendable("/mcp?q=%\u0663\u0663")).isEqualTo("/mcp?q=%25%D9%A3%D9%A3");
+    assertThat(Forwarder.sendable("/mcp?q=\ud83d/")).isEqualTo("/mcp?q=%3F/");
+    java.net.URI.create("http://h" + Forwarder.sendable("/mcp?q=%\uff21\uff21|\ud83d"));
   }
 
   @Test

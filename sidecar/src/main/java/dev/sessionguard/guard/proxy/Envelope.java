@@ -53,8 +53,8 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
       int seen = 0;
       while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
         String name = parser.currentName();
-        int bit = memberBit(name);
-        if ((seen & bit) != 0 || bit == 0 && caseVariant(name)) {
+        int bit = member(name, MEMBERS);
+        if (bit == CASE_VARIANT || (seen & bit) != 0) {
           return null; // ambiguous: the endpoint refuses it
         }
         seen |= bit;
@@ -63,7 +63,7 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
           case "method" -> method = value == JsonToken.VALUE_STRING ? parser.getText() : null;
           case "id" -> id = id(json, parser, value);
           case "params" -> {
-            if (value == JsonToken.START_OBJECT && paramsAmbiguity(parser) != null) {
+            if (value == JsonToken.START_OBJECT && ambiguity(parser, NAMED) != null) {
               return null;
             }
             parser.skipChildren(); // a params that is not an object (read to its end otherwise)
@@ -91,11 +91,11 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
     try (JsonParser parser = PolicyJson.json().createParser(body)) {
       JsonToken token = parser.nextToken();
       if (token == JsonToken.START_OBJECT) {
-        return ambiguity(parser);
+        return ambiguity(parser, MEMBERS);
       }
       if (token == JsonToken.START_ARRAY) {
         while ((token = parser.nextToken()) != null && token != JsonToken.END_ARRAY) {
-          String found = token == JsonToken.START_OBJECT ? ambiguity(parser) : null;
+          String found = token == JsonToken.START_OBJECT ? ambiguity(parser, MEMBERS) : null;
           if (found != null) {
             return found;
           }
@@ -108,21 +108,67 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
     }
   }
 
-  /** {@link #ambiguity(byte[])} of the object the parser is at the start of; read to its end. */
-  private static String ambiguity(JsonParser parser) throws IOException {
+  /** The JSON-RPC members; {@code params} (its bit {@link #PARAMS}) has {@link #NAMED} checked. */
+  private static final Members MEMBERS =
+      new Members(
+          "", "a JSON-RPC member's", "jsonrpc", "id", "method", "params", "result", "error");
+
+  private static final int PARAMS = 1 << 3;
+
+  /** The members of {@code params} a 2026-07-28 {@code Mcp-Name} must match: see HeaderCheck. */
+  private static final Members NAMED =
+      new Members("params.", "a named member's", "name", "uri", "taskId");
+
+  /**
+   * Member names checked for repeats and case variants; {@code prefix} and {@code kind} word the
+   * answer.
+   */
+  private record Members(String prefix, String kind, String... names) {}
+
+  private static final int CASE_VARIANT = -1;
+
+  /**
+   * {@code 1 << i} when {@code name} spells {@code members.names[i]} exactly, {@link #CASE_VARIANT}
+   * when it spells one in another letter case (Unicode case-insensitively, as Go folds), else 0.
+   */
+  private static int member(String name, Members members) {
+    String[] names = members.names();
+    for (int i = 0; i < names.length; i++) {
+      if (names[i].equals(name)) {
+        return 1 << i;
+      }
+    }
+    for (String n : names) {
+      if (n.equalsIgnoreCase(name)) {
+        return CASE_VARIANT;
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * {@link #ambiguity(byte[])} of the object the parser is at the start of, for {@code members}
+   * (and, for the JSON-RPC ones, the named members of an object {@code params}); read to its end.
+   */
+  private static String ambiguity(JsonParser parser, Members members) throws IOException {
     int seen = 0;
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String name = parser.currentName();
-      int bit = memberBit(name);
-      if ((seen & bit) != 0) {
-        return "member '" + name + "' is repeated";
+      int bit = member(name, members);
+      if (bit == CASE_VARIANT) {
+        return "member '"
+            + members.prefix()
+            + name
+            + "' is "
+            + members.kind()
+            + " name in another letter case";
       }
-      if (bit == 0 && caseVariant(name)) {
-        return "member '" + name + "' is a JSON-RPC member's name in another letter case";
+      if ((seen & bit) != 0) {
+        return "member '" + members.prefix() + name + "' is repeated";
       }
       seen |= bit;
-      if (parser.nextToken() == JsonToken.START_OBJECT && bit == PARAMS) {
-        String found = paramsAmbiguity(parser);
+      if (parser.nextToken() == JsonToken.START_OBJECT && members == MEMBERS && bit == PARAMS) {
+        String found = ambiguity(parser, NAMED);
         if (found != null) {
           return found;
         }
@@ -131,66 +177,6 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
       }
     }
     return null;
-  }
-
-  private static final int PARAMS = 8;
-
-  /**
-   * The same for the members of {@code params} a 2026-07-28 {@code Mcp-Name} header must match
-   * ({@code name}, {@code uri}, {@code taskId}: see {@link HeaderCheck}); read to its end.
-   */
-  private static String paramsAmbiguity(JsonParser parser) throws IOException {
-    int seen = 0;
-    while (parser.nextToken() == JsonToken.FIELD_NAME) {
-      String name = parser.currentName();
-      int bit =
-          switch (name) {
-            case "name" -> 1;
-            case "uri" -> 2;
-            case "taskId" -> 4;
-            default -> 0;
-          };
-      if ((seen & bit) != 0) {
-        return "member 'params." + name + "' is repeated";
-      }
-      if (bit == 0
-          && (name.equalsIgnoreCase("name")
-              || name.equalsIgnoreCase("uri")
-              || name.equalsIgnoreCase("taskId"))) {
-        return "member 'params." + name + "' is a named member's name in another letter case";
-      }
-      seen |= bit;
-      parser.nextToken();
-      parser.skipChildren();
-    }
-    return null;
-  }
-
-  /** A bit of its own for each JSON-RPC member name, exactly spelt; 0 for any other name. */
-  private static int memberBit(String name) {
-    return switch (name) {
-      case "jsonrpc" -> 1;
-      case "id" -> 2;
-      case "method" -> 4;
-      case "params" -> PARAMS;
-      case "result" -> 16;
-      case "error" -> 32;
-      default -> 0;
-    };
-  }
-
-  /** Whether a name that is no JSON-RPC member's equals one ignoring case (Unicode folding). */
-  private static boolean caseVariant(String name) {
-    return switch (name.length()) {
-      case 2 -> name.equalsIgnoreCase("id");
-      case 5 -> name.equalsIgnoreCase("error");
-      case 6 ->
-          name.equalsIgnoreCase("method")
-              || name.equalsIgnoreCase("params")
-              || name.equalsIgnoreCase("result");
-      case 7 -> name.equalsIgnoreCase("jsonrpc");
-      default -> false;
-    };
   }
 
   /**

@@ -140,9 +140,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private final Object heldLock = new Object();
 
   /**
-   * Writes Redis missed while unreachable: {"end", id, reason}, {"confirm", rid, id, client,
-   * started, activity} (nothing started: the re-sync after the outage carries the count) or
-   * {"cancel", rid, whether the admission's reply was lost}.
+   * Writes Redis missed while unreachable: {"end", id, reason}, {"confirm", rid, id, client} (its
+   * script starts nothing: the re-sync after the outage carries the count) or {"cancel", rid,
+   * whether the admission's reply was lost}.
    */
   private final Queue<String[]> replay = new ConcurrentLinkedQueue<>();
 
@@ -383,7 +383,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       Reservation reservation, String sessionId, boolean started, boolean activity, String rid) {
     synchronized (heldLock) {
       Session session = confirmHeld(reservation, sessionId, started, activity);
-      replay("confirm", rid, sessionId, reservation.client, flag(false), flag(false));
+      replay("confirm", rid, sessionId, reservation.client);
       return session;
     }
   }
@@ -879,7 +879,15 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       switch (op[0]) {
         case "end" -> call(END, ScriptOutputType.MULTI, op[1], tombstoneMs);
         case "confirm" ->
-            call(CONFIRM, ScriptOutputType.MULTI, now(), op[1], op[2], op[3], op[4], op[5]);
+            call(
+                CONFIRM,
+                ScriptOutputType.MULTI,
+                now(),
+                op[1],
+                op[2],
+                op[3],
+                flag(false),
+                flag(false));
         default -> call(CANCEL, ScriptOutputType.INTEGER, op[1], op[2]);
       }
       replay.poll();

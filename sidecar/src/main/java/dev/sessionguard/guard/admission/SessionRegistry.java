@@ -36,13 +36,6 @@ public interface SessionRegistry {
    */
   Session confirm(Reservation reservation, String sessionId, boolean started, boolean activity);
 
-  /**
-   * {@link #confirm(Reservation, String, boolean, boolean)}, a started POST counting as activity.
-   */
-  default Session confirm(Reservation reservation, String sessionId, boolean started) {
-    return confirm(reservation, sessionId, started, true);
-  }
-
   /** {@link #confirm(Reservation, String, boolean, boolean)} with nothing started. */
   default Session confirm(Reservation reservation, String sessionId) {
     return confirm(reservation, sessionId, false, false);

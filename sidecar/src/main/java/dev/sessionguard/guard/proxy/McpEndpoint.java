@@ -350,7 +350,7 @@ public final class McpEndpoint implements Handler {
       return;
     }
     // busy while its answer streams: a second initialize at the client's cap cannot evict it
-    Session session = sessions.confirm(reservation, issued, true);
+    Session session = sessions.confirm(reservation, issued, true, true);
     Runnable finish = session.client().equals(client.name()) ? finisher(session, true, true) : null;
     Outcome outcome;
     try {

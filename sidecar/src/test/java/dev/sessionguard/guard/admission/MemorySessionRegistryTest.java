@@ -255,7 +255,8 @@ class MemorySessionRegistryTest {
   void a_session_confirmed_with_its_post_started_is_busy_until_that_post_finishes() {
     var caps = new SessionCaps(10, 1, true);
     var a = (Admission.Admitted) registry.admit("alice", caps, false, false);
-    Session a1 = registry.confirm(a.reservation(), "a1", true); // its initialize answer streams
+    Session a1 =
+        registry.confirm(a.reservation(), "a1", true, true); // its initialize answer streams
     assertThat(registry.admit("alice", caps, false, false))
         .isEqualTo(new Admission.Refused(Refusal.CLIENT_SESSIONS));
     clock.advance(IDLE.plusMinutes(1));
@@ -285,7 +286,7 @@ class MemorySessionRegistryTest {
     var caps = new SessionCaps(10, 1, true);
     Session a1 = open("alice", "a1", caps);
     var b = (Admission.Admitted) registry.admit("bob", caps, false, false);
-    assertThat(registry.confirm(b.reservation(), "a1", true).client()).isEqualTo("alice");
+    assertThat(registry.confirm(b.reservation(), "a1", true, true).client()).isEqualTo("alice");
     // alice's session stayed idle: her next initialize may evict it
     var again = (Admission.Admitted) registry.admit("alice", caps, false, false);
     assertThat(again.evicted()).extracting(Session::id).containsExactly(a1.id());

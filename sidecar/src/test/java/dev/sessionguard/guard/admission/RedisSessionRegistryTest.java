@@ -423,7 +423,8 @@ class RedisSessionRegistryTest {
   void a_session_confirmed_with_its_post_started_is_busy_until_that_post_finishes() {
     var caps = new SessionCaps(10, 1, true);
     var a = (Admission.Admitted) registry.admit("alice", caps, false, false);
-    Session a1 = registry.confirm(a.reservation(), "a1", true); // its initialize answer streams
+    Session a1 =
+        registry.confirm(a.reservation(), "a1", true, true); // its initialize answer streams
     assertThat(registry.admit("alice", caps, false, false))
         .isEqualTo(new Admission.Refused(Refusal.CLIENT_SESSIONS));
     clock.advance(IDLE.plusMinutes(1));
@@ -453,7 +454,7 @@ class RedisSessionRegistryTest {
     var caps = new SessionCaps(10, 1, true);
     Session a1 = open("alice", "a1", caps);
     var b = (Admission.Admitted) registry.admit("bob", caps, false, false);
-    assertThat(registry.confirm(b.reservation(), "a1", true).client()).isEqualTo("alice");
+    assertThat(registry.confirm(b.reservation(), "a1", true, true).client()).isEqualTo("alice");
     // alice's session stayed idle: her next initialize may evict it
     var again = (Admission.Admitted) registry.admit("alice", caps, false, false);
     assertThat(again.evicted()).extracting(Session::id).containsExactly(a1.id());
@@ -562,7 +563,7 @@ class RedisSessionRegistryTest {
     var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);
     redis.server.pause(Duration.ofMillis(2500));
     // times out (Redis runs it after the pause): held here, busy, its confirm queued
-    Session s = slow.confirm(admitted.reservation(), "s-busy", true);
+    Session s = slow.confirm(admitted.reservation(), "s-busy", true, true);
     await()
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(() -> assertThat(slow.storeAvailable()).isTrue());

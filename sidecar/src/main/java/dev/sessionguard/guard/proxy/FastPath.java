@@ -99,7 +99,7 @@ public final class FastPath extends Handler.Wrapper {
     HttpFields headers = request.getHeaders();
     Era era = Classification.eraOf(headers.get("MCP-Protocol-Version"));
     if (FrontConnection.declined(request)
-        || McpEndpoint.repeatsHeader(headers) // the endpoint refuses it
+        || McpEndpoint.repeatedHeader(headers) != null // the endpoint refuses it
         || !candidate(
             cfg,
             era,
@@ -484,7 +484,14 @@ public final class FastPath extends Handler.Wrapper {
     private void answer(GuardError error, String why, Callback done) {
       log.warn("upstream {}: {}", error.status(), why);
       peer.status(error.status());
-      peer.answerHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+      // the guard's own answer: none of the upstream's headers, if they came, but the Date
+      HttpFields.Mutable headers = peer.answerHeaders();
+      HttpField date = headers.getField(HttpHeader.DATE);
+      headers.clear();
+      if (date != null) {
+        headers.put(date);
+      }
+      headers.put(HttpHeader.CONTENT_TYPE, "application/json");
       peer.write(true, ByteBuffer.wrap(error.body(rpc.id(), null)), done);
     }
 
@@ -573,12 +580,6 @@ public final class FastPath extends Handler.Wrapper {
         } else if (!sentToClient) {
           // Its headers came, not a byte of its body: nothing of the answer has left, so the
           // guard answers 502 as for an upstream that failed before answering.
-          HttpFields.Mutable headers = peer.answerHeaders();
-          HttpField date = headers.getField(HttpHeader.DATE);
-          headers.clear();
-          if (date != null) {
-            headers.put(date);
-          }
           answer(GuardError.UPSTREAM_FAILED, cause.toString(), done(true));
         } else {
           done(true).failed(cause); // the client must see a cut answer, not a clean end

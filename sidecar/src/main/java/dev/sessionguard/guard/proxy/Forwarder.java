@@ -66,10 +66,10 @@ public final class Forwarder {
     record Failed(GuardError error, String why) implements Answer {}
   }
 
-  /** How streaming the answer back ended. */
   /** The request attribute holding its JSON-RPC id (a JsonNode, or absent), for 502 bodies. */
   static final String RPC_ID = "sessionguard.rpcId";
 
+  /** How streaming the answer back ended. */
   enum Outcome {
     COMPLETE,
     CLIENT_GONE,
@@ -456,7 +456,7 @@ public final class Forwarder {
   }
 
   /** Jetty's own request under a servlet request (the guard runs only on Jetty). */
-  private static ServletContextRequest jetty(HttpServletRequest req) {
+  static ServletContextRequest jetty(HttpServletRequest req) {
     ServletContextRequest jetty = ServletContextRequest.getServletContextRequest(req);
     if (jetty == null) {
       throw new IllegalStateException("not a request Jetty serves: " + req);

@@ -86,23 +86,23 @@ public enum GuardError {
   }
 
   /**
-   * The JSON-RPC error body; {@code mismatch} (or null) goes to {@code error.data.mismatch} (for
-   * {@link #INVALID_REQUEST}: to {@code error.data.detail}).
+   * The JSON-RPC error body; {@code detail} (or null) goes to {@code error.data.mismatch} for
+   * {@link #HEADER_MISMATCH} (the spec's name), to {@code error.data.detail} for the others.
    */
-  byte[] body(JsonNode id, Refusal reason, String mismatch) {
+  byte[] body(JsonNode id, Refusal reason, String detail) {
     ObjectNode root = PolicyJson.json().createObjectNode();
     root.put("jsonrpc", "2.0");
     root.set("id", id == null ? root.nullNode() : id);
     ObjectNode error = root.putObject("error");
     error.put("code", code);
     error.put("message", message);
-    if (reason != null || mismatch != null) {
+    if (reason != null || detail != null) {
       ObjectNode data = error.putObject("data");
       if (reason != null) {
         data.put("reason", reason.label());
       }
-      if (mismatch != null) {
-        data.put(this == INVALID_REQUEST ? "detail" : "mismatch", mismatch);
+      if (detail != null) {
+        data.put(this == HEADER_MISMATCH ? "mismatch" : "detail", detail);
       }
     }
     return root.toString().getBytes(StandardCharsets.UTF_8);
@@ -115,9 +115,9 @@ public enum GuardError {
   }
 
   void write(
-      HttpServletResponse res, JsonNode id, Refusal reason, Duration retryAfter, String mismatch)
+      HttpServletResponse res, JsonNode id, Refusal reason, Duration retryAfter, String detail)
       throws IOException {
-    byte[] bytes = body(id, reason, mismatch);
+    byte[] bytes = body(id, reason, detail);
     res.setStatus(status);
     res.setContentType("application/json");
     if (retryAfter != null) {

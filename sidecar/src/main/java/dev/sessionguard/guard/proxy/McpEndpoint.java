@@ -192,7 +192,7 @@ public final class McpEndpoint implements Handler {
       }
       wouldRefuse(Refusal.ORIGIN, null);
     }
-    String repeated = repeatedHeader(req);
+    String repeated = repeatedHeader(Forwarder.jetty(req).getHeaders());
     if (repeated != null) {
       // the guard reads the first; an upstream reading the last would act on another session
       invalidRequest(res, repeated + " appears more than once");
@@ -822,31 +822,17 @@ public final class McpEndpoint implements Handler {
   private static final List<String> SINGLE_HEADERS =
       List.of("Mcp-Session-Id", "MCP-Protocol-Version", "Mcp-Method", "Mcp-Name");
 
-  /** Whether any of {@link #SINGLE_HEADERS} appears more than once. */
-  static boolean repeatsHeader(HttpFields headers) {
+  /** The first of {@link #SINGLE_HEADERS} that {@code headers} repeat, or null. */
+  static String repeatedHeader(HttpFields headers) {
     int seen = 0;
     for (HttpField field : headers) {
       String name = field.getName();
       for (int i = 0; i < SINGLE_HEADERS.size(); i++) {
         if (name.equalsIgnoreCase(SINGLE_HEADERS.get(i))) {
           if ((seen & 1 << i) != 0) {
-            return true;
+            return SINGLE_HEADERS.get(i);
           }
           seen |= 1 << i;
-        }
-      }
-    }
-    return false;
-  }
-
-  /** The first of {@link #SINGLE_HEADERS} the request repeats, or null. */
-  static String repeatedHeader(HttpServletRequest req) {
-    for (String name : SINGLE_HEADERS) {
-      var values = req.getHeaders(name);
-      if (values != null && values.hasMoreElements()) {
-        values.nextElement();
-        if (values.hasMoreElements()) {
-          return name;
         }
       }
     }

@@ -1,7 +1,9 @@
 package dev.sessionguard.operator;
 
 import dev.sessionguard.policy.SessionPolicy;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -17,11 +19,12 @@ class Enforcement {
   }
 
   /**
-   * One live pod carrying all of {@code podLabels}, as a pod-template-shaped map (its {@code
-   * metadata.labels} and {@code spec.containers}): what a workload that is not ours to read (a
-   * VirtualMCPServer, whose Deployment ToolHive makes) really puts on its pods.
+   * The target's pods not being deleted: those carrying all of {@code podLabels} (the target's
+   * pod-template labels and the policy's {@code guarded-by}: a former target's pods, which keep the
+   * label until their own rollout, are not the target's — unless the template carries no label of
+   * its own, as a VirtualMCPServer's {@code podTemplateSpec} may not).
    */
-  Optional<Map<String, Object>> livePod(SessionPolicy policy, Map<String, String> podLabels) {
+  List<Pod> pods(SessionPolicy policy, Map<String, String> podLabels) {
     return client
         .pods()
         .inNamespace(policy.getMetadata().getNamespace())
@@ -30,30 +33,27 @@ class Enforcement {
         .getItems()
         .stream()
         .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .toList();
+  }
+
+  /**
+   * The first of {@code pods} as a pod-template-shaped map (its {@code metadata.labels} and {@code
+   * spec.containers}): what a workload that is not ours to read (a VirtualMCPServer, whose
+   * Deployment ToolHive makes) really puts on its pods.
+   */
+  Optional<Map<String, Object>> asTemplate(List<Pod> pods) {
+    return pods.stream()
         .findFirst()
         .map(
             p ->
                 PodTemplates.asMap(client.getKubernetesSerialization().convertValue(p, Map.class)));
   }
 
-  /**
-   * The pods carrying all of {@code podLabels} (the target's pod-template labels and the policy's
-   * {@code guarded-by}: a former target's pods, which keep the label until their own rollout, are
-   * not the target's — unless the template carries no label of its own, as a VirtualMCPServer's
-   * {@code podTemplateSpec} may not) whose guard enforces {@code hash}.
-   */
-  int enforcingPods(SessionPolicy policy, String hash, Map<String, String> podLabels) {
-    var pods =
-        client
-            .pods()
-            .inNamespace(policy.getMetadata().getNamespace())
-            .withLabels(podLabels)
-            .list()
-            .getItems();
+  /** How many of {@code pods} run a guard that enforces {@code hash}. */
+  int enforcingPods(SessionPolicy policy, List<Pod> pods, String hash) {
     int adminPort = policy.getSpec().guard.adminPort;
     return (int)
         pods.stream()
-            .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
             .filter(p -> p.getStatus() != null && "Running".equals(p.getStatus().getPhase()))
             .filter(p -> p.getStatus().getPodIP() != null)
             .filter(

@@ -232,7 +232,8 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         desired = GuardInjector.replicas(target.get());
         var template = template(policy, target.get());
         var podLabels = podLabels(policy, template);
-        enforcing = enforcement.enforcingPods(policy, next.policyHash, podLabels);
+        var pods = enforcement.pods(policy, podLabels);
+        enforcing = enforcement.enforcingPods(policy, pods, next.policyHash);
         var spec = policy.getSpec();
         // the dependents first: the ConfigMap the guard mounts exists before its pods start
         expose(policy, context, podLabels, desired > 0 && enforcing >= desired);
@@ -248,7 +249,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
           // and ports are on its pods.
           var seen =
               ToolHive.KIND.equals(spec.targetRef.kind)
-                  ? enforcement.livePod(policy, podLabels).orElse(template)
+                  ? enforcement.asTemplate(pods).orElse(template)
                   : template;
           bypass =
               GuardBypass.admittingUpstream(

@@ -52,37 +52,61 @@ final class Chart {
           Files.copy(source, target);
         }
       }
+      return Rendered.parse(render(chart, valuesYaml));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    } finally {
+      deleteTree(copy); // a stale copy left behind would look like a second chart
     }
-    return Rendered.parse(render(chart, valuesYaml));
   }
 
   /** NOTES.txt as {@code helm install --dry-run} prints it with these values. */
   static String notes(String valuesYaml) {
-    String output =
-        new Helm(DIR)
-            .install()
-            .withName(RELEASE)
-            .withNamespace(NAMESPACE)
-            .withKubeVersion(KUBE_VERSION)
-            .withValuesFile(valuesFile(valuesYaml))
-            .dryRun()
-            .clientOnly()
-            .call()
-            .getOutput();
+    Path values = valuesFile(valuesYaml);
+    String output;
+    try {
+      output =
+          new Helm(DIR)
+              .install()
+              .withName(RELEASE)
+              .withNamespace(NAMESPACE)
+              .withKubeVersion(KUBE_VERSION)
+              .withValuesFile(values)
+              .dryRun()
+              .clientOnly()
+              .call()
+              .getOutput();
+    } finally {
+      deleteTree(values.getParent());
+    }
     int notes = output.indexOf("NOTES:");
     return notes < 0 ? "" : output.substring(notes);
   }
 
   private static String render(Path chart, String valuesYaml) {
-    return new Helm(chart)
-        .template()
-        .withName(RELEASE)
-        .withNamespace(NAMESPACE)
-        .withKubeVersion(KUBE_VERSION)
-        .withValuesFile(valuesFile(valuesYaml))
-        .call();
+    Path values = valuesFile(valuesYaml);
+    try {
+      return new Helm(chart)
+          .template()
+          .withName(RELEASE)
+          .withNamespace(NAMESPACE)
+          .withKubeVersion(KUBE_VERSION)
+          .withValuesFile(values)
+          .call();
+    } finally {
+      deleteTree(values.getParent());
+    }
+  }
+
+  /** Removes a temporary directory this class made, and all in it. */
+  private static void deleteTree(Path dir) {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private static Path valuesFile(String valuesYaml) {

@@ -20,9 +20,10 @@ class Enforcement {
 
   /**
    * The target's pods not being deleted: those carrying all of {@code podLabels} (the target's
-   * pod-template labels and the policy's {@code guarded-by}: a former target's pods, which keep the
-   * label until their own rollout, are not the target's — unless the template carries no label of
-   * its own, as a VirtualMCPServer's {@code podTemplateSpec} may not).
+   * pod-template labels, {@link PodTemplates#TARGET} among them once the guard is in, and the
+   * policy's {@code guarded-by}). A former target's pods keep {@code guarded-by} until their own
+   * rollout; the target label tells them apart even where the template has no label of its own, as
+   * a VirtualMCPServer's {@code podTemplateSpec} may not.
    */
   List<Pod> pods(SessionPolicy policy, Map<String, String> podLabels) {
     return client

@@ -40,10 +40,12 @@ class GuardInjector {
     long grace = GuardContainer.gracePeriodSeconds(policy);
     var name = policy.getMetadata().getName();
     var startSettings = PolicyHash.ofStartSettings(policy.getSpec());
+    var ref = policy.getSpec().targetRef;
+    var target = PodTemplates.targetLabel(ref);
     return edit(
         policy,
-        policy.getSpec().targetRef,
-        t -> PodTemplates.inject(t, name, startSettings, container, volumes, grace));
+        ref,
+        t -> PodTemplates.inject(t, name, target, startSettings, container, volumes, grace));
   }
 
   Outcome remove(SessionPolicy policy) {

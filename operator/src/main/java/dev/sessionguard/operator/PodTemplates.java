@@ -1,9 +1,16 @@
 package dev.sessionguard.operator;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import io.fabric8.kubernetes.api.model.Quantity;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -16,6 +23,13 @@ import java.util.regex.Pattern;
  */
 final class PodTemplates {
   static final String GUARDED_BY = "sessionguard.dev/guarded-by";
+
+  /**
+   * The pod label naming the workload the guard was put into ({@link #targetLabel}): after a
+   * retarget, the former target's pods keep {@code guarded-by} until they roll, and this tells them
+   * apart even where the new target's template has no label of its own (a VirtualMCPServer's).
+   */
+  static final String TARGET = "sessionguard.dev/target";
 
   /**
    * The pod annotation naming the settings the guard reads only at start ({@link
@@ -38,14 +52,16 @@ final class PodTemplates {
 
   /**
    * Puts the guard into {@code template}: its container and volumes replaced or appended, the pod
-   * label and start-settings annotation set, the grace period raised to {@code minGraceSeconds} if
-   * lower (the value it had first is kept in {@link #GRACE_RAISED}).
+   * labels ({@link #GUARDED_BY}, {@link #TARGET} {@code target}) and start-settings annotation set,
+   * the grace period raised to {@code minGraceSeconds} if lower (the value it had first is kept in
+   * {@link #GRACE_RAISED}).
    *
    * @return whether anything changed
    */
   static boolean inject(
       Map<String, Object> template,
       String policy,
+      String target,
       String startSettings,
       Map<String, Object> container,
       List<Map<String, Object>> volumes,
@@ -54,6 +70,10 @@ final class PodTemplates {
     var labels = child(child(template, "metadata"), "labels");
     if (!policy.equals(labels.get(GUARDED_BY))) {
       labels.put(GUARDED_BY, policy);
+      changed = true;
+    }
+    if (!target.equals(labels.get(TARGET))) {
+      labels.put(TARGET, target);
       changed = true;
     }
     var annotations = child(child(template, "metadata"), "annotations");
@@ -96,6 +116,9 @@ final class PodTemplates {
       labels.remove(GUARDED_BY);
       changed = true;
     }
+    if (labels != null && labels.remove(TARGET) != null) {
+      changed = true;
+    }
     var annotations = metadata == null ? null : asMap(metadata.get("annotations"));
     var spec = asMap(template.get("spec"));
     if (annotations != null) {
@@ -127,6 +150,24 @@ final class PodTemplates {
       }
     }
     return changed;
+  }
+
+  /**
+   * The {@link #TARGET} label's value for {@code ref}: {@code <kind>.<name>} in lower case, or,
+   * where that is longer than a label value may be (63), its first 46 characters, a dot and 16 hex
+   * digits of its SHA-256.
+   */
+  static String targetLabel(TargetRef ref) {
+    var value = (ref.kind + "." + ref.name).toLowerCase(Locale.ROOT);
+    if (value.length() <= 63) {
+      return value;
+    }
+    try {
+      var digest = MessageDigest.getInstance("SHA-256").digest(value.getBytes(UTF_8));
+      return value.substring(0, 46) + "." + HexFormat.of().formatHex(digest, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
+    }
   }
 
   /** The {@code from} and {@code to} of a {@link #GRACE_RAISED} value, or null if it is none. */

@@ -452,6 +452,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       declared.forEach((k, v) -> labels.put(k, String.valueOf(v)));
     }
     labels.put(PodTemplates.GUARDED_BY, policy.getMetadata().getName());
+    labels.put(PodTemplates.TARGET, PodTemplates.targetLabel(policy.getSpec().targetRef));
     return labels;
   }
 

@@ -485,6 +485,7 @@ class InjectionTest {
                 .withName("vmcp-0")
                 .addToLabels("app.kubernetes.io/name", "vmcp")
                 .addToLabels(PodTemplates.GUARDED_BY, "v")
+                .addToLabels(PodTemplates.TARGET, "virtualmcpserver.vmcp")
                 .endMetadata()
                 .withNewSpec()
                 .addNewContainer()
@@ -507,6 +508,75 @@ class InjectionTest {
             () ->
                 assertThat(condition("v", "Ready").message)
                     .contains("NetworkPolicy allow-vmcp also admits the upstream port 4483"));
+  }
+
+  @Test
+  void the_pods_of_a_former_deployment_target_do_not_make_a_virtualmcpserver_ready() {
+    installToolHive();
+    startOperator();
+    var vmcps = createVmcp();
+    cluster.deployment(NS, "old", 1);
+    var p = vmcpPolicy();
+    p.getSpec().targetRef = new TargetRef("apps/v1", "Deployment", "old");
+    cluster.client.resource(p).create();
+    awaitInjected("old");
+    cluster.runningPod(NS, "old-1", "v", "10.0.0.1");
+    await().atMost(WAIT).until(() -> policy("v").getStatus().policyHash != null);
+    running.guards.put("10.0.0.1", policy("v").getStatus().policyHash);
+    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Ready").status));
+
+    cluster.editPolicy(NS, "v", v -> v.getSpec().targetRef = vmcpPolicy().getSpec().targetRef);
+    await().atMost(WAIT).until(() -> "False".equals(condition("v", "Ready").status));
+    // old's pod, not rolled yet, keeps guarded-by and reloads the ConfigMap: it reports the
+    // current hash, and the VirtualMCPServer's podTemplateSpec has no label of its own
+    await().atMost(WAIT).until(() -> policy("v").getStatus().policyHash != null);
+    running.guards.put("10.0.0.1", policy("v").getStatus().policyHash);
+    double reconciles = running.reconciles();
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                running.reconciles() > reconciles + 2
+                    || "True".equals(condition("v", "Ready").status));
+    assertThat(condition("v", "Ready").status).isEqualTo("False");
+    assertThat(policy("v").getStatus().pods.enforcing).isZero();
+
+    // ToolHive's pod, with what the podTemplateSpec carries
+    var template =
+        cluster
+            .client
+            .getKubernetesSerialization()
+            .convertValue(
+                vmcps.withName("vmcp").get().<Object>get("spec", "podTemplateSpec"),
+                PodTemplateSpec.class);
+    var labels = template.getMetadata().getLabels();
+    assertThat(labels).containsKeys(PodTemplates.GUARDED_BY, PodTemplates.TARGET);
+    cluster
+        .client
+        .pods()
+        .inNamespace(NS)
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName("vmcp-0")
+                .addToLabels("app.kubernetes.io/name", "vmcp")
+                .addToLabels(labels)
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("vmcp")
+                .withImage("vmcp")
+                .endContainer()
+                .endSpec()
+                .withNewStatus()
+                .withPhase("Running")
+                .withPodIP("10.0.0.2")
+                .endStatus()
+                .build())
+        .create();
+    running.guards.put("10.0.0.2", policy("v").getStatus().policyHash);
+    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Ready").status));
+    assertThat(policy("v").getStatus().pods.enforcing).isEqualTo(1);
   }
 
   @Test

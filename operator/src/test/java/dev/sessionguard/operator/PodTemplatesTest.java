@@ -2,6 +2,7 @@ package dev.sessionguard.operator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -29,5 +30,22 @@ class PodTemplatesTest {
     assertThat(PodTemplates.covers(container("500m", "1Gi", "257Mi", "1"), wanted)).isFalse();
     // elsewhere a string is a string: an environment variable's "1.0" is not its "1"
     assertThat(PodTemplates.covers(container("500m", "1Gi", "256Mi", "1.0"), wanted)).isFalse();
+  }
+
+  @Test
+  void the_target_label_names_kind_and_workload_and_always_fits_a_label_value() {
+    assertThat(PodTemplates.targetLabel(new TargetRef("apps/v1", "Deployment", "mcp-github")))
+        .isEqualTo("deployment.mcp-github");
+    var longName = "a".repeat(200) + ".b";
+    var first = PodTemplates.targetLabel(new TargetRef("apps/v1", "StatefulSet", longName));
+    var other = PodTemplates.targetLabel(new TargetRef("apps/v1", "StatefulSet", longName + "c"));
+    assertThat(first)
+        .hasSizeLessThanOrEqualTo(63)
+        .startsWith("statefulset.aaa")
+        .isNotEqualTo(other);
+    // what the API server takes as a label value
+    for (var value : List.of(first, other)) {
+      assertThat(value).matches("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]");
+    }
   }
 }

@@ -59,7 +59,7 @@ public class SessionPolicySpec {
 
   @JsonPropertyDescription(
       "Enforce refuses what is over a cap; DryRun forwards everything and only counts and logs"
-          + " what it would refuse.")
+          + " what it would refuse or end (it ends no session).")
   @Default("Enforce")
   public Mode mode = Mode.Enforce;
 

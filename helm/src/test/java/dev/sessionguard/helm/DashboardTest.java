@@ -99,6 +99,7 @@ class DashboardTest {
             "sessionguard_sessions_limit",
             "sessionguard_refusals_total",
             "sessionguard_dryrun_refusals_total",
+            "sessionguard_dryrun_ends_total",
             "sessionguard_sessions_ended_total",
             "sessionguard_inflight_requests",
             "sessionguard_streams_active",

@@ -28,6 +28,7 @@ import dev.sessionguard.guard.proxy.OtherPaths;
 import dev.sessionguard.guard.proxy.UpstreamClient;
 import dev.sessionguard.policy.InvalidPolicyException;
 import dev.sessionguard.policy.PolicyFile;
+import dev.sessionguard.policy.SessionPolicySpec.Mode;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Handler;
@@ -148,13 +149,19 @@ public final class Guard implements AutoCloseable {
               public void deleteFailed(Session session) {
                 metrics.deleteFailed();
               }
+
+              @Override
+              public void forgotten(Ended ended) {
+                metrics.dryRunEnded(ended.reason());
+              }
             });
     this.reaper =
         new IdleReaper(
             sessions,
             () -> {
               GuardConfig c = policy.get(); // timeouts of a reloaded policy apply to every session
-              return new IdleReaper.Rules(c.idleTimeout(), c.maxLifetime(), c.drain());
+              return new IdleReaper.Rules(
+                  c.idleTimeout(), c.maxLifetime(), c.drain(), c.policy().mode() == Mode.DryRun);
             },
             ender,
             lifecycle);

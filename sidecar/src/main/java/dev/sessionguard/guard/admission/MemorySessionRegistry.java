@@ -81,7 +81,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
         if (idlest == null) {
           wouldRefuse = Refusal.CLIENT_SESSIONS;
         } else if (!force) {
-          remove(idlest, EndReason.EVICTED);
+          remove(idlest, true);
           evicted = List.of(idlest);
         } // DryRun: Enforce would evict, not refuse; nothing is ended
       }
@@ -204,14 +204,14 @@ public final class MemorySessionRegistry implements SessionRegistry {
       if (session == null) {
         return Optional.empty();
       }
-      remove(session, reason);
+      remove(session, true);
       return Optional.of(session);
     } finally {
       lock.unlock();
     }
   }
 
-  private void remove(Session session, EndReason reason) {
+  private void remove(Session session, boolean remember) {
     sessions.remove(session.id());
     idle.remove(session);
     byAge.remove(session);
@@ -222,7 +222,9 @@ public final class MemorySessionRegistry implements SessionRegistry {
         clients.remove(session.client());
       }
     }
-    tombstones.add(session.id());
+    if (remember) {
+      tombstones.add(session.id());
+    }
   }
 
   @Override
@@ -263,7 +265,8 @@ public final class MemorySessionRegistry implements SessionRegistry {
   }
 
   @Override
-  public List<Ended> expire(Duration idleTimeout, Duration lifetime, Duration hardBound) {
+  public List<Ended> expire(
+      Duration idleTimeout, Duration lifetime, Duration hardBound, boolean remember) {
     lock.lock();
     try {
       long now = clock.millis();
@@ -271,7 +274,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
       long idleBefore = now - idleTimeout.toMillis();
       while (!idle.isEmpty() && idle.first().lastActivity <= idleBefore) {
         Session s = idle.first();
-        remove(s, EndReason.IDLE);
+        remove(s, remember);
         ended.add(new Ended(s, EndReason.IDLE));
       }
       long bornBefore = now - lifetime.toMillis();
@@ -289,7 +292,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
         }
       }
       for (Session s : expired) {
-        remove(s, EndReason.LIFETIME);
+        remove(s, remember);
         ended.add(new Ended(s, EndReason.LIFETIME));
       }
       tombstones.expire();

@@ -140,8 +140,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private final Object heldLock = new Object();
 
   /**
-   * Writes Redis missed while unreachable: {"end", id, reason}, {"confirm", rid, id, client} (its
-   * script starts nothing: the re-sync after the outage carries the count) or {"cancel", rid,
+   * Writes Redis missed while unreachable: {"end", id, tombstone ms}, {"confirm", rid, id, client}
+   * (its script starts nothing: the re-sync after the outage carries the count) or {"cancel", rid,
    * whether the admission's reply was lost}.
    */
   private final Queue<String[]> replay = new ConcurrentLinkedQueue<>();
@@ -319,7 +319,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     }
     Admission admission = local.admit(client, caps, exempt, force);
     if (admission instanceof Admission.Admitted admitted) {
-      admitted.evicted().forEach(s -> endedHere(s.id(), EndReason.EVICTED));
+      admitted.evicted().forEach(s -> endedHere(s.id(), true));
       if (closed) {
         return new Admission.Admitted(
             admitted.reservation(),
@@ -485,11 +485,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
    * A session held here (Redis could not record it yet) ended here: its end waits in the replay
    * behind its confirmation, or Redis would record it, live, once it answers again.
    */
-  private Session endedHere(String sessionId, EndReason reason) {
+  private Session endedHere(String sessionId, boolean remember) {
     synchronized (heldLock) {
       Session mine = held.remove(sessionId);
       if (mine != null) {
-        replay("end", sessionId, reason.name());
+        replay("end", sessionId, remember ? tombstoneMs : "0");
       }
       return mine;
     }
@@ -500,7 +500,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     Optional<Session> ended = Optional.empty();
     // a held session's confirmation may still wait in the replay: its end is queued behind it,
     // whatever Redis answers now
-    Session mine = endedHere(sessionId, reason);
+    Session mine = endedHere(sessionId, true);
     if (mine != null) {
       local.end(sessionId, reason);
       ended = Optional.of(mine);
@@ -518,7 +518,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       }
     }
     if (mine == null) {
-      replay("end", sessionId, reason.name());
+      replay("end", sessionId, tombstoneMs);
     }
     localTombstones.add(sessionId);
     Session seenHere = seen.remove(sessionId);
@@ -696,10 +696,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   }
 
   @Override
-  public List<Ended> expire(Duration idle, Duration lifetime, Duration hardBound) {
+  public List<Ended> expire(
+      Duration idle, Duration lifetime, Duration hardBound, boolean remember) {
     List<Ended> ended = new ArrayList<>();
-    for (Ended e : local.expire(idle, lifetime, hardBound)) {
-      endedHere(e.session().id(), e.reason());
+    for (Ended e : local.expire(idle, lifetime, hardBound, remember)) {
+      endedHere(e.session().id(), remember);
       ended.add(e);
     }
     if (!available) {
@@ -717,7 +718,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
                 ms(now.minus(idle)),
                 ms(bornBefore),
                 ms(bornBefore.minus(hardBound)),
-                tombstoneMs,
+                remember ? tombstoneMs : "0",
                 Integer.toString(EXPIRE_BATCH),
                 token,
                 claimsReceived);
@@ -734,7 +735,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
           break;
         }
       }
-      closeStreamsEndedElsewhere();
+      if (remember) { // DryRun forgets sessions another guard may still carry the stream of
+        closeStreamsEndedElsewhere();
+      }
     } catch (RedisException e) {
       unavailable(e);
     }
@@ -877,7 +880,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private void reconcile() {
     for (String[] op = replay.peek(); op != null; op = replay.peek()) {
       switch (op[0]) {
-        case "end" -> call(END, ScriptOutputType.MULTI, op[1], tombstoneMs);
+        case "end" -> call(END, ScriptOutputType.MULTI, op[1], op[2]);
         case "confirm" ->
             call(
                 CONFIRM,

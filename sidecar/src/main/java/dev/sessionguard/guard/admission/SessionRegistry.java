@@ -89,8 +89,16 @@ public interface SessionRegistry {
    * Ends every session idle for {@code idle} and every one older than {@code lifetime} that is not
    * busy (or is older than {@code lifetime + hardBound}); returns them. Cost grows with the
    * sessions that expire, not with those that exist.
+   *
+   * @param remember keep their ids, so later requests with them get 404; false (DryRun) forgets
+   *     them, so a client still using one re-adopts it
    */
-  List<Ended> expire(Duration idle, Duration lifetime, Duration hardBound);
+  List<Ended> expire(Duration idle, Duration lifetime, Duration hardBound, boolean remember);
+
+  /** {@link #expire(Duration, Duration, Duration, boolean)}, remembering the ids. */
+  default List<Ended> expire(Duration idle, Duration lifetime, Duration hardBound) {
+    return expire(idle, lifetime, hardBound, true);
+  }
 
   /** Live sessions. */
   int active();

@@ -18,12 +18,27 @@ import org.slf4j.LoggerFactory;
  * first session still in time — and hands each to the {@link SessionEnder}. A session past its
  * lifetime with a POST in flight is ended when that POST finishes, or at the hard bound (the
  * policy's drain timeout) past its lifetime, whichever comes first.
+ *
+ * <p>In DryRun nothing is ended: an expired session is taken out of the counts, as Enforce would,
+ * but its stream stays open, no DELETE is sent and its id is not remembered, so a client that goes
+ * on using it re-adopts it (DryRun admits every adoption).
  */
 public final class IdleReaper implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IdleReaper.class);
 
-  /** The reaping rules of the policy in force. */
-  public record Rules(Duration idleTimeout, Duration maxLifetime, Duration hardBound) {}
+  /**
+   * The reaping rules of the policy in force.
+   *
+   * @param dryRun the policy's mode is DryRun: what expired is forgotten (so its client re-adopts
+   *     it if it comes back), not ended upstream
+   */
+  public record Rules(
+      Duration idleTimeout, Duration maxLifetime, Duration hardBound, boolean dryRun) {
+    /** Enforcing rules. */
+    public Rules(Duration idleTimeout, Duration maxLifetime, Duration hardBound) {
+      this(idleTimeout, maxLifetime, hardBound, false);
+    }
+  }
 
   private final SessionRegistry registry;
   private final Supplier<Rules> rules;
@@ -51,13 +66,18 @@ public final class IdleReaper implements AutoCloseable {
     }
   }
 
-  /** One pass: ends what expired and returns it. */
+  /** One pass: ends (in DryRun, forgets) what expired and returns it. */
   public List<Ended> reapNow() {
     Rules r = rules.get();
-    List<Ended> ended = registry.expire(r.idleTimeout(), r.maxLifetime(), r.hardBound());
+    List<Ended> ended =
+        registry.expire(r.idleTimeout(), r.maxLifetime(), r.hardBound(), !r.dryRun());
     for (Ended e : ended) {
       try {
-        ender.end(e);
+        if (r.dryRun()) {
+          ender.forgotten(e);
+        } else {
+          ender.end(e);
+        }
       } catch (RuntimeException x) { // the rest of them are ended all the same
         LOG.error("ending {} failed", e.session(), x);
       }

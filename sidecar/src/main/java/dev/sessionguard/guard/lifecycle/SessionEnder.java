@@ -34,6 +34,9 @@ public final class SessionEnder {
     /** Every DELETE attempt for it failed. */
     void deleteFailed(Session session);
 
+    /** A session DryRun would have ended, forgotten instead ({@link #forgotten}). */
+    default void forgotten(Ended ended) {}
+
     /** No events. */
     Events NONE =
         new Events() {
@@ -98,6 +101,20 @@ public final class SessionEnder {
     events.ended(ended);
     session.closeStream();
     return delete(session);
+  }
+
+  /**
+   * Reports a session that expired in DryRun: the registry forgot it, nothing else happens to it
+   * (its stream stays open, no DELETE is sent).
+   */
+  public void forgotten(Ended ended) {
+    Session session = ended.session();
+    LOG.info(
+        "dryrun would-end reason={} session={} client={}",
+        ended.reason().label(),
+        session,
+        dev.sessionguard.guard.admission.SessionIds.shortHash(session.client()));
+    events.forgotten(ended);
   }
 
   /**

@@ -15,6 +15,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -42,6 +43,7 @@ public final class GuardMetrics {
   private final Map<Refusal, Counter> refusals = new EnumMap<>(Refusal.class);
   private final Map<Refusal, Counter> dryRunRefusals = new EnumMap<>(Refusal.class);
   private final Map<EndReason, Counter> ended = new EnumMap<>(EndReason.class);
+  private final Map<EndReason, Counter> dryRunEnded = new EnumMap<>(EndReason.class);
   private final Map<Era, Timer> upstream = new EnumMap<>(Era.class);
   private final Counter admittedNew;
   private final Counter admittedAdopted;
@@ -93,6 +95,14 @@ public final class GuardMetrics {
           Counter.builder("sessionguard.sessions.ended")
               .tag("reason", e.label())
               .description("Sessions ended")
+              .register(registry));
+    }
+    for (EndReason e : List.of(EndReason.IDLE, EndReason.LIFETIME)) {
+      dryRunEnded.put(
+          e,
+          Counter.builder("sessionguard.dryrun.ends")
+              .tag("reason", e.label())
+              .description("Sessions DryRun would have ended (forgotten instead)")
               .register(registry));
     }
     for (Era era : Era.values()) {
@@ -184,6 +194,11 @@ public final class GuardMetrics {
 
   public void ended(EndReason reason) {
     ended.get(reason).increment();
+  }
+
+  /** DryRun forgot a session Enforce would have ended for {@code reason} (idle or lifetime). */
+  public void dryRunEnded(EndReason reason) {
+    dryRunEnded.get(reason).increment();
   }
 
   /** The upstream's response headers came {@code nanos} after the request was sent. */

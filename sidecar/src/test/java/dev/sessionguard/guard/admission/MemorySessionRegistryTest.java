@@ -159,6 +159,16 @@ class MemorySessionRegistryTest {
   }
 
   @Test
+  void an_expiry_that_does_not_remember_leaves_the_id_to_be_adopted() {
+    open("alice", "a1");
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD, false)).hasSize(1);
+    assertThat(registry.active()).isZero();
+    assertThat(registry.clients()).isZero();
+    assertThat(registry.lookup("a1")).isEqualTo(new Lookup.Unknown());
+  }
+
+  @Test
   void a_session_with_a_post_in_flight_is_never_idle() {
     Session a = open("alice", "a1");
     registry.requestStarted(a, true);

@@ -150,6 +150,17 @@ class RedisSessionRegistryTest {
   }
 
   @Test
+  void an_expiry_that_does_not_remember_leaves_the_id_to_be_adopted() {
+    open("alice", "a1");
+    clock.advance(IDLE);
+    assertThat(registry.expire(IDLE, LIFE, HARD, false))
+        .extracting(e -> e.session().id())
+        .containsExactly("a1");
+    assertThat(registry.active()).isZero();
+    assertThat(registry.lookup("a1")).isInstanceOf(Lookup.Unknown.class);
+  }
+
+  @Test
   void a_post_started_with_its_lookup_is_started_only_on_its_clients_live_session()
       throws Exception {
     Session a = open("alice", "a1");

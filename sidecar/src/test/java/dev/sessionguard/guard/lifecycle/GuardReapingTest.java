@@ -249,6 +249,36 @@ class GuardReapingTest {
   }
 
   @Test
+  void dry_run_forgets_an_expired_session_and_its_client_goes_on_using_it() {
+    guard("mode: DryRun\nsessions: {idleTimeout: 5m}\n");
+    String s = open();
+    CompletableFuture<HttpResponse<String>> stream =
+        TestGuards.HTTP.sendAsync(
+            HttpRequest.newBuilder(mcp(guard))
+                .header("Accept", "text/event-stream")
+                .header("Mcp-Session-Id", s)
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    await().until(() -> guard.streams().total() == 1);
+    clock.advance(Duration.ofMinutes(5));
+
+    assertThat(guard.reaper().reapNow()).hasSize(1);
+    // out of the counts, as Enforce would have it, and nothing else
+    assertThat(guard.sessions().active()).isZero();
+    assertThat(metric(guard, "sessionguard_dryrun_ends_total{reason=\"idle\"}")).isEqualTo(1);
+    assertThat(metric(guard, "sessionguard_sessions_ended_total{reason=\"idle\"}")).isZero();
+    assertThat(stream).isNotDone();
+    assertThat(guard.streams().total()).isEqualTo(1);
+
+    // not remembered: the client's next request adopts it again
+    assertThat(send(call(s, "tools/list")).statusCode()).isEqualTo(200);
+    assertThat(guard.sessions().active()).isEqualTo(1);
+    assertThat(deletesOf(s)).isZero();
+    assertThat(stream).isNotDone();
+  }
+
+  @Test
   void lifetime_ends_a_busy_session_when_its_post_finishes_or_at_the_hard_bound() {
     guard("sessions: {idleTimeout: 5m, maxLifetime: 1h}\ntimeouts: {drain: 20s}\n");
     String s = open();

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * The one validator of a policy. Returns every problem, each naming its field and written for the
@@ -30,6 +31,8 @@ public final class PolicyValidator {
   static final Set<String> ALGORITHMS =
       Set.of(
           "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA");
+
+  private static final Pattern UPSTREAM_PATH = Pattern.compile(SessionPolicySpec.Upstream.PATH);
 
   private PolicyValidator() {}
 
@@ -111,6 +114,11 @@ public final class PolicyValidator {
       }
       if (u.path == null || !u.path.startsWith("/")) {
         problems.add("upstream.path must start with '/', for example /mcp");
+      } else if (!UPSTREAM_PATH.matcher(u.path).matches()) {
+        problems.add(
+            "upstream.path "
+                + u.path
+                + " holds characters a URL path cannot: percent-encode them (a space is %20)");
       }
       boolean ports = port("upstream.port", u.port) & port("guard.port", g.port);
       ports &= port("guard.adminPort", g.adminPort);

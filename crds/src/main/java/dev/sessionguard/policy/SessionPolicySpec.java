@@ -138,8 +138,15 @@ public class SessionPolicySpec {
     @Default("4483")
     public Integer port = 4483;
 
-    @JsonPropertyDescription("Path of the MCP endpoint.")
-    @Pattern("^/.*$")
+    /**
+     * A URL path as sent on the wire: RFC 3986's path characters, anything else percent-encoded
+     * (the guard matches it against requests' paths and sends its own DELETEs to it).
+     */
+    public static final String PATH = "^/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*$";
+
+    @JsonPropertyDescription(
+        "Path of the MCP endpoint, as sent: characters outside RFC 3986's path percent-encoded.")
+    @Pattern(PATH)
     @Default("/mcp")
     public String path = "/mcp";
   }

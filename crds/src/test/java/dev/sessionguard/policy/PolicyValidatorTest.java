@@ -115,6 +115,23 @@ class PolicyValidatorTest {
   }
 
   @Test
+  void the_upstream_path_is_a_url_path_as_sent() {
+    for (String path : List.of("/mcp", "/a/b-c_d.e~f/%20x", "/mcp;v=1", "/tools:all@x", "/")) {
+      assertThat(standalone(s -> s.upstream.path = path)).as(path).isEmpty();
+    }
+    for (String path : List.of("/mcp tools", "/mcp%", "/mcp%zz", "/{t}", "/mcp?x=1", "/é")) {
+      assertThat(standalone(s -> s.upstream.path = path))
+          .as(path)
+          .containsExactly(
+              "upstream.path "
+                  + path
+                  + " holds characters a URL path cannot: percent-encode them (a space is %20)");
+    }
+    assertThat(standalone(s -> s.upstream.path = "mcp"))
+        .containsExactly("upstream.path must start with '/', for example /mcp");
+  }
+
+  @Test
   void refuses_guard_and_admin_on_one_port() {
     assertThat(standalone(s -> s.guard.adminPort = 4484))
         .containsExactly("guard.port and guard.adminPort must differ (both are 4484)");

@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * way a file changes is seen: writes in place, a new file renamed over the old one, and the
  * Kubernetes ConfigMap volume's swap of its {@code ..data} symlink (the file is read through its
  * symlinks). A version is acted on only when its bytes differ from the last one read; an invalid
- * version is reported and the last good policy stays in force.
+ * version is reported and the last good policy stays in force. Where the directory cannot be
+ * watched (the node's inotify limits reached, say), the periodic check alone goes on.
  */
 public final class PolicyWatcher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PolicyWatcher.class);
@@ -40,6 +41,7 @@ public final class PolicyWatcher implements AutoCloseable {
   private final Path file;
   private final Duration poll;
   private final Listener listener;
+  private final Watches watches;
   private final Thread thread;
   private volatile boolean running = true;
   private byte[] last;
@@ -50,6 +52,16 @@ public final class PolicyWatcher implements AutoCloseable {
    * @param poll the longest time a change can go unseen when no file event arrives
    */
   public PolicyWatcher(Path file, byte[] initial, Duration poll, Listener listener) {
+    this(file, initial, poll, listener, PolicyWatcher::watch);
+  }
+
+  /** Opens a watch of a directory's entries. */
+  interface Watches {
+    WatchService open(Path dir) throws IOException;
+  }
+
+  PolicyWatcher(Path file, byte[] initial, Duration poll, Listener listener, Watches watches) {
+    this.watches = watches;
     this.file = file;
     this.poll = poll;
     this.listener = listener;
@@ -64,19 +76,39 @@ public final class PolicyWatcher implements AutoCloseable {
     return this;
   }
 
-  private void run() {
-    Path dir = file.toAbsolutePath().getParent();
-    try (WatchService watch = dir.getFileSystem().newWatchService()) {
+  private static WatchService watch(Path dir) throws IOException {
+    WatchService watch = dir.getFileSystem().newWatchService();
+    try {
       dir.register(
           watch,
           StandardWatchEventKinds.ENTRY_CREATE,
           StandardWatchEventKinds.ENTRY_MODIFY,
           StandardWatchEventKinds.ENTRY_DELETE);
+      return watch;
+    } catch (IOException | RuntimeException e) {
+      watch.close();
+      throw e;
+    }
+  }
+
+  private void run() {
+    Path dir = file.toAbsolutePath().getParent();
+    WatchService watch = null;
+    try {
+      watch = watches.open(dir);
+    } catch (IOException e) {
+      LOG.warn("cannot watch {}: {}; reading the policy every {} instead", dir, e, poll);
+    }
+    try {
       while (running) {
-        var key = watch.poll(poll.toMillis(), TimeUnit.MILLISECONDS);
-        if (key != null) {
-          key.pollEvents();
-          key.reset();
+        if (watch == null) {
+          Thread.sleep(poll.toMillis());
+        } else {
+          var key = watch.poll(poll.toMillis(), TimeUnit.MILLISECONDS);
+          if (key != null) {
+            key.pollEvents();
+            key.reset();
+          }
         }
         try {
           check();
@@ -87,8 +119,14 @@ public final class PolicyWatcher implements AutoCloseable {
       }
     } catch (InterruptedException | ClosedWatchServiceException e) {
       Thread.currentThread().interrupt();
-    } catch (IOException e) {
-      LOG.error("cannot watch {}: {}; the policy will not reload", dir, e.toString());
+    } finally {
+      if (watch != null) {
+        try {
+          watch.close();
+        } catch (IOException e) {
+          LOG.debug("closing the watch of {}", dir, e);
+        }
+      }
     }
   }
 

@@ -170,6 +170,11 @@ public final class SessionEnder {
     return status == 401 || status == 403;
   }
 
+  /** An answer that says nothing about the session: too busy, or too slow, to act on it now. */
+  private static boolean notNow(int status) {
+    return status == 408 || status == 429 || status >= 500;
+  }
+
   private void attempt(Session session, int attempt, CompletableFuture<Boolean> done) {
     if (closed) {
       slots.release();
@@ -217,7 +222,7 @@ public final class SessionEnder {
                 session.authorization() == null ? "none" : "the client's latest");
             events.deleteFailed(session);
             done.complete(false);
-          } else if (failure == null && status < 500) {
+          } else if (failure == null && !notNow(status)) {
             // 2xx: deleted. Another 4xx: the server no longer has it (or does not do DELETE).
             done.complete(true);
           } else if (attempt < attempts) {

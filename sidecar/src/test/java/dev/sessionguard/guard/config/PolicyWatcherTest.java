@@ -62,6 +62,24 @@ class PolicyWatcherTest {
   }
 
   @Test
+  void a_directory_that_cannot_be_watched_is_read_periodically() throws Exception {
+    Path file = Files.writeString(dir.resolve("policy.yaml"), policy(5));
+    watcher =
+        new PolicyWatcher(
+                file,
+                Files.readAllBytes(file),
+                Duration.ofMillis(200),
+                listener,
+                d -> {
+                  throw new java.io.IOException("User limit of inotify instances reached");
+                })
+            .start();
+    Files.writeString(file, policy(6));
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(applied).hasSize(1));
+    assertThat(applied.get(0).spec().sessions.max).isEqualTo(6);
+  }
+
+  @Test
   void a_reload_that_throws_does_not_stop_the_watching() throws Exception {
     Path file = Files.writeString(dir.resolve("policy.yaml"), policy(5));
     AtomicInteger calls = new AtomicInteger();

@@ -38,6 +38,7 @@ class IdleReaperTest {
   final Queue<String> deleted = new ConcurrentLinkedQueue<>();
   final Queue<String> authorizations = new ConcurrentLinkedQueue<>();
   final AtomicInteger failuresToServe = new AtomicInteger();
+  final AtomicInteger failureStatus = new AtomicInteger(503);
   final AtomicBoolean credentialsRequired = new AtomicBoolean();
   final Queue<String> refused = new ConcurrentLinkedQueue<>();
   final AtomicInteger failedDeletes = new AtomicInteger();
@@ -55,7 +56,7 @@ class IdleReaperTest {
         "/mcp",
         exchange -> {
           if (failuresToServe.getAndDecrement() > 0) {
-            exchange.sendResponseHeaders(503, -1);
+            exchange.sendResponseHeaders(failureStatus.get(), -1);
           } else if (credentialsRequired.get()
               && exchange.getRequestHeaders().getFirst("Authorization") == null) {
             refused.add(exchange.getRequestHeaders().getFirst("Mcp-Session-Id"));
@@ -171,6 +172,22 @@ class IdleReaperTest {
         .untilAsserted(() -> assertThat(failedDeletes).hasValue(1));
     assertThat(deleted).doesNotContain("s-3");
     assertThat(registry.active()).isZero();
+  }
+
+  @Test
+  void a_delete_answered_too_many_requests_or_request_timeout_is_tried_again() {
+    for (int status : new int[] {429, 408}) {
+      deleted.clear();
+      open("alice", "s-" + status);
+      failureStatus.set(status);
+      failuresToServe.set(2);
+      clock.advance(Duration.ofMinutes(5));
+      reaper.reapNow();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(() -> assertThat(deleted).containsExactly("s-" + status));
+    }
+    assertThat(failedDeletes).hasValue(0);
   }
 
   @Test

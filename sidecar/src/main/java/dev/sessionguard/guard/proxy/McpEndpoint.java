@@ -351,7 +351,17 @@ public final class McpEndpoint implements Handler {
     }
     // busy while its answer streams: a second initialize at the client's cap cannot evict it
     Session session = sessions.confirm(reservation, issued, true, true);
-    Runnable finish = session.client().equals(client.name()) ? finisher(session, true, true) : null;
+    if (!session.client().equals(client.name())) {
+      // An upstream that numbers its sessions may issue an id again after a restart: handing
+      // this client another's session (and its DELETE to the other) is worse than a 502, and
+      // the id is not deleted upstream, where it is the other client's too.
+      GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
+      log.warn(
+          "upstream issued session={} live as another client's; answered 502",
+          SessionIds.shortHash(issued));
+      return;
+    }
+    Runnable finish = finisher(session, true, true);
     Outcome outcome;
     try {
       session.rememberAuthorization(ctx.req().getHeader("Authorization"));

@@ -85,6 +85,30 @@ class InitializeFaultsTest {
   }
 
   @Test
+  void an_id_issued_again_while_another_clients_session_holds_it_is_not_handed_out()
+      throws Exception {
+    guard.close();
+    guard =
+        TestGuards.start(
+            upstream.mcpUrl(),
+            "identity: {source: Header, header: {name: X-User}}\n"
+                + "sessions: {max: 5, perClient: 2}\n");
+    // an upstream that restarted and numbers its sessions from 1 again
+    upstream.script(
+        (r, s) -> json(s, 200, r.isInitialize() ? Map.of("Mcp-Session-Id", "1") : Map.of(), "{}"));
+    assertThat(send(initialize(guard, 1, "X-User", "alice")).statusCode()).isEqualTo(200);
+
+    HttpResponse<String> bob = send(initialize(guard, 2, "X-User", "bob"));
+    assertThat(bob.statusCode()).isEqualTo(502);
+    assertThat(bob.headers().firstValue("Mcp-Session-Id")).isEmpty();
+    assertThat(PolicyJson.json().readTree(bob.body()).get("id").asInt()).isEqualTo(2);
+    // alice's session is hers still, and nothing was deleted on her behalf or his
+    assertThat(guard.sessions().active()).isEqualTo(1);
+    assertThat(guard.sessions().pending()).isZero();
+    assertThat(upstream.seen).noneMatch(q -> q.method().equals("DELETE"));
+  }
+
+  @Test
   void an_upstream_500_is_passed_through() {
     upstream.script((r, s) -> json(s, 500, Map.of(), "{\"error\":\"boom\"}"));
     HttpResponse<String> r = send(initialize(guard, 1));

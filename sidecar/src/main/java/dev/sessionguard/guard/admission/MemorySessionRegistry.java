@@ -74,12 +74,16 @@ public final class MemorySessionRegistry implements SessionRegistry {
       int held = holdings == null ? 0 : holdings.size();
       List<Session> evicted = List.of();
       Refusal wouldRefuse = null;
-      if (sessions.size() + pending.size() >= caps.max()) {
-        wouldRefuse = Refusal.GLOBAL_SESSIONS;
-      } else if (!exempt && held >= caps.perClient()) {
-        Session idlest = caps.evictIdlest() ? idlestOf(holdings) : null;
+      int total = sessions.size() + pending.size();
+      boolean atClientCap = !exempt && held >= caps.perClient();
+      if (total >= caps.max() || atClientCap) {
+        // A client at its own cap makes room under both caps by its idlest session, so one that
+        // restarted without a DELETE is not shut out of a full server either (unless the server
+        // holds more than its cap, lowered by a reload: then one ended is not room enough).
+        Session idlest =
+            atClientCap && caps.evictIdlest() && total - 1 < caps.max() ? idlestOf(holdings) : null;
         if (idlest == null) {
-          wouldRefuse = Refusal.CLIENT_SESSIONS;
+          wouldRefuse = total >= caps.max() ? Refusal.GLOBAL_SESSIONS : Refusal.CLIENT_SESSIONS;
         } else if (!force) {
           remove(idlest, true);
           evicted = List.of(idlest);

@@ -253,6 +253,30 @@ class MemorySessionRegistryTest {
   }
 
   @Test
+  void evict_idlest_makes_room_under_a_full_server_only_for_a_client_at_its_own_cap() {
+    var caps = new SessionCaps(3, 2, true);
+    open("alice", "a1", caps);
+    clock.advance(Duration.ofSeconds(1));
+    open("alice", "a2", caps);
+    open("bob", "b1", caps);
+
+    // bob is under his cap: the server is full, and he may not end alice's sessions
+    assertThat(registry.admit("bob", caps, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+    // alice, at her cap, restarted without a DELETE: her idlest session makes room
+    var admitted = (Admission.Admitted) registry.admit("alice", caps, false, false);
+    assertThat(admitted.evicted()).extracting(Session::id).containsExactly("a1");
+    registry.confirm(admitted.reservation(), "a3");
+    assertThat(registry.active()).isEqualTo(3);
+
+    // over a cap lowered since, one ended is not room enough
+    var lowered = new SessionCaps(2, 2, true);
+    assertThat(registry.admit("alice", lowered, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+    assertThat(registry.active()).isEqualTo(3);
+  }
+
+  @Test
   void evict_idlest_refuses_when_every_session_of_the_client_is_busy() {
     var caps = new SessionCaps(10, 1, true);
     Session a1 = open("alice", "a1", caps);

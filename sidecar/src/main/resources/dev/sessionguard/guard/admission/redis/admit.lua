@@ -35,18 +35,20 @@ local total = redis.call('ZCARD', K_SESSIONS) + redis.call('HLEN', K_RES)
 local held = redis.call('SCARD', client_key(client))
 local would = ''
 local evicted = {}
-if total >= max then
-  would = 'GLOBAL_SESSIONS'
-elseif not exempt and held >= per_client then
+local at_client_cap = not exempt and held >= per_client
+if total >= max or at_client_cap then
+  -- A client at its own cap makes room under both caps by its idlest session (unless the
+  -- sessions are over a cap lowered since: then one ended is not room enough). DryRun evicts
+  -- nothing, and reports nothing Enforce would have refused.
   local idlest = nil
-  if evict and not force then
+  if at_client_cap and evict and total - 1 < max then
     idlest = idlest_session()
   end
-  if idlest then
+  if not idlest then
+    would = total >= max and 'GLOBAL_SESSIONS' or 'CLIENT_SESSIONS'
+  elseif not force then
     local gone = remove_session(idlest, tomb_ms)
     evicted = {idlest, gone[1], gone[2]}
-  else
-    would = 'CLIENT_SESSIONS'
   end
 end
 if would ~= '' and not force then

@@ -4,6 +4,7 @@ import dev.sessionguard.guard.admin.AdminEndpoints;
 import dev.sessionguard.guard.admission.Ended;
 import dev.sessionguard.guard.admission.InFlightLimits;
 import dev.sessionguard.guard.admission.MemorySessionRegistry;
+import dev.sessionguard.guard.admission.MonotonicClock;
 import dev.sessionguard.guard.admission.RedisSessionRegistry;
 import dev.sessionguard.guard.admission.Session;
 import dev.sessionguard.guard.admission.SessionRegistry;
@@ -109,7 +110,13 @@ public final class Guard implements AutoCloseable {
     this.podStartSettings = env.get(START_SETTINGS_ENV);
     this.policy = new ActivePolicy(config);
     this.redis = redisRegistry(config, clock, env);
-    this.sessions = redis != null ? redis : new MemorySessionRegistry(clock);
+    // In production (the system clock) the in-memory store measures idle and lifetime on the
+    // monotonic clock; tests move their own clock.
+    this.sessions =
+        redis != null
+            ? redis
+            : new MemorySessionRegistry(
+                clock.equals(Clock.systemUTC()) ? MonotonicClock.systemUTC() : clock);
     this.metrics = new GuardMetrics(sessions, requests, streams, policy);
     RedisSessionRegistry shared = redis;
     metrics.storeAvailable(shared == null ? () -> true : shared::storeAvailable);

@@ -735,9 +735,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
           break;
         }
       }
-      if (remember) { // DryRun forgets sessions another guard may still carry the stream of
-        closeStreamsEndedElsewhere();
-      }
+      // DryRun forgets sessions whose streams another guard may carry: left open there
+      closeStreamsEndedElsewhere(remember);
     } catch (RedisException e) {
       unavailable(e);
     }
@@ -745,10 +744,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   }
 
   /**
-   * Another guard may have ended a session whose GET stream this guard carries: close those streams
-   * (the other guard sent the upstream DELETE).
+   * Another guard may have ended a session whose GET stream this guard carries: forget those here
+   * and, unless {@code close} is false (DryRun), close their streams (the other guard sent the
+   * upstream DELETE).
    */
-  private void closeStreamsEndedElsewhere() {
+  private void closeStreamsEndedElsewhere(boolean close) {
     List<Map.Entry<String, Session>> handedOut = new ArrayList<>(seen.entrySet());
     for (int from = 0; from < handedOut.size(); from += ALIVE_BATCH) {
       var batch = handedOut.subList(from, Math.min(from + ALIVE_BATCH, handedOut.size()));
@@ -756,7 +756,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
           call(ALIVE, ScriptOutputType.MULTI, batch.stream().map(Map.Entry::getKey).toList());
       for (int i = 0; i < batch.size(); i++) {
         var entry = batch.get(i);
-        if (((Long) alive.get(i)) == 0 && seen.remove(entry.getKey(), entry.getValue())) {
+        if (((Long) alive.get(i)) == 0 && seen.remove(entry.getKey(), entry.getValue()) && close) {
           entry.getValue().closeStream();
         }
       }

@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.lifecycle;
 
+import dev.sessionguard.guard.admission.EndReason;
 import dev.sessionguard.guard.admission.Ended;
 import dev.sessionguard.guard.admission.SessionRegistry;
 import java.time.Duration;
@@ -73,7 +74,8 @@ public final class IdleReaper implements AutoCloseable {
         registry.expire(r.idleTimeout(), r.maxLifetime(), r.hardBound(), !r.dryRun());
     for (Ended e : ended) {
       try {
-        if (r.dryRun()) {
+        if (r.dryRun() && e.reason() != EndReason.EVICTED) {
+          // (an eviction Enforce made, whose admission's reply was lost, still owes its DELETE)
           ender.forgotten(e);
         } else {
           ender.end(e);

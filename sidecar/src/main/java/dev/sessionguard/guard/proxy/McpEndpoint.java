@@ -351,14 +351,7 @@ public final class McpEndpoint implements Handler {
     }
     // busy while its answer streams: a second initialize at the client's cap cannot evict it
     Session session = sessions.confirm(reservation, issued, true, true);
-    if (!session.client().equals(client.name())) {
-      // An upstream that numbers its sessions may issue an id again after a restart: handing
-      // this client another's session (and its DELETE to the other) is worse than a 502, and
-      // the id is not deleted upstream, where it is the other client's too.
-      GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
-      log.warn(
-          "upstream issued session={} live as another client's; answered 502",
-          SessionIds.shortHash(issued));
+    if (refusedAsAnothers(ctx, request, client, session)) {
       return;
     }
     Runnable finish = finisher(session, true, true);
@@ -621,10 +614,9 @@ public final class McpEndpoint implements Handler {
         ended(session.id(), EndReason.UPSTREAM);
       } else if ("DELETE".equals(ctx.req().getMethod()) && is2xx(response)) {
         ended(session.id(), EndReason.CLIENT);
-      } else if (post && issuedAnother(response, session.id())) {
+      } else if (post && issuedAnother(ctx, cfg, request, client, response, session.id())) {
         // A session made on a request sent on this one (an initialize in a batch): held to the
         // caps like any other, or deleted upstream and refused.
-        admitIssued(ctx, cfg, request, client, response, response.header("Mcp-Session-Id"));
         return;
       }
       relayOnSession(ctx, session, response, finish);
@@ -708,21 +700,55 @@ public final class McpEndpoint implements Handler {
       if (response == null) {
         return;
       }
-      if (issuedAnother(response, request.sessionId())) {
-        admitIssued(ctx, cfg, request, client, response, response.header("Mcp-Session-Id"));
+      if (issuedAnother(ctx, cfg, request, client, response, request.sessionId())) {
         return;
       }
       forwarder.relay(ctx.req(), ctx.res(), response);
     }
   }
 
-  /** Whether a 2xx answer carries a session id other than {@code sessionId}, and one unknown. */
-  private boolean issuedAnother(UpstreamResponse response, String sessionId) {
+  /**
+   * Answers a 2xx answer that issued a session id other than {@code sessionId}: one unknown is
+   * admitted ({@link #admitIssued}), one live as another client's is refused ({@link
+   * #refusedAsAnothers}); whether it answered.
+   */
+  private boolean issuedAnother(
+      Context ctx,
+      GuardConfig cfg,
+      Classification request,
+      Client client,
+      UpstreamResponse response,
+      String sessionId)
+      throws IOException {
     String issued = response.header("Mcp-Session-Id");
-    return is2xx(response)
-        && issued != null
-        && !issued.equals(sessionId)
-        && sessions.lookup(issued) instanceof Lookup.Unknown;
+    if (!is2xx(response) || issued == null || issued.equals(sessionId)) {
+      return false;
+    }
+    Lookup found = sessions.lookup(issued);
+    if (found instanceof Lookup.Unknown) {
+      admitIssued(ctx, cfg, request, client, response, issued);
+      return true;
+    }
+    return found instanceof Lookup.Known known
+        && refusedAsAnothers(ctx, request, client, known.session());
+  }
+
+  /**
+   * Answers 502 when the upstream issued {@code client} an id live as another client's session;
+   * true when it did. An upstream that numbers its sessions may issue an id again after a restart:
+   * handing this client another's session (and its DELETE to the other) is worse than a 502, and
+   * the id is not deleted upstream, where it is the other client's too.
+   */
+  private boolean refusedAsAnothers(
+      Context ctx, Classification request, Client client, Session session) throws IOException {
+    if (session.client().equals(client.name())) {
+      return false;
+    }
+    GuardError.UPSTREAM_FAILED.write(ctx.res(), request.id(), null, null);
+    log.warn(
+        "upstream issued session={} live as another client's; answered 502",
+        SessionIds.shortHash(session.id()));
+    return true;
   }
 
   /** Sends upstream; on failure answers 502/504 itself and returns null. */

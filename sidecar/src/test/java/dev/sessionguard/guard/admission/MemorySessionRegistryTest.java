@@ -277,6 +277,17 @@ class MemorySessionRegistryTest {
   }
 
   @Test
+  void in_dry_run_evict_idlest_evicts_nothing_and_reports_nothing_enforce_would_refuse() {
+    var caps = new SessionCaps(10, 1, true);
+    open("alice", "a1", caps);
+    var admitted = (Admission.Admitted) registry.admit("alice", caps, false, true);
+    assertThat(admitted.evicted()).isEmpty();
+    assertThat(admitted.wouldRefuse()).isEmpty();
+    assertThat(registry.lookup("a1")).isInstanceOf(Lookup.Known.class);
+    registry.cancel(admitted.reservation());
+  }
+
+  @Test
   void evict_idlest_refuses_when_every_session_of_the_client_is_busy() {
     var caps = new SessionCaps(10, 1, true);
     Session a1 = open("alice", "a1", caps);

@@ -401,6 +401,22 @@ class RedisAcrossGuardsTest {
   }
 
   @Test
+  void in_dry_run_a_session_ended_by_another_guard_is_forgotten_here_with_its_stream_left_open() {
+    var caps = new SessionCaps(10, 10, false);
+    var guards = guards(2, clock, Duration.ofSeconds(30), FailureMode.Open);
+    Session here = open(guards.get(0), "alice", "a1", caps);
+    AtomicInteger closed = new AtomicInteger();
+    here.onEnd(closed::incrementAndGet);
+
+    assertThat(guards.get(1).end("a1", EndReason.CLIENT)).isPresent();
+    assertThat(guards.get(0).expire(IDLE, LIFE, HARD, false)).isEmpty();
+    assertThat(closed.get()).isZero();
+    // forgotten in that pass, not kept for ever: a later pass has nothing of it left to close
+    assertThat(guards.get(0).expire(IDLE, LIFE, HARD)).isEmpty();
+    assertThat(closed.get()).isZero();
+  }
+
+  @Test
   void open_admits_locally_while_redis_is_down_and_records_those_sessions_when_it_returns() {
     var caps = new SessionCaps(10, 10, false);
     var a = redis.guard("a", clock, SHORT_LEASE, FailureMode.Open);

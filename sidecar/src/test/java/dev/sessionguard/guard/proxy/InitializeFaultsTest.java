@@ -105,6 +105,22 @@ class InitializeFaultsTest {
     // alice's session is hers still, and nothing was deleted on her behalf or his
     assertThat(guard.sessions().active()).isEqualTo(1);
     assertThat(guard.sessions().pending()).isZero();
+
+    // nor on a request relayed without admission (an initialize labelled 2026-07-28)
+    HttpResponse<String> labelled =
+        send(
+            initialize(
+                guard,
+                3,
+                "X-User",
+                "bob",
+                "MCP-Protocol-Version",
+                "2026-07-28",
+                "Mcp-Method",
+                "initialize"));
+    assertThat(labelled.statusCode()).isEqualTo(502);
+    assertThat(labelled.headers().firstValue("Mcp-Session-Id")).isEmpty();
+    assertThat(guard.sessions().active()).isEqualTo(1);
     assertThat(upstream.seen).noneMatch(q -> q.method().equals("DELETE"));
   }
 

@@ -5,11 +5,13 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * The client's address: the TCP peer, unless that peer is a trusted proxy, in which case the last
  * untrusted hop of {@code X-Forwarded-For} (read right to left; a hop that is not an address ends
- * the walk, so a forged list cannot name someone else).
+ * the walk, so a forged list cannot name someone else). A hop with a port, as some load balancers
+ * write them ({@code 203.0.113.9:4711}, {@code [2001:db8::1]:443}), names its address without it.
  */
 public final class ClientAddress {
   private final List<Cidr> trusted;
@@ -33,7 +35,7 @@ public final class ClientAddress {
     }
     String client = peer;
     for (int i = hops.size() - 1; i >= 0; i--) {
-      String hop = hops.get(i);
+      String hop = withoutPort(hops.get(i));
       if (!isLiteralAddress(hop)) {
         break;
       }
@@ -72,11 +74,28 @@ public final class ClientAddress {
     return literal(text) != null;
   }
 
+  /** {@code hop} without a port: {@code a.b.c.d:port} and {@code [v6]:port} lose it. */
+  static String withoutPort(String hop) {
+    var v4 = IPV4_PORT.matcher(hop);
+    if (v4.matches()) {
+      return v4.group(1);
+    }
+    var v6 = IPV6_PORT.matcher(hop);
+    return v6.matches() ? v6.group(1) : hop;
+  }
+
+  private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+  private static final Pattern IPV4_PORT = Pattern.compile("(\\d{1,3}(?:\\.\\d{1,3}){3}):\\d{1,5}");
+  private static final Pattern IPV6 = Pattern.compile("[0-9a-fA-F.]*:[0-9a-fA-F:.]*");
+  private static final Pattern IPV6_PORT = Pattern.compile("\\[([0-9a-fA-F:.]+)\\]:\\d{1,5}");
+
   private static InetAddress literal(String text) {
     if (text != null && text.length() > 2 && text.startsWith("[") && text.endsWith("]")) {
       text = text.substring(1, text.length() - 1); // Jetty names an IPv6 peer [fd00::1]
     }
-    if (text == null || !text.matches("^[0-9a-fA-F:.]+$")) {
+    // Only a dotted quad or text with a colon: InetAddress parses those as literals, and would
+    // send anything else (a hop such as cafe.be) to the resolver.
+    if (text == null || !(IPV4.matcher(text).matches() || IPV6.matcher(text).matches())) {
       return null; // never a DNS lookup
     }
     try {

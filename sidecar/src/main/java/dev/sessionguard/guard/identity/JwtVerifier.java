@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.identity;
 
+import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.KeySourceException;
 import com.nimbusds.jose.jwk.JWKMatcher;
@@ -9,6 +10,7 @@ import com.nimbusds.jose.jwk.source.ImmutableJWKSet;
 import com.nimbusds.jose.jwk.source.JWKSource;
 import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
 import com.nimbusds.jose.jwk.source.RateLimitReachedException;
+import com.nimbusds.jose.proc.DefaultJOSEObjectTypeVerifier;
 import com.nimbusds.jose.proc.JWSVerificationKeySelector;
 import com.nimbusds.jose.proc.SecurityContext;
 import com.nimbusds.jose.util.DefaultResourceRetriever;
@@ -85,6 +87,8 @@ public final class JwtVerifier {
 
   private record Remembered(String client, long untilMillis) {}
 
+  private static final JOSEObjectType AT_JWT = new JOSEObjectType("at+jwt");
+
   private final Settings settings;
   private final Clock clock;
   private final Map<String, Remembered> remembered = new ConcurrentHashMap<>();
@@ -102,6 +106,9 @@ public final class JwtVerifier {
     Set<JWSAlgorithm> algorithms =
         settings.algorithms().stream().map(JWSAlgorithm::parse).collect(Collectors.toSet());
     processor.setJWSKeySelector(new JWSVerificationKeySelector<>(algorithms, keys));
+    // RFC 9068 access tokens say typ at+jwt; plain JWTs say JWT or nothing
+    processor.setJWSTypeVerifier(
+        new DefaultJOSEObjectTypeVerifier<>(JOSEObjectType.JWT, AT_JWT, null));
     Set<String> audiences =
         settings.audiences().isEmpty() ? null : new HashSet<>(settings.audiences());
     var claims =

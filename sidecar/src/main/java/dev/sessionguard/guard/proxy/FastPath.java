@@ -99,7 +99,8 @@ public final class FastPath extends Handler.Wrapper {
     HttpFields headers = request.getHeaders();
     Era era = Classification.eraOf(headers.get("MCP-Protocol-Version"));
     if (FrontConnection.declined(request)
-        || McpEndpoint.repeatedHeader(headers) != null // the endpoint refuses it
+        || McpEndpoint.repeatedHeader(headers, McpEndpoint.identityHeader(cfg))
+            != null // the endpoint refuses it
         || !candidate(
             cfg,
             era,
@@ -129,7 +130,10 @@ public final class FastPath extends Handler.Wrapper {
     GuardConfig cfg = policy.get();
     HttpFields headers = peer.headers();
     Era era = Classification.eraOf(headers.get("MCP-Protocol-Version"));
-    if (candidate(cfg, era, method, path, headers, body.length)) {
+    String identityHeader = McpEndpoint.identityHeader(cfg);
+    // (a repeated Mcp- header made the head not the front connection's already)
+    if (candidate(cfg, era, method, path, headers, body.length)
+        && (identityHeader == null || !McpEndpoint.repeats(headers, identityHeader))) {
       serve(cfg, era, peer, body);
     } else {
       peer.elsewhere();

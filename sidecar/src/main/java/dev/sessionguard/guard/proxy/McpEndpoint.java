@@ -192,7 +192,7 @@ public final class McpEndpoint implements Handler {
       }
       wouldRefuse(Refusal.ORIGIN, null);
     }
-    String repeated = repeatedHeader(Forwarder.jetty(req).getHeaders());
+    String repeated = repeatedHeader(Forwarder.jetty(req).getHeaders(), identityHeader(cfg));
     if (repeated != null) {
       // the guard reads the first; an upstream reading the last would act on another session
       invalidRequest(res, repeated + " appears more than once");
@@ -858,8 +858,41 @@ public final class McpEndpoint implements Handler {
   private static final List<String> SINGLE_HEADERS =
       List.of("Mcp-Session-Id", "MCP-Protocol-Version", "Mcp-Method", "Mcp-Name");
 
-  /** The first of {@link #SINGLE_HEADERS} that {@code headers} repeat, or null. */
-  static String repeatedHeader(HttpFields headers) {
+  /**
+   * The header that names the client, which may appear only once too (the guard reads the first, an
+   * upstream that reads the last would take the request for another client's): the policy's header,
+   * {@code Authorization} with Jwt, none with Address.
+   */
+  static String identityHeader(GuardConfig cfg) {
+    return switch (cfg.identity().source()) {
+      case Header -> cfg.identity().header();
+      case Jwt -> "Authorization";
+      case Address -> null;
+    };
+  }
+
+  /** Whether {@code headers} carry {@code name} more than once. */
+  static boolean repeats(HttpFields headers, String name) {
+    boolean seen = false;
+    for (HttpField field : headers) {
+      if (field.getName().equalsIgnoreCase(name)) {
+        if (seen) {
+          return true;
+        }
+        seen = true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The first of {@link #SINGLE_HEADERS}, and {@code identityHeader} (may be null), that {@code
+   * headers} repeat, or null.
+   */
+  static String repeatedHeader(HttpFields headers, String identityHeader) {
+    if (identityHeader != null && repeats(headers, identityHeader)) {
+      return identityHeader;
+    }
     int seen = 0;
     for (HttpField field : headers) {
       String name = field.getName();

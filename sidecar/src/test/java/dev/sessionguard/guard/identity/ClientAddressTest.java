@@ -31,6 +31,24 @@ class ClientAddressTest {
   }
 
   @Test
+  void a_hop_that_only_looks_like_hex_is_no_address_and_is_never_resolved() {
+    ClientAddress a = new ClientAddress(List.of(Cidr.parse("10.0.0.0/8")));
+    // host names made of hex letters: the walk stops there, no DNS lookup is made
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, cafe.be"))).isEqualTo("10.0.0.2");
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, dead.beef"))).isEqualTo("10.0.0.2");
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, 127.1"))).isEqualTo("10.0.0.2");
+  }
+
+  @Test
+  void a_hop_with_a_port_names_its_address() {
+    ClientAddress a = new ClientAddress(List.of(Cidr.parse("10.0.0.0/8")));
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9:4711"))).isEqualTo("203.0.113.9");
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9:4712"))).isEqualTo("203.0.113.9");
+    assertThat(a.of(from("10.0.0.2", "[2001:db8::1]:443"))).isEqualTo("2001:db8::1");
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, 10.0.0.5:80"))).isEqualTo("203.0.113.9");
+  }
+
+  @Test
   void without_trusted_proxies_forwarded_for_is_ignored() {
     assertThat(new ClientAddress(List.of()).of(from("192.0.2.7", "203.0.113.9")))
         .isEqualTo("192.0.2.7");

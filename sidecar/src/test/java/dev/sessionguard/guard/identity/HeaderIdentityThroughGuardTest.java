@@ -70,6 +70,36 @@ class HeaderIdentityThroughGuardTest {
   }
 
   @Test
+  void the_naming_header_sent_twice_gets_400_and_names_nobody() throws Exception {
+    guard =
+        TestGuards.start(upstream.mcpUrl(), "identity: {source: Header, header: {name: X-User}}\n");
+    assertThat(send(initialize(guard, 1, "X-User", "alice")).statusCode()).isEqualTo(200);
+    upstream.seen.clear();
+    // a proxy that appends its X-User to the client's: the guard would read the client's
+    String body = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}";
+    for (String head :
+        new String[] {
+          "Mcp-Session-Id: s-1\r\nX-User: alice\r\nx-user: mallory\r\n",
+          "X-User: alice\r\nX-User: mallory\r\n" // no session: a 2026-07-28 request
+              + "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n"
+        }) {
+      String answer =
+          TestGuards.exchange(
+              guard,
+              "POST /mcp HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\n"
+                  + "Accept: application/json, text/event-stream\r\nConnection: close\r\n"
+                  + head
+                  + "Content-Length: "
+                  + body.length()
+                  + "\r\n\r\n"
+                  + body,
+              StandardCharsets.UTF_8);
+      assertThat(answer).as(head).startsWith("HTTP/1.1 400").contains("-32600", "X-User");
+    }
+    assertThat(upstream.seen).isEmpty();
+  }
+
+  @Test
   void not_from_a_trusted_proxy_the_header_goes_no_further() throws Exception {
     assertThat(upstreamSees("10.0.0.0/8")).containsExactly("null", "null");
   }

@@ -3,6 +3,7 @@ package dev.sessionguard.guard.identity;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.crypto.ECDSASigner;
@@ -121,6 +122,30 @@ class JwtVerifierTest {
     es.sign(new ECDSASigner(ec));
     assertThat(verifier.verify(es.serialize())).isEqualTo(new Result.Verified("bob"));
     assertThat(verifier.keyProblem()).isEmpty();
+  }
+
+  @Test
+  void an_rfc_9068_access_token_is_verified_and_another_type_is_not() throws Exception {
+    for (String type : List.of("at+jwt", "JWT")) {
+      var jwt =
+          new SignedJWT(
+              new JWSHeader.Builder(JWSAlgorithm.RS256)
+                  .keyID(rsa.getKeyID())
+                  .type(new JOSEObjectType(type))
+                  .build(),
+              claims().subject("carol-" + type).build());
+      jwt.sign(new RSASSASigner(rsa));
+      assertThat(verifier.verify(jwt.serialize())).isEqualTo(new Result.Verified("carol-" + type));
+    }
+    var logout =
+        new SignedJWT(
+            new JWSHeader.Builder(JWSAlgorithm.RS256)
+                .keyID(rsa.getKeyID())
+                .type(new JOSEObjectType("logout+jwt"))
+                .build(),
+            claims().build());
+    logout.sign(new RSASSASigner(rsa));
+    assertThat(verifier.verify(logout.serialize())).isInstanceOf(Result.Rejected.class);
   }
 
   @Test

@@ -20,6 +20,12 @@ public interface ClientIdentity {
     return Optional.of(identify(request));
   }
 
+  /**
+   * Fetches what {@link #identify} will need (signing keys), so readiness knows before the first
+   * token. May wait on the network: never called under a lock or on a request's thread.
+   */
+  default void prefetch() {}
+
   /** Why clients cannot be named right now (e.g. no signing keys), for readiness. */
   default Optional<String> problem() {
     return Optional.empty();

@@ -28,21 +28,36 @@ public final class Identities {
   public Identities(ActivePolicy policy, Clock clock) {
     this.policy = policy;
     this.clock = clock;
-    current(policy.get().identity()); // fetch keys now: readiness knows before the first token
+    IdentityRules rules = policy.get().identity();
+    built = new Built(rules, ClientIdentity.of(rules, clock, upstreamResourceMetadata::get));
+    built.identity().prefetch(); // fetch keys now: readiness knows before the first token
   }
 
-  /** The identity step for {@code rules} (those of the policy a request runs under). */
+  /**
+   * The identity step for {@code rules} (those of the policy a request runs under), or, for a
+   * request that began under an older policy, that of the policy in force: rebuilding an older one
+   * would throw away the newer one, and its keys, for the next request to build again.
+   */
   public ClientIdentity current(IdentityRules rules) {
     Built b = built; // read without a lock: every request passes here
     if (b != null && b.rules().equals(rules)) {
       return b.identity();
     }
+    ClientIdentity made;
     synchronized (this) {
-      if (built == null || !built.rules().equals(rules)) {
-        built = new Built(rules, ClientIdentity.of(rules, clock, upstreamResourceMetadata::get));
+      IdentityRules latest = policy.get().identity();
+      if (built.rules().equals(rules) || built.rules().equals(latest)) {
+        return built.identity();
       }
-      return built.identity();
+      made = ClientIdentity.of(latest, clock, upstreamResourceMetadata::get);
+      built = new Built(latest, made);
     }
+    // Its keys are fetched away from the lock and this request: a slow JWKS holds up only the
+    // requests whose tokens need them.
+    Thread prefetch = new Thread(made::prefetch, "identity-prefetch");
+    prefetch.setDaemon(true);
+    prefetch.start();
+    return made;
   }
 
   /**

@@ -3,7 +3,6 @@ package dev.sessionguard.guard.identity;
 import dev.sessionguard.guard.admission.Refusal;
 import dev.sessionguard.guard.config.GuardConfig.JwtRules;
 import dev.sessionguard.policy.SessionPolicySpec.Anonymous;
-import java.io.IOException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Locale;
@@ -19,8 +18,7 @@ final class JwtIdentity implements ClientIdentity {
   private static final String BEARER = "bearer ";
 
   private final JwtRules rules;
-  private final JwtVerifier verifier; // null when the JWKS file could not be read
-  private final String loadProblem;
+  private final JwtVerifier verifier;
   private final ClientAddress address;
   private final Anonymous anonymous;
   private final Supplier<String> upstreamResourceMetadata;
@@ -38,27 +36,23 @@ final class JwtIdentity implements ClientIdentity {
     this.anonymous = anonymous;
     this.upstreamResourceMetadata = upstreamResourceMetadata;
     this.clock = clock;
-    JwtVerifier v = null;
-    String problem = null;
-    try {
-      v =
-          new JwtVerifier(
-              new JwtVerifier.Settings(
-                  rules.issuer(),
-                  rules.audiences(),
-                  rules.jwksUri(),
-                  rules.jwksFile(),
-                  rules.algorithms(),
-                  rules.claim(),
-                  rules.refreshInterval()),
-              clock);
-      v.checkKeys(); // so readiness knows before the first token
-    } catch (IOException e) {
-      problem = e.getMessage();
-    }
-    this.verifier = v;
-    this.loadProblem = problem;
+    this.verifier =
+        new JwtVerifier(
+            new JwtVerifier.Settings(
+                rules.issuer(),
+                rules.audiences(),
+                rules.jwksUri(),
+                rules.jwksFile(),
+                rules.algorithms(),
+                rules.claim(),
+                rules.refreshInterval()),
+            clock);
     this.lastKeyCheck = clock.instant();
+  }
+
+  @Override
+  public void prefetch() {
+    verifier.checkKeys();
   }
 
   @Override
@@ -66,9 +60,6 @@ final class JwtIdentity implements ClientIdentity {
     String token = bearer(request);
     if (token == null) {
       return anonymous(request);
-    }
-    if (verifier == null) {
-      return invalid(loadProblem);
     }
     return named(verifier.verify(token));
   }
@@ -79,9 +70,6 @@ final class JwtIdentity implements ClientIdentity {
     String token = bearer(request);
     if (token == null) {
       return Optional.of(anonymous(request));
-    }
-    if (verifier == null) {
-      return Optional.of(invalid(loadProblem));
     }
     return verifier.remembered(token).map(this::named);
   }
@@ -141,9 +129,6 @@ final class JwtIdentity implements ClientIdentity {
    */
   @Override
   public Optional<String> problem() {
-    if (verifier == null) {
-      return Optional.of(loadProblem);
-    }
     Optional<String> problem = verifier.keyProblem();
     Instant now = clock.instant();
     if (problem.isPresent() && !now.isBefore(lastKeyCheck.plus(rules.refreshInterval()))) {

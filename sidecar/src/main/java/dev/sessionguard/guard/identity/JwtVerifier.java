@@ -3,10 +3,10 @@ package dev.sessionguard.guard.identity;
 import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.KeySourceException;
+import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKMatcher;
 import com.nimbusds.jose.jwk.JWKSelector;
 import com.nimbusds.jose.jwk.JWKSet;
-import com.nimbusds.jose.jwk.source.ImmutableJWKSet;
 import com.nimbusds.jose.jwk.source.JWKSource;
 import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
 import com.nimbusds.jose.jwk.source.RateLimitReachedException;
@@ -20,7 +20,10 @@ import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
@@ -96,10 +99,8 @@ public final class JwtVerifier {
   private final DefaultJWTProcessor<SecurityContext> processor = new DefaultJWTProcessor<>();
   private final AtomicReference<String> keyProblem = new AtomicReference<>();
 
-  /**
-   * @throws IOException when a JWKS file cannot be read or parsed
-   */
-  public JwtVerifier(Settings settings, Clock clock) throws IOException {
+  /** A JWKS file that cannot be read is no error here: {@link #keyProblem} says why. */
+  public JwtVerifier(Settings settings, Clock clock) {
     this.settings = settings;
     this.clock = clock;
     this.keys = keySource(settings);
@@ -126,18 +127,19 @@ public final class JwtVerifier {
     processor.setJWTClaimsSetVerifier(claims);
   }
 
-  private JWKSource<SecurityContext> keySource(Settings s) throws IOException {
+  private JWKSource<SecurityContext> keySource(Settings s) {
     if (s.jwksFile() != null) {
-      try {
-        return new ImmutableJWKSet<>(JWKSet.load(s.jwksFile().toFile()));
-      } catch (ParseException e) {
-        throw new IOException(
-            "JWKS file " + s.jwksFile() + " is not a JWK set: " + e.getMessage(), e);
-      }
+      return new FileKeys(s.jwksFile());
     }
     long interval = s.refreshInterval().toMillis();
+    java.net.URL url;
+    try {
+      url = s.jwksUri().toURL();
+    } catch (java.net.MalformedURLException e) {
+      throw new IllegalArgumentException("jwksUri " + s.jwksUri() + " is no URL", e); // validated
+    }
     return JWKSourceBuilder.<SecurityContext>create(
-            s.jwksUri().toURL(), new DefaultResourceRetriever(2_000, 5_000, 512 * 1024))
+            url, new DefaultResourceRetriever(2_000, 5_000, 512 * 1024))
         .cache(Duration.ofMinutes(15).toMillis(), 5_000)
         .rateLimited(interval)
         .retrying(true)
@@ -203,9 +205,10 @@ public final class JwtVerifier {
     remembered.put(token, new Remembered(client, until));
   }
 
-  /** Fetches the keys now (if they come from a URL) so their health is known before a token. */
+  /** Fetches the keys now (or reads a changed file) so their health is known before a token. */
   public void checkKeys() {
-    if (settings.jwksUri() == null) {
+    if (keys instanceof FileKeys file) {
+      file.refresh();
       return;
     }
     try {
@@ -234,5 +237,61 @@ public final class JwtVerifier {
     String message =
         root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
     return e == root ? message : e.getMessage() + " (" + message + ")";
+  }
+
+  /**
+   * Keys from a file, read again when it changes: a mounted Secret or ConfigMap is swapped whole
+   * (its {@code ..data} link), and the file is looked at, through its links, at most once a second.
+   * A file that cannot be read or parsed keeps the keys read before (none at first) and says why in
+   * {@link #keyProblem}; tokens remembered under keys that changed are forgotten.
+   */
+  private final class FileKeys implements JWKSource<SecurityContext> {
+    private final Path file;
+    private volatile JWKSet set;
+    private FileTime modified;
+    private long size = -1;
+    private long checkedAt = Long.MIN_VALUE;
+
+    FileKeys(Path file) {
+      this.file = file;
+      refresh();
+    }
+
+    @Override
+    public List<JWK> get(JWKSelector selector, SecurityContext context) throws KeySourceException {
+      refresh();
+      JWKSet current = set;
+      if (current == null) {
+        throw new KeySourceException(keyProblem.get());
+      }
+      return selector.select(current);
+    }
+
+    synchronized void refresh() {
+      long now = clock.millis();
+      if (checkedAt != Long.MIN_VALUE && now >= checkedAt && now - checkedAt < 1_000) {
+        return;
+      }
+      checkedAt = now;
+      try {
+        BasicFileAttributes seen = Files.readAttributes(file, BasicFileAttributes.class);
+        if (set != null && seen.lastModifiedTime().equals(modified) && seen.size() == size) {
+          return;
+        }
+        JWKSet read = JWKSet.load(file.toFile());
+        boolean replaced = set != null;
+        set = read;
+        modified = seen.lastModifiedTime();
+        size = seen.size();
+        keyProblem.set(null);
+        if (replaced) {
+          remembered.clear(); // verified under keys that may be gone
+        }
+      } catch (IOException e) {
+        keyProblem.set("JWKS file " + file + " cannot be read: " + describe(e));
+      } catch (ParseException e) {
+        keyProblem.set("JWKS file " + file + " is not a JWK set: " + e.getMessage());
+      }
+    }
   }
 }

@@ -52,6 +52,8 @@ class JwtThroughGuardTest {
       "https://vmcp.example/.well-known/oauth-protected-resource";
 
   final List<JWK> published = new CopyOnWriteArrayList<>();
+  final java.util.concurrent.CountDownLatch jwksHeld = new java.util.concurrent.CountDownLatch(1);
+  volatile boolean holdJwks;
   final List<Guard> guards = new ArrayList<>();
   RSAKey rsa;
   HttpServer jwks;
@@ -65,6 +67,13 @@ class JwtThroughGuardTest {
     jwks.createContext(
         "/jwks",
         exchange -> {
+          if (holdJwks) {
+            try {
+              jwksHeld.await(); // a JWKS that does not answer
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
           byte[] body =
               new JWKSet(new ArrayList<>(published)).toString().getBytes(StandardCharsets.UTF_8);
           exchange.getResponseHeaders().add("Content-Type", "application/json");
@@ -98,6 +107,7 @@ class JwtThroughGuardTest {
 
   @AfterEach
   void stop() throws Exception {
+    jwksHeld.countDown();
     guards.forEach(Guard::close);
     upstream.close();
     jwks.stop(0);
@@ -164,6 +174,30 @@ class JwtThroughGuardTest {
       b.header("Authorization", bearer(token));
     }
     return b.build();
+  }
+
+  @Test
+  void a_reload_of_the_identity_rules_while_the_jwks_hangs_holds_up_no_other_request()
+      throws Exception {
+    Guard g = guard(null, "PerAddress");
+    holdJwks = true;
+    String rules =
+        "identity:\n  source: Jwt\n  anonymous: PerAddress\n  jwt: {issuer: \""
+            + ISSUER
+            + "\", audiences: [vmcp, another], jwksUri: \""
+            + jwksUri()
+            + "\", algorithms: [RS256]}\n";
+    assertThat(g.reload(TestGuards.policy(rules), TestGuards.overrides(upstream.mcpUrl())))
+        .isTrue();
+
+    // an anonymous request needs no keys: it is answered (here by the upstream's 401) while the
+    // new rules' keys are still being fetched, well before the JWKS read times out (5 s)
+    var anonymous =
+        TestGuards.HTTP.sendAsync(initialize(g, 1), HttpResponse.BodyHandlers.ofString());
+    await().atMost(Duration.ofSeconds(4)).until(anonymous::isDone);
+    assertThat(anonymous.get().statusCode()).isEqualTo(401);
+    assertThat(anonymous.get().headers().firstValue("WWW-Authenticate")).isPresent();
+    assertThat(jwksHeld.getCount()).isEqualTo(1); // the JWKS never answered meanwhile
   }
 
   @Test

@@ -260,4 +260,40 @@ class JwtVerifierTest {
         .isEqualTo(new Result.Verified("alice"));
     assertThat(fromFile.keyProblem()).isEmpty();
   }
+
+  @Test
+  void a_key_file_is_read_again_when_it_changes_and_may_come_late(@TempDir Path dir)
+      throws Exception {
+    Path file = dir.resolve("jwks.json");
+    var fromFile = new JwtVerifier(settings(null, file, "sub"), clock);
+    // not there yet: said, and no token passes
+    assertThat(fromFile.keyProblem()).hasValueSatisfying(p -> assertThat(p).contains("jwks.json"));
+    assertThat(fromFile.verify(rs256(rsa, claims().build()))).isInstanceOf(Result.Rejected.class);
+
+    Files.writeString(file, new JWKSet(rsa.toPublicJWK()).toString());
+    clock.advance(Duration.ofSeconds(1));
+    fromFile.checkKeys();
+    assertThat(fromFile.keyProblem()).isEmpty();
+    String alice = rs256(rsa, claims().build());
+    assertThat(fromFile.verify(alice)).isEqualTo(new Result.Verified("alice"));
+
+    // rotated: the new key is taken, the withdrawn one (and what it verified) no longer
+    RSAKey next = new RSAKeyGenerator(2048).keyID("rsa-2").generate();
+    Path swapped =
+        Files.writeString(dir.resolve("next.json"), new JWKSet(next.toPublicJWK()).toString());
+    Files.move(swapped, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(fromFile.verify(rs256(next, claims().subject("bob").build())))
+        .isEqualTo(new Result.Verified("bob"));
+    assertThat(fromFile.verify(alice)).isInstanceOf(Result.Rejected.class);
+
+    // broken: the keys read before stay, and the problem is said
+    Files.writeString(file, "not json");
+    clock.advance(Duration.ofSeconds(1));
+    fromFile.checkKeys();
+    assertThat(fromFile.keyProblem())
+        .hasValueSatisfying(p -> assertThat(p).contains("not a JWK set"));
+    assertThat(fromFile.verify(rs256(next, claims().subject("carol").build())))
+        .isEqualTo(new Result.Verified("carol"));
+  }
 }

@@ -169,6 +169,11 @@ public final class PolicyValidator {
           }
         }
       }
+      if (id.ipv6PrefixLength != null && (id.ipv6PrefixLength < 32 || id.ipv6PrefixLength > 128)) {
+        problems.add(
+            "identity.ipv6PrefixLength must be between 32 and 128 (64 names a network), not "
+                + id.ipv6PrefixLength);
+      }
     }
 
     void jwt(SessionPolicySpec.Jwt jwt) {

@@ -220,6 +220,14 @@ public class SessionPolicySpec {
     public List<String> trustedProxies = new ArrayList<>();
 
     @JsonPropertyDescription(
+        "Clients named by address (source Address, anonymous PerAddress) on IPv6 are named by"
+            + " this prefix of it (64: one network, as a whole /64 usually belongs to one site);"
+            + " unset, the whole address (128).")
+    @Min(32)
+    @Max(128)
+    public Integer ipv6PrefixLength;
+
+    @JsonPropertyDescription(
         "Clients without a name: PerAddress (named by address), Shared (one bucket for all),"
             + " Reject (401), Exempt (no per-client caps).")
     @Default("PerAddress")

@@ -132,6 +132,15 @@ class PolicyValidatorTest {
   }
 
   @Test
+  void an_ipv6_prefix_length_names_a_network_or_a_host() {
+    assertThat(standalone(s -> s.identity.ipv6PrefixLength = 64)).isEmpty();
+    assertThat(standalone(s -> s.identity.ipv6PrefixLength = 128)).isEmpty();
+    assertThat(standalone(s -> s.identity.ipv6PrefixLength = 8))
+        .containsExactly(
+            "identity.ipv6PrefixLength must be between 32 and 128 (64 names a network), not 8");
+  }
+
+  @Test
   void refuses_guard_and_admin_on_one_port() {
     assertThat(standalone(s -> s.guard.adminPort = 4484))
         .containsExactly("guard.port and guard.adminPort must differ (both are 4484)");

@@ -88,6 +88,7 @@ public record GuardConfig(
       IdentitySource source,
       String header,
       List<Cidr> trustedProxies,
+      int ipv6PrefixLength,
       Anonymous anonymous,
       JwtRules jwt) {}
 
@@ -196,6 +197,7 @@ public record GuardConfig(
             s.identity.source,
             header,
             s.identity.trustedProxies.stream().map(Cidr::parse).toList(),
+            s.identity.ipv6PrefixLength == null ? 128 : s.identity.ipv6PrefixLength,
             s.identity.anonymous,
             s.identity.source == IdentitySource.Jwt ? JwtRules.of(s.identity.jwt) : null),
         Set.copyOf(s.origins.allowed),

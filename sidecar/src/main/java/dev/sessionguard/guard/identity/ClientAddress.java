@@ -15,9 +15,42 @@ import java.util.regex.Pattern;
  */
 public final class ClientAddress {
   private final List<Cidr> trusted;
+  private final int ipv6Prefix;
 
   public ClientAddress(List<Cidr> trusted) {
+    this(trusted, 128);
+  }
+
+  /**
+   * @param ipv6Prefix how much of an IPv6 client address names the client ({@link #name})
+   */
+  public ClientAddress(List<Cidr> trusted, int ipv6Prefix) {
     this.trusted = List.copyOf(trusted);
+    this.ipv6Prefix = ipv6Prefix;
+  }
+
+  /**
+   * The client's address as a client name: {@link #of}, an IPv6 address cut to the prefix length
+   * asked for ({@code 2001:db8:1:2:0:0:0:0/64}), since a single host may hold a whole network.
+   */
+  public String name(RequestFacts request) {
+    String address = of(request);
+    if (ipv6Prefix >= 128) {
+      return address;
+    }
+    InetAddress a = literal(address);
+    if (!(a instanceof java.net.Inet6Address)) {
+      return address; // IPv4, IPv4-mapped IPv6 among them
+    }
+    byte[] bytes = a.getAddress();
+    for (int bit = ipv6Prefix; bit < 128; bit++) {
+      bytes[bit / 8] &= (byte) ~(0x80 >>> (bit % 8));
+    }
+    try {
+      return InetAddress.getByAddress(bytes).getHostAddress() + "/" + ipv6Prefix;
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException("16 bytes are an IPv6 address", e);
+    }
   }
 
   public String of(RequestFacts request) {

@@ -39,10 +39,10 @@ public interface ClientIdentity {
    */
   static ClientIdentity of(
       IdentityRules rules, Clock clock, Supplier<String> upstreamResourceMetadata) {
-    ClientAddress address = new ClientAddress(rules.trustedProxies());
+    ClientAddress address = new ClientAddress(rules.trustedProxies(), rules.ipv6PrefixLength());
     return switch (rules.source()) {
       case Header -> new TrustedHeaderIdentity(rules.header(), address, rules.anonymous());
-      case Address -> request -> named("addr:" + address.of(request), false);
+      case Address -> request -> named("addr:" + address.name(request), false);
       case Jwt ->
           new JwtIdentity(rules.jwt(), address, rules.anonymous(), upstreamResourceMetadata, clock);
     };
@@ -51,7 +51,7 @@ public interface ClientIdentity {
   /** What a request without a name gets, per {@code identity.anonymous}. */
   static Identification anonymous(Anonymous mode, ClientAddress address, RequestFacts request) {
     return switch (mode) {
-      case PerAddress -> named("anon:" + address.of(request), false);
+      case PerAddress -> named("anon:" + address.name(request), false);
       case Shared -> named("anonymous", false);
       case Exempt -> new Identification.Named(new Client("anonymous", false, true));
       case Reject ->

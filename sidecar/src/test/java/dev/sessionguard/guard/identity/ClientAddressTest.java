@@ -49,6 +49,22 @@ class ClientAddressTest {
   }
 
   @Test
+  void an_ipv6_client_may_be_named_by_its_network() {
+    ClientAddress whole = new ClientAddress(List.of(Cidr.parse("10.0.0.0/8")));
+    ClientAddress by64 = new ClientAddress(List.of(Cidr.parse("10.0.0.0/8")), 64);
+    // one host may send from any address of its /64: by its network it is one client
+    for (String hop : List.of("2001:db8:1:2::1", "2001:db8:1:2:ffff:eeee:dddd:cccc")) {
+      assertThat(by64.name(from("10.0.0.2", hop))).isEqualTo("2001:db8:1:2:0:0:0:0/64");
+    }
+    assertThat(by64.name(from("10.0.0.2", "2001:db8:1:3::1"))).isEqualTo("2001:db8:1:3:0:0:0:0/64");
+    assertThat(whole.name(from("10.0.0.2", "2001:db8:1:2::1"))).isEqualTo("2001:db8:1:2::1");
+    // IPv4 (mapped too) and a peer as Jetty names it
+    assertThat(by64.name(from("10.0.0.2", "203.0.113.9"))).isEqualTo("203.0.113.9");
+    assertThat(by64.name(from("[2001:db8:9:9::5]"))).isEqualTo("2001:db8:9:9:0:0:0:0/64");
+    assertThat(by64.name(from("10.0.0.2", "::ffff:203.0.113.9"))).isEqualTo("::ffff:203.0.113.9");
+  }
+
+  @Test
   void without_trusted_proxies_forwarded_for_is_ignored() {
     assertThat(new ClientAddress(List.of()).of(from("192.0.2.7", "203.0.113.9")))
         .isEqualTo("192.0.2.7");

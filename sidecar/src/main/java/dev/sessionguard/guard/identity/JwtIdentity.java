@@ -96,6 +96,9 @@ final class JwtIdentity implements ClientIdentity {
     if (result instanceof JwtVerifier.Result.Verified v) {
       return new Identification.Named(new Client("jwt:" + v.client(), true, false));
     }
+    if (result instanceof JwtVerifier.Result.Unavailable u) {
+      return new Identification.Refused(503, Refusal.KEYS_UNAVAILABLE, u.why());
+    }
     return invalid(((JwtVerifier.Result.Rejected) result).why());
   }
 

@@ -75,6 +75,12 @@ public final class JwtVerifier {
 
     /** A token that must not name anyone; {@code why} is for logs, never for the client. */
     record Rejected(String why) implements Result {}
+
+    /**
+     * A token that cannot be checked now: the keys cannot be had (the JWKS does not answer, its
+     * file cannot be read). Not the token's fault: the client should keep it and retry.
+     */
+    record Unavailable(String why) implements Result {}
   }
 
   /**
@@ -169,6 +175,11 @@ public final class JwtVerifier {
       }
       remember(token, client, claims.getExpirationTime().getTime());
       return new Result.Verified(client);
+    } catch (RateLimitReachedException e) {
+      // keys were had, and a token naming none of them asked for more too soon: its own fault
+      return new Result.Rejected(describe(e));
+    } catch (KeySourceException e) {
+      return new Result.Unavailable(describe(e));
     } catch (Exception e) {
       return new Result.Rejected(describe(e));
     }

@@ -28,6 +28,7 @@ public enum GuardError {
   UPSTREAM_FAILED(502, -31010, "The MCP server could not be reached or answered badly"),
   UPSTREAM_TIMEOUT(504, -31011, "The MCP server did not answer in time"),
   INVALID_TOKEN(401, -31012, "The bearer token is not valid"),
+  KEYS_UNAVAILABLE(503, -31015, "Tokens cannot be checked right now; retry later"),
   STREAM_CAP(503, -31013, "The server has no room for another stream; retry later"),
   CLIENT_STREAM_CAP(429, -31014, "This client holds as many streams as it may; retry later"),
   HEADER_MISMATCH(400, -32020, "Bad Request: the request headers and body disagree"),
@@ -63,6 +64,7 @@ public enum GuardError {
       case GLOBAL_STREAMS -> STREAM_CAP;
       case CLIENT_STREAMS -> CLIENT_STREAM_CAP;
       case INVALID_TOKEN -> INVALID_TOKEN;
+      case KEYS_UNAVAILABLE -> KEYS_UNAVAILABLE;
       case NOT_OWNER -> SESSION_NOT_FOUND; // a session's existence is not revealed
       case HEADER_MISMATCH -> HEADER_MISMATCH;
       case INVALID_REQUEST -> INVALID_REQUEST;

@@ -264,7 +264,8 @@ public final class McpEndpoint implements Handler {
       if (r.challenge() != null) {
         res.setHeader("WWW-Authenticate", r.challenge());
       }
-      GuardError.forRefusal(r.reason()).write(res, request.id(), r.reason(), null);
+      GuardError error = GuardError.forRefusal(r.reason());
+      error.write(res, request.id(), r.reason(), error.status() == 503 ? cfg.retryAfter() : null);
       log.info("refused identity reason={} why={}", r.reason().label(), printable(r.message()));
       return;
     }

@@ -329,10 +329,14 @@ class JwtThroughGuardTest {
     assertThat(ready.statusCode()).isEqualTo(503);
     assertThat(ready.body()).contains("JWKS " + jwksUri()).contains("unavailable");
     assertThat(metric(g, "sessionguard_jwks_available")).isZero();
-    assertThat(
-            send(initialize(g, 1, "Authorization", bearer(rs256(rsa, claims("a").build()))))
-                .statusCode())
-        .isEqualTo(401);
+    // a token that cannot be checked now is not called invalid: the client keeps it, retries
+    HttpResponse<String> r =
+        send(initialize(g, 1, "Authorization", bearer(rs256(rsa, claims("a").build()))));
+    assertThat(r.statusCode()).isEqualTo(503);
+    assertThat(r.headers().firstValue("Retry-After")).isPresent();
+    assertThat(r.headers().firstValue("WWW-Authenticate")).isEmpty();
+    assertThat(PolicyJson.json().readTree(r.body()).at("/error/code").asInt()).isEqualTo(-31015);
+    assertThat(metric(g, "sessionguard_refusals_total{reason=\"keys_unavailable\"}")).isEqualTo(1);
   }
 
   @Test

@@ -127,11 +127,16 @@ final class JwtIdentity implements ClientIdentity {
   }
 
   /**
-   * Why keys cannot be had. While there is a problem, the keys are fetched again at most once per
-   * refresh interval, so readiness comes back once the JWKS does, even without traffic.
+   * Why keys cannot be had. Keys not fetched yet (rules changed by a reload a moment ago) are
+   * fetched here first, and a key file is looked at again (at most once a second); while there is a
+   * problem, the keys are fetched again at most once per refresh interval, so readiness comes back
+   * once the JWKS does, even without traffic.
    */
   @Override
   public Optional<String> problem() {
+    if (!verifier.checked() || rules.jwksFile() != null) {
+      verifier.checkKeys();
+    }
     Optional<String> problem = verifier.keyProblem();
     Instant now = clock.instant();
     if (problem.isPresent() && !now.isBefore(lastKeyCheck.plus(rules.refreshInterval()))) {

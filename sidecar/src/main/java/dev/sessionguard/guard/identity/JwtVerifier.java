@@ -20,13 +20,13 @@ import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Date;
 import java.util.HashSet;
 import java.util.List;
@@ -96,7 +96,13 @@ public final class JwtVerifier {
 
   private record Remembered(String client, long untilMillis) {}
 
-  private static final JOSEObjectType AT_JWT = new JOSEObjectType("at+jwt");
+  // RFC 9068 access tokens, and plain JWTs, each in the short and the media-type form
+  private static final Set<JOSEObjectType> TYPES =
+      Set.of(
+          JOSEObjectType.JWT,
+          new JOSEObjectType("application/jwt"),
+          new JOSEObjectType("at+jwt"),
+          new JOSEObjectType("application/at+jwt"));
 
   private final Settings settings;
   private final Clock clock;
@@ -104,6 +110,9 @@ public final class JwtVerifier {
   private final JWKSource<SecurityContext> keys;
   private final DefaultJWTProcessor<SecurityContext> processor = new DefaultJWTProcessor<>();
   private final AtomicReference<String> keyProblem = new AtomicReference<>();
+  // bumped when a key file's keys are replaced: a token verified under the old ones is not kept
+  private volatile long keysGeneration;
+  private volatile boolean checked;
 
   /** A JWKS file that cannot be read is no error here: {@link #keyProblem} says why. */
   public JwtVerifier(Settings settings, Clock clock) {
@@ -114,8 +123,9 @@ public final class JwtVerifier {
         settings.algorithms().stream().map(JWSAlgorithm::parse).collect(Collectors.toSet());
     processor.setJWSKeySelector(new JWSVerificationKeySelector<>(algorithms, keys));
     // RFC 9068 access tokens say typ at+jwt; plain JWTs say JWT or nothing
-    processor.setJWSTypeVerifier(
-        new DefaultJOSEObjectTypeVerifier<>(JOSEObjectType.JWT, AT_JWT, null));
+    var types = new HashSet<JOSEObjectType>(TYPES);
+    types.add(null); // no typ at all
+    processor.setJWSTypeVerifier(new DefaultJOSEObjectTypeVerifier<>(types));
     Set<String> audiences =
         settings.audiences().isEmpty() ? null : new HashSet<>(settings.audiences());
     var claims =
@@ -167,6 +177,7 @@ public final class JwtVerifier {
     if (known.isPresent()) {
       return known.get();
     }
+    long generation = keysGeneration;
     try {
       JWTClaimsSet claims = processor.process(token, null);
       Object name = claims.getClaim(settings.claim());
@@ -174,10 +185,16 @@ public final class JwtVerifier {
         return new Result.Rejected("claim " + settings.claim() + " is not a non-empty string");
       }
       remember(token, client, claims.getExpirationTime().getTime());
+      if (keysGeneration != generation) {
+        remembered.remove(token); // verified under keys replaced meanwhile: check it again next
+      }
       return new Result.Verified(client);
     } catch (RateLimitReachedException e) {
-      // keys were had, and a token naming none of them asked for more too soon: its own fault
-      return new Result.Rejected(describe(e));
+      // Refused a fetch within the refresh interval: while the keys cannot be had that is the
+      // outage again; with keys at hand, a token naming none of them asked for more too soon.
+      return keyProblem.get() != null
+          ? new Result.Unavailable(keyProblem.get())
+          : new Result.Rejected(describe(e));
     } catch (KeySourceException e) {
       return new Result.Unavailable(describe(e));
     } catch (Exception e) {
@@ -216,8 +233,14 @@ public final class JwtVerifier {
     remembered.put(token, new Remembered(client, until));
   }
 
+  /** Whether the keys were looked for at least once ({@link #checkKeys}, or for a token). */
+  public boolean checked() {
+    return checked;
+  }
+
   /** Fetches the keys now (or reads a changed file) so their health is known before a token. */
   public void checkKeys() {
+    checked = true;
     if (keys instanceof FileKeys file) {
       file.refresh();
       return;
@@ -259,8 +282,7 @@ public final class JwtVerifier {
   private final class FileKeys implements JWKSource<SecurityContext> {
     private final Path file;
     private volatile JWKSet set;
-    private FileTime modified;
-    private long size = -1;
+    private byte[] read;
     private long checkedAt = Long.MIN_VALUE;
 
     FileKeys(Path file) {
@@ -278,6 +300,7 @@ public final class JwtVerifier {
       return selector.select(current);
     }
 
+    /** Reads the file (small) and takes it if its bytes changed: no timestamp is trusted. */
     synchronized void refresh() {
       long now = clock.millis();
       if (checkedAt != Long.MIN_VALUE && now >= checkedAt && now - checkedAt < 1_000) {
@@ -285,17 +308,18 @@ public final class JwtVerifier {
       }
       checkedAt = now;
       try {
-        BasicFileAttributes seen = Files.readAttributes(file, BasicFileAttributes.class);
-        if (set != null && seen.lastModifiedTime().equals(modified) && seen.size() == size) {
+        byte[] bytes = Files.readAllBytes(file);
+        if (set != null && Arrays.equals(bytes, read)) {
+          keyProblem.set(null);
           return;
         }
-        JWKSet read = JWKSet.load(file.toFile());
+        JWKSet parsed = JWKSet.parse(new String(bytes, StandardCharsets.UTF_8));
         boolean replaced = set != null;
-        set = read;
-        modified = seen.lastModifiedTime();
-        size = seen.size();
+        set = parsed;
+        read = bytes;
         keyProblem.set(null);
         if (replaced) {
+          keysGeneration++; // (only here, under this lock)
           remembered.clear(); // verified under keys that may be gone
         }
       } catch (IOException e) {

@@ -37,6 +37,11 @@ class ClientAddressTest {
     assertThat(a.of(from("10.0.0.2", "203.0.113.9, cafe.be"))).isEqualTo("10.0.0.2");
     assertThat(a.of(from("10.0.0.2", "203.0.113.9, dead.beef"))).isEqualTo("10.0.0.2");
     assertThat(a.of(from("10.0.0.2", "203.0.113.9, 127.1"))).isEqualTo("10.0.0.2");
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, 256.1.1.1"))).isEqualTo("10.0.0.2");
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, .:"))).isEqualTo("10.0.0.2");
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, 255.255.255.254"))).isEqualTo("255.255.255.254");
+    assertThat(a.of(from("10.0.0.2", "203.0.113.9, ::FFFF:198.51.100.7")))
+        .isEqualTo("::FFFF:198.51.100.7");
   }
 
   @Test

@@ -336,7 +336,31 @@ class JwtThroughGuardTest {
     assertThat(r.headers().firstValue("Retry-After")).isPresent();
     assertThat(r.headers().firstValue("WWW-Authenticate")).isEmpty();
     assertThat(PolicyJson.json().readTree(r.body()).at("/error/code").asInt()).isEqualTo(-31015);
-    assertThat(metric(g, "sessionguard_refusals_total{reason=\"keys_unavailable\"}")).isEqualTo(1);
+    // and so is every later one while the keys cannot be had (fetches are rate-limited)
+    HttpResponse<String> again =
+        send(initialize(g, 2, "Authorization", bearer(rs256(rsa, claims("b").build()))));
+    assertThat(again.statusCode()).isEqualTo(503);
+    assertThat(metric(g, "sessionguard_refusals_total{reason=\"keys_unavailable\"}")).isEqualTo(2);
+  }
+
+  @Test
+  void readiness_right_after_a_reload_of_the_identity_rules_knows_the_new_keys() throws Exception {
+    Guard g = guard(METADATA, "Reject");
+    URI readyz = URI.create("http://127.0.0.1:" + g.adminPort() + "/readyz");
+    assertThat(send(HttpRequest.newBuilder(readyz).build()).statusCode()).isEqualTo(200);
+    jwks.stop(0);
+    String rules =
+        "identity:\n  source: Jwt\n  anonymous: Reject\n  jwt: {issuer: \""
+            + ISSUER
+            + "\", audiences: [vmcp, another], jwksUri: \""
+            + jwksUri()
+            + "\", algorithms: [RS256]}\n";
+    assertThat(g.reload(TestGuards.policy(rules), TestGuards.overrides(upstream.mcpUrl())))
+        .isTrue();
+
+    HttpResponse<String> ready = send(HttpRequest.newBuilder(readyz).build());
+    assertThat(ready.statusCode()).isEqualTo(503);
+    assertThat(ready.body()).contains("unavailable");
   }
 
   @Test

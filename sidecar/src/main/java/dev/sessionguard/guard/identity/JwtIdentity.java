@@ -122,6 +122,8 @@ final class JwtIdentity implements ClientIdentity {
           .append("resource_metadata=\"")
           .append(metadata)
           .append('"');
+    } else if (error == null) {
+      c.append(" realm=\"mcp\""); // RFC 6750: the scheme is followed by at least one parameter
     }
     return c.toString();
   }

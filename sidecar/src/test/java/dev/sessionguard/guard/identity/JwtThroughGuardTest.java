@@ -294,6 +294,14 @@ class JwtThroughGuardTest {
   }
 
   @Test
+  void with_nothing_else_to_say_the_challenge_names_a_realm() throws Exception {
+    Guard g = guard(null, "Reject"); // no metadata in the policy, no upstream challenge seen
+    HttpResponse<String> r = send(initialize(g, 1));
+    assertThat(r.statusCode()).isEqualTo(401);
+    assertThat(r.headers().firstValue("WWW-Authenticate")).hasValue("Bearer realm=\"mcp\"");
+  }
+
+  @Test
   void a_rotated_key_is_picked_up_without_restart() throws Exception {
     Guard g = guard(METADATA, "Reject");
     assertThat(

@@ -105,6 +105,17 @@ class GuardReapingTest {
     return b.build();
   }
 
+  /** Opens the session's standalone GET stream. */
+  CompletableFuture<HttpResponse<String>> standaloneStream(String session) {
+    return TestGuards.HTTP.sendAsync(
+        HttpRequest.newBuilder(mcp(guard))
+            .header("Accept", "text/event-stream")
+            .header("Mcp-Session-Id", session)
+            .GET()
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
   /** A reaper pass, and the DELETEs it sends: the scheduled pass may have run it already. */
   void reap() {
     guard.reaper().reapNow();
@@ -230,14 +241,7 @@ class GuardReapingTest {
   void an_open_get_stream_does_not_keep_a_session_and_reaping_closes_it() {
     guard("sessions: {idleTimeout: 5m}\n");
     String s = open();
-    CompletableFuture<HttpResponse<String>> stream =
-        TestGuards.HTTP.sendAsync(
-            HttpRequest.newBuilder(mcp(guard))
-                .header("Accept", "text/event-stream")
-                .header("Mcp-Session-Id", s)
-                .GET()
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    CompletableFuture<HttpResponse<String>> stream = standaloneStream(s);
     await().until(() -> guard.streams().total() == 1);
     clock.advance(Duration.ofMinutes(5));
     reap();
@@ -252,14 +256,7 @@ class GuardReapingTest {
   void dry_run_forgets_an_expired_session_and_its_client_goes_on_using_it() {
     guard("mode: DryRun\nsessions: {idleTimeout: 5m}\n");
     String s = open();
-    CompletableFuture<HttpResponse<String>> stream =
-        TestGuards.HTTP.sendAsync(
-            HttpRequest.newBuilder(mcp(guard))
-                .header("Accept", "text/event-stream")
-                .header("Mcp-Session-Id", s)
-                .GET()
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    CompletableFuture<HttpResponse<String>> stream = standaloneStream(s);
     await().until(() -> guard.streams().total() == 1);
     clock.advance(Duration.ofMinutes(5));
 

@@ -18,11 +18,8 @@ import java.util.Optional;
 /**
  * The Service {@code <policy>-guard}: the guard port of every pod that carries this policy's guard.
  * It selects by the {@code sessionguard.dev/guarded-by} label, so pods of the target that do not
- * run the guard yet (mid-rollout) get no traffic meant for it; and, once the target's pods enforce
- * the policy, by {@code sessionguard.dev/target} too. That one is kept while they do not: after a
- * retarget the former target's pods (running its guard) serve until the new target's are ready, and
- * a Service made by an earlier version gains it only once every pod carries it. Session affinity is
- * copied from the target's own Service, so clients stick to a pod exactly as they did before.
+ * run the guard yet (mid-rollout) get no traffic meant for it. Session affinity is copied from the
+ * target's own Service, so clients stick to a pod exactly as they did before.
  */
 @KubernetesDependent(informer = @Informer(labelSelector = PolicyConfigMap.SELECTOR))
 public class GuardService extends CRUDKubernetesDependentResource<Service, SessionPolicy> {
@@ -49,7 +46,6 @@ public class GuardService extends CRUDKubernetesDependentResource<Service, Sessi
             .withNewSpec()
             .withType("ClusterIP")
             .addToSelector(PodTemplates.GUARDED_BY, meta.getName())
-            .addToSelector(selectedTarget(policy, context, observed))
             .addNewPort()
             .withName(GuardContainer.PORT_NAME)
             .withProtocol("TCP")
@@ -72,27 +68,6 @@ public class GuardService extends CRUDKubernetesDependentResource<Service, Sessi
       builder.editSpec().withSessionAffinity("None").endSpec();
     }
     return builder.build();
-  }
-
-  /** The {@code sessionguard.dev/target} part of the selector: none, or one entry. */
-  private Map<String, String> selectedTarget(
-      SessionPolicy policy, Context<SessionPolicy> context, Observed observed) {
-    if (observed.enforcing()) {
-      return Map.of(PodTemplates.TARGET, PodTemplates.targetLabel(policy.getSpec().targetRef));
-    }
-    // read by name (resolving this dependent's own secondary would call desired() again)
-    var meta = policy.getMetadata();
-    return Optional.ofNullable(
-            context
-                .getClient()
-                .services()
-                .inNamespace(meta.getNamespace())
-                .withName(nameFor(policy))
-                .get())
-        .map(s -> s.getSpec() == null ? null : s.getSpec().getSelector())
-        .map(selector -> selector.get(PodTemplates.TARGET))
-        .map(target -> Map.of(PodTemplates.TARGET, target))
-        .orElse(Map.of());
   }
 
   private static String affinity(Service service) {

@@ -260,43 +260,6 @@ class ExposureTest {
   }
 
   @Test
-  void the_guard_service_moves_to_a_new_target_once_its_pods_enforce() {
-    cluster.deployment(NS, "old", 1);
-    cluster.deployment(NS, "new", 1);
-    create(MockCluster.policy(NS, "p", "old"));
-    // before Ready: by guarded-by only (what a Service of an earlier version selects too)
-    await().atMost(WAIT).until(() -> service("p-guard") != null);
-    assertThat(service("p-guard").getSpec().getSelector())
-        .containsExactly(Map.entry(PodTemplates.GUARDED_BY, "p"));
-    enforce("p", "10.0.0.1");
-    awaitReady("p");
-    await()
-        .atMost(WAIT)
-        .untilAsserted(
-            () ->
-                assertThat(service("p-guard").getSpec().getSelector())
-                    .containsEntry(PodTemplates.TARGET, "deployment.old"));
-
-    cluster.editPolicy(NS, "p", p -> p.getSpec().targetRef.name = "new");
-    await().atMost(WAIT).until(() -> "False".equals(condition("p", "Ready").status));
-    // old's pods run their guard until they roll: they serve until new's are ready
-    assertThat(service("p-guard").getSpec().getSelector())
-        .containsEntry(PodTemplates.TARGET, "deployment.old");
-    await().atMost(WAIT).until(() -> guard("new") != null);
-    cluster.runningPod(NS, "new-1", "p", "10.0.0.2");
-    running.guards.put("10.0.0.2", policy("p").getStatus().policyHash);
-    awaitReady("p");
-    await()
-        .atMost(WAIT)
-        .untilAsserted(
-            () ->
-                assertThat(service("p-guard").getSpec().getSelector())
-                    .containsExactly(
-                        Map.entry(PodTemplates.GUARDED_BY, "p"),
-                        Map.entry(PodTemplates.TARGET, "deployment.new")));
-  }
-
-  @Test
   void with_the_redis_store_the_guard_gets_the_password_by_reference_and_no_per_pod_warning() {
     cluster.deployment(NS, "vmcp", 2);
     var p = MockCluster.policy(NS, "p", "vmcp");

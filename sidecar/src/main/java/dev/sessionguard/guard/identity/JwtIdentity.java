@@ -129,15 +129,18 @@ final class JwtIdentity implements ClientIdentity {
   }
 
   /**
-   * Why keys cannot be had. Keys not fetched yet (rules changed by a reload a moment ago) are
-   * fetched here first, and a key file is looked at again (at most once a second); while there is a
-   * problem, the keys are fetched again at most once per refresh interval, so readiness comes back
-   * once the JWKS does, even without traffic.
+   * Why keys cannot be had. Keys not fetched yet (rules changed by a reload a moment ago: they are
+   * being fetched in the background) are a problem until that fetch ends, so readiness never says
+   * ready for keys nobody has seen, and never waits on the JWKS itself; a key file is looked at
+   * again (at most once a second); while there is a problem, the keys are fetched again at most
+   * once per refresh interval, so readiness comes back once the JWKS does, even without traffic.
    */
   @Override
   public Optional<String> problem() {
-    if (!verifier.checked() || rules.jwksFile() != null) {
-      verifier.checkKeys();
+    if (rules.jwksFile() != null) {
+      verifier.checkKeys(); // a file read, at most once a second
+    } else if (!verifier.checked()) {
+      return Optional.of("JWKS " + rules.jwksUri() + ": keys not fetched yet");
     }
     Optional<String> problem = verifier.keyProblem();
     Instant now = clock.instant();

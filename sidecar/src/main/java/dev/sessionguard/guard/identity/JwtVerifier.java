@@ -233,25 +233,26 @@ public final class JwtVerifier {
     remembered.put(token, new Remembered(client, until));
   }
 
-  /** Whether the keys were looked for at least once ({@link #checkKeys}, or for a token). */
+  /** Whether a {@link #checkKeys} has ended (its outcome is in {@link #keyProblem}). */
   public boolean checked() {
     return checked;
   }
 
   /** Fetches the keys now (or reads a changed file) so their health is known before a token. */
   public void checkKeys() {
-    checked = true;
-    if (keys instanceof FileKeys file) {
-      file.refresh();
-      return;
-    }
     try {
+      if (keys instanceof FileKeys file) {
+        file.refresh();
+        return;
+      }
       keys.get(new JWKSelector(new JWKMatcher.Builder().build()), null);
       keyProblem.set(null); // fetched, or still cached: keys can be had
     } catch (RateLimitReachedException e) {
       // checked too soon after the last fetch: its outcome stands
     } catch (KeySourceException e) {
       keyProblem.set("JWKS " + settings.jwksUri() + " unavailable: " + describe(e));
+    } finally {
+      checked = true;
     }
   }
 

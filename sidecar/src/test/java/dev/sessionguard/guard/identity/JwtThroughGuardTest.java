@@ -366,9 +366,16 @@ class JwtThroughGuardTest {
     assertThat(g.reload(TestGuards.policy(rules), TestGuards.overrides(upstream.mcpUrl())))
         .isTrue();
 
-    HttpResponse<String> ready = send(HttpRequest.newBuilder(readyz).build());
-    assertThat(ready.statusCode()).isEqualTo(503);
-    assertThat(ready.body()).contains("unavailable");
+    // at once: not ready for keys not fetched yet; then the fetch's outcome
+    assertThat(send(HttpRequest.newBuilder(readyz).build()).statusCode()).isEqualTo(503);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              HttpResponse<String> ready = send(HttpRequest.newBuilder(readyz).build());
+              assertThat(ready.statusCode()).isEqualTo(503);
+              assertThat(ready.body()).contains("unavailable");
+            });
   }
 
   @Test

@@ -388,10 +388,19 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     }
   }
 
-  /** Holds the session here (a reservation made here while Redis was unreachable, or above). */
+  /**
+   * Holds the session here (a reservation made here while Redis was unreachable, or above). An id
+   * this guard knows as another client's live session stays that client's (Redis would say so too):
+   * that session is returned, as a confirm in Redis would, and the reservation released.
+   */
   private Session confirmHeld(
       Reservation reservation, String sessionId, boolean started, boolean activity) {
     synchronized (heldLock) {
+      Session known = seen.get(sessionId);
+      if (known != null && !known.client().equals(reservation.client)) {
+        local.cancel(reservation);
+        return known;
+      }
       Session session = local.confirm(reservation, sessionId, started, activity);
       held.putIfAbsent(session.id(), session);
       if (started && session.client().equals(reservation.client)) {

@@ -417,6 +417,25 @@ class RedisAcrossGuardsTest {
   }
 
   @Test
+  void while_redis_is_down_an_id_known_as_another_clients_is_not_confirmed_for_a_second() {
+    var caps = new SessionCaps(10, 10, false);
+    var a = redis.guard("a", clock, SHORT_LEASE, FailureMode.Open);
+    Session a1 = open(a, "alice", "a1", caps);
+
+    redis.server.stop();
+    var bobs = (Admission.Admitted) a.admit("bob", caps, false, false);
+    assertThat(a.storeAvailable()).isFalse();
+    // an upstream that issues "a1" again, to bob
+    Session confirmed = a.confirm(bobs.reservation(), "a1");
+
+    assertThat(confirmed.client()).isEqualTo("alice");
+    assertThat(a.localSessions()).isZero();
+    assertThat(a.pending()).isZero();
+    assertThat(a.lookup("a1")).isEqualTo(new Lookup.Known(a1));
+    redis.server.resume();
+  }
+
+  @Test
   void open_admits_locally_while_redis_is_down_and_records_those_sessions_when_it_returns() {
     var caps = new SessionCaps(10, 10, false);
     var a = redis.guard("a", clock, SHORT_LEASE, FailureMode.Open);

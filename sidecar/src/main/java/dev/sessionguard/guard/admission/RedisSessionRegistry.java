@@ -383,7 +383,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       Reservation reservation, String sessionId, boolean started, boolean activity, String rid) {
     synchronized (heldLock) {
       Session session = confirmHeld(reservation, sessionId, started, activity);
-      replay("confirm", rid, sessionId, reservation.client);
+      if (session.client().equals(reservation.client)) {
+        replay("confirm", rid, sessionId, reservation.client);
+      } else {
+        replay("cancel", rid, REPLY_RECEIVED); // another's: nothing of this client's to record
+      }
       return session;
     }
   }

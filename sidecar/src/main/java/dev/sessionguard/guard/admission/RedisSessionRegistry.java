@@ -502,7 +502,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     synchronized (heldLock) {
       Session mine = held.remove(sessionId);
       if (mine != null) {
-        replay("end", sessionId, remember ? tombstoneMs : "0");
+        replay("end", sessionId, tombstoneMs(remember));
       }
       return mine;
     }
@@ -731,7 +731,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
                 ms(now.minus(idle)),
                 ms(bornBefore),
                 ms(bornBefore.minus(hardBound)),
-                remember ? tombstoneMs : "0",
+                tombstoneMs(remember),
                 Integer.toString(EXPIRE_BATCH),
                 token,
                 claimsReceived);
@@ -754,6 +754,11 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       unavailable(e);
     }
     return ended;
+  }
+
+  /** How long Redis remembers an ended id: 0 forgets it (DryRun), so its client re-adopts it. */
+  private String tombstoneMs(boolean remember) {
+    return remember ? tombstoneMs : "0";
   }
 
   /**

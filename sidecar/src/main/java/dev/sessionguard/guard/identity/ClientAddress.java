@@ -117,9 +117,10 @@ public final class ClientAddress {
     return v6.matches() ? v6.group(1) : hop;
   }
 
-  private static final String OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
-  private static final Pattern IPV4 = Pattern.compile(OCTET + "(\\." + OCTET + "){3}");
-  private static final Pattern IPV4_PORT = Pattern.compile("(\\d{1,3}(?:\\.\\d{1,3}){3}):\\d{1,5}");
+  private static final String OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+  private static final String DOTTED_QUAD = OCTET + "(?:\\." + OCTET + "){3}";
+  private static final Pattern IPV4 = Pattern.compile(DOTTED_QUAD);
+  private static final Pattern IPV4_PORT = Pattern.compile("(" + DOTTED_QUAD + "):\\d{1,5}");
   // a colon somewhere, and a hex digit or a colon first: InetAddress parses such text as a literal
   // (or refuses it), never as a name to look up
   private static final Pattern IPV6 = Pattern.compile("(?=[^:]*:)[0-9a-fA-F:][0-9a-fA-F:.]*");

@@ -40,7 +40,7 @@ public final class Identities {
    */
   public ClientIdentity current(IdentityRules rules) {
     Built b = built; // read without a lock: every request passes here
-    if (b != null && b.rules().equals(rules)) {
+    if (b.rules().equals(rules)) {
       return b.identity();
     }
     ClientIdentity made;
@@ -66,7 +66,7 @@ public final class Identities {
    */
   public Optional<ClientIdentity> ready(IdentityRules rules) {
     Built b = built;
-    return b != null && b.rules().equals(rules) ? Optional.of(b.identity()) : Optional.empty();
+    return b.rules().equals(rules) ? Optional.of(b.identity()) : Optional.empty();
   }
 
   /** Why clients cannot be named right now under the policy in force; for {@code /readyz}. */

@@ -96,14 +96,6 @@ public final class JwtVerifier {
 
   private record Remembered(String client, long untilMillis) {}
 
-  // RFC 9068 access tokens, and plain JWTs, each in the short and the media-type form
-  private static final Set<JOSEObjectType> TYPES =
-      Set.of(
-          JOSEObjectType.JWT,
-          new JOSEObjectType("application/jwt"),
-          new JOSEObjectType("at+jwt"),
-          new JOSEObjectType("application/at+jwt"));
-
   private final Settings settings;
   private final Clock clock;
   private final Map<String, Remembered> remembered = new ConcurrentHashMap<>();
@@ -122,10 +114,14 @@ public final class JwtVerifier {
     Set<JWSAlgorithm> algorithms =
         settings.algorithms().stream().map(JWSAlgorithm::parse).collect(Collectors.toSet());
     processor.setJWSKeySelector(new JWSVerificationKeySelector<>(algorithms, keys));
-    // RFC 9068 access tokens say typ at+jwt; plain JWTs say JWT or nothing
-    var types = new HashSet<JOSEObjectType>(TYPES);
-    types.add(null); // no typ at all
-    processor.setJWSTypeVerifier(new DefaultJOSEObjectTypeVerifier<>(types));
+    // plain JWTs and RFC 9068 access tokens, each in the short and the media-type form, or no typ
+    processor.setJWSTypeVerifier(
+        new DefaultJOSEObjectTypeVerifier<>(
+            JOSEObjectType.JWT,
+            new JOSEObjectType("application/jwt"),
+            new JOSEObjectType("at+jwt"),
+            new JOSEObjectType("application/at+jwt"),
+            null));
     Set<String> audiences =
         settings.audiences().isEmpty() ? null : new HashSet<>(settings.audiences());
     var claims =

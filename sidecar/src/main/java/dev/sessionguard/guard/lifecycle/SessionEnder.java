@@ -2,6 +2,7 @@ package dev.sessionguard.guard.lifecycle;
 
 import dev.sessionguard.guard.admission.Ended;
 import dev.sessionguard.guard.admission.Session;
+import dev.sessionguard.guard.admission.SessionIds;
 import dev.sessionguard.guard.proxy.UpstreamClient;
 import java.net.URI;
 import java.time.Duration;
@@ -92,15 +93,10 @@ public final class SessionEnder {
    * refused the credentials.
    */
   public CompletableFuture<Boolean> end(Ended ended) {
-    Session session = ended.session();
-    LOG.info(
-        "session ended reason={} session={} client={}",
-        ended.reason().label(),
-        session,
-        dev.sessionguard.guard.admission.SessionIds.shortHash(session.client()));
+    log("session ended", ended);
     events.ended(ended);
-    session.closeStream();
-    return delete(session);
+    ended.session().closeStream();
+    return delete(ended.session());
   }
 
   /**
@@ -108,13 +104,17 @@ public final class SessionEnder {
    * (its stream stays open, no DELETE is sent).
    */
   public void forgotten(Ended ended) {
-    Session session = ended.session();
-    LOG.info(
-        "dryrun would-end reason={} session={} client={}",
-        ended.reason().label(),
-        session,
-        dev.sessionguard.guard.admission.SessionIds.shortHash(session.client()));
+    log("dryrun would-end", ended);
     events.forgotten(ended);
+  }
+
+  private static void log(String what, Ended ended) {
+    LOG.info(
+        "{} reason={} session={} client={}",
+        what,
+        ended.reason().label(),
+        ended.session(),
+        SessionIds.shortHash(ended.session().client()));
   }
 
   /**

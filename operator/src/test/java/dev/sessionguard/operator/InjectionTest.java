@@ -465,6 +465,34 @@ class InjectionTest {
     return vmcps;
   }
 
+  /**
+   * The pod ToolHive runs for "vmcp": its own label and named port, and {@code labels}; running at
+   * {@code ip}, or not started when it is null.
+   */
+  void toolHivePod(Map<String, String> labels, String ip) {
+    var pod =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName("vmcp-0")
+            .addToLabels("app.kubernetes.io/name", "vmcp")
+            .addToLabels(labels)
+            .endMetadata()
+            .withNewSpec()
+            .addNewContainer()
+            .withName("vmcp")
+            .withImage("vmcp")
+            .addNewPort()
+            .withName("http")
+            .withContainerPort(4483)
+            .endPort()
+            .endContainer()
+            .endSpec();
+    if (ip != null) {
+      pod.withNewStatus().withPhase("Running").withPodIP(ip).endStatus();
+    }
+    cluster.client.pods().inNamespace(NS).resource(pod.build()).create();
+  }
+
   @Test
   void lockdown_names_a_network_policy_admitting_a_virtualmcpservers_pods_by_toolhives_labels() {
     installToolHive();
@@ -475,30 +503,8 @@ class InjectionTest {
     cluster.client.resource(p).create();
     await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
     // ToolHive's pod: its own labels and port names, and what the podTemplateSpec carries
-    cluster
-        .client
-        .pods()
-        .inNamespace(NS)
-        .resource(
-            new PodBuilder()
-                .withNewMetadata()
-                .withName("vmcp-0")
-                .addToLabels("app.kubernetes.io/name", "vmcp")
-                .addToLabels(PodTemplates.GUARDED_BY, "v")
-                .addToLabels(PodTemplates.TARGET, "virtualmcpserver.vmcp")
-                .endMetadata()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("vmcp")
-                .withImage("vmcp")
-                .addNewPort()
-                .withName("http")
-                .withContainerPort(4483)
-                .endPort()
-                .endContainer()
-                .endSpec()
-                .build())
-        .create();
+    toolHivePod(
+        Map.of(PodTemplates.GUARDED_BY, "v", PodTemplates.TARGET, "virtualmcpserver.vmcp"), null);
     // a NetworkPolicy written for ToolHive's pods, admitting the vMCP port by its name
     cluster.networkPolicyAdmitting(
         NS, "allow-vmcp", "app.kubernetes.io/name", "vmcp", new IntOrString("http"));
@@ -551,29 +557,7 @@ class InjectionTest {
                 PodTemplateSpec.class);
     var labels = template.getMetadata().getLabels();
     assertThat(labels).containsKeys(PodTemplates.GUARDED_BY, PodTemplates.TARGET);
-    cluster
-        .client
-        .pods()
-        .inNamespace(NS)
-        .resource(
-            new PodBuilder()
-                .withNewMetadata()
-                .withName("vmcp-0")
-                .addToLabels("app.kubernetes.io/name", "vmcp")
-                .addToLabels(labels)
-                .endMetadata()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("vmcp")
-                .withImage("vmcp")
-                .endContainer()
-                .endSpec()
-                .withNewStatus()
-                .withPhase("Running")
-                .withPodIP("10.0.0.2")
-                .endStatus()
-                .build())
-        .create();
+    toolHivePod(labels, "10.0.0.2");
     running.guards.put("10.0.0.2", policy("v").getStatus().policyHash);
     await().atMost(WAIT).until(() -> "True".equals(condition("v", "Ready").status));
     assertThat(policy("v").getStatus().pods.enforcing).isEqualTo(1);

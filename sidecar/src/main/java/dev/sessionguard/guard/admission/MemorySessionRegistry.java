@@ -352,7 +352,10 @@ public final class MemorySessionRegistry implements SessionRegistry {
     }
   }
 
-  /** Ids of sessions that ended, remembered for a while so later requests get 404. */
+  /**
+   * Ids of sessions that ended, remembered for a while so later requests get 404. Thread-safe on
+   * its own: the Redis registry shares one with its local registry, outside that one's lock.
+   */
   public static final class Tombstones {
     private final Clock clock;
     private final int capacity;
@@ -365,7 +368,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
       this.ttl = ttl;
     }
 
-    void add(String id) {
+    synchronized void add(String id) {
       ended.remove(id);
       ended.put(id, clock.instant().plus(ttl));
       if (ended.size() > capacity) {
@@ -373,16 +376,16 @@ public final class MemorySessionRegistry implements SessionRegistry {
       }
     }
 
-    void forget(String id) {
+    synchronized void forget(String id) {
       ended.remove(id);
     }
 
-    boolean contains(String id) {
+    synchronized boolean contains(String id) {
       Instant until = ended.get(id);
       return until != null && until.isAfter(clock.instant());
     }
 
-    void expire() {
+    synchronized void expire() {
       Instant now = clock.instant();
       Iterator<Instant> it = ended.values().iterator();
       while (it.hasNext() && !it.next().isAfter(now)) {
@@ -390,7 +393,7 @@ public final class MemorySessionRegistry implements SessionRegistry {
       }
     }
 
-    int size() {
+    synchronized int size() {
       return ended.size();
     }
   }

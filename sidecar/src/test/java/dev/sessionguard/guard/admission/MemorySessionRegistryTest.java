@@ -362,6 +362,48 @@ class MemorySessionRegistryTest {
   }
 
   @Test
+  void tombstones_shared_between_threads_stay_whole() throws Exception {
+    // The Redis registry adds and forgets ids on request threads while its local registry
+    // expires them on the reaper's: every id added is remembered until forgotten or full.
+    var tombstones = new MemorySessionRegistry.Tombstones(clock, 1_000_000, Duration.ofHours(1));
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<?>> futures = new ArrayList<>();
+    for (int t = 0; t < 3; t++) {
+      String prefix = "t" + t + "-";
+      futures.add(
+          pool.submit(
+              () -> {
+                start.await();
+                for (int i = 0; i < 20_000; i++) {
+                  tombstones.add(prefix + i);
+                  if (i % 2 == 1) {
+                    tombstones.forget(prefix + (i - 1));
+                  }
+                }
+                return null;
+              }));
+    }
+    futures.add(
+        pool.submit(
+            () -> {
+              start.await();
+              for (int i = 0; i < 2_000; i++) {
+                tombstones.expire();
+              }
+              return null;
+            }));
+    start.countDown();
+    for (Future<?> f : futures) {
+      f.get();
+    }
+    pool.shutdown();
+    assertThat(tombstones.size()).isEqualTo(30_000);
+    assertThat(tombstones.contains("t2-19999")).isTrue();
+    assertThat(tombstones.contains("t2-19998")).isFalse();
+  }
+
+  @Test
   void concurrent_admissions_never_exceed_the_caps_and_release_to_zero() throws Exception {
     var caps = new SessionCaps(100, 10, false);
     int requests = 2_000;

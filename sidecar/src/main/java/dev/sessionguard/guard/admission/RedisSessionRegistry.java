@@ -122,6 +122,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private volatile String claimsReceived = "";
   private volatile boolean leased;
 
+  /** When the lease was last renewed ({@link System#nanoTime}; the renewer thread's alone). */
+  private long renewedAt;
+
   /** Reservations recorded in Redis, by their id there. */
   private final Map<Reservation, String> reserved = new ConcurrentHashMap<>();
 
@@ -849,17 +852,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       if (recovering || inFlightLost) {
         SCRIPTS.forEach(s -> s.load(redis()));
       }
-      long held =
-          call(RENEW, ScriptOutputType.INTEGER, ms(clock.instant().minus(RESERVATION_MAX_AGE)));
-      if (held == 0 && leased) {
-        LOG.warn(
-            "guard {} lost its Redis lease (no renewal within leaseTtl, or Redis restarted"
-                + " empty); its sessions there are gone, and clients re-adopt them",
-            guardId);
-        inFlightLost = true;
-      }
       boolean first = !leased;
-      leased = true;
+      renew();
       reconcile();
       if (recovering) {
         LOG.info(
@@ -873,6 +867,32 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       unavailable(e);
     } catch (RuntimeException e) {
       LOG.error("lease renewal failed", e);
+    }
+  }
+
+  /**
+   * Renews the lease. One found lapsed, or this guard purged since the last renewal (a request's
+   * script may have taken the lease again first), means Redis lost this guard's POSTs in flight.
+   */
+  private void renew() {
+    long held =
+        call(RENEW, ScriptOutputType.INTEGER, ms(clock.instant().minus(RESERVATION_MAX_AGE)));
+    renewedAt = System.nanoTime();
+    if (held == 0 && leased) {
+      LOG.warn(
+          "guard {} lost its Redis lease (no renewal within leaseTtl, or Redis restarted"
+              + " empty); its sessions there were given up: those it is serving are taken back,"
+              + " clients re-adopt the others",
+          guardId);
+      inFlightLost = true;
+    }
+    leased = true;
+  }
+
+  /** Renews the lease when a third of it has passed: a long replay must not let it lapse. */
+  private void renewIfDue() {
+    if (System.nanoTime() - renewedAt > store.leaseTtl().toNanos() / 3) {
+      renew();
     }
   }
 
@@ -913,6 +933,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
       }
       replay.poll();
       replaySize.decrementAndGet();
+      renewIfDue();
     }
     for (Session session : List.copyOf(held.values())) {
       call(
@@ -933,6 +954,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
         seen.remove(session.id(), session);
       }
       inFlightLost = true;
+      renewIfDue();
     }
     if (inFlightLost) {
       resyncInFlight();

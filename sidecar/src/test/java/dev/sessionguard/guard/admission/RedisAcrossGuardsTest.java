@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import dev.sessionguard.guard.ManualClock;
 import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
+import io.lettuce.core.ScriptOutputType;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -520,6 +522,64 @@ class RedisAcrossGuardsTest {
     open(guard, "alice", "a2", caps);
     assertThat(guard.active()).isEqualTo(1);
     assertThat(guard.pending()).isZero();
+  }
+
+  @Test
+  void a_guard_purged_while_serving_takes_back_the_session_it_serves_though_a_request_relet_first()
+      throws Exception {
+    var caps = new SessionCaps(8, 8, false);
+    String prefix = RedisStore.keyPrefix(RedisFixture.SCOPE);
+    var paused = redis.guard("paused", clock);
+    var other = redis.guard("other", clock);
+    Session served = open(paused, "alice", "p1", caps);
+    open(paused, "alice", "p2", caps);
+    assertThat(paused.requestStarted(served, true)).isTrue();
+    awaitBusy("p1", "1");
+
+    // The paused guard's lease lapses (a pause longer than leaseTtl) and the other guard purges
+    // it, in one step here: its sessions become orphans and its POST stops holding p1 busy.
+    String common;
+    try (var in =
+        RedisAcrossGuardsTest.class.getResourceAsStream(
+            "/dev/sessionguard/guard/admission/redis/common.lua")) {
+      common = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    redis
+        .redis()
+        .eval(
+            common + "\nredis.call('DEL', lease_key('paused'))\npurge_dead_guards()\nreturn 1",
+            ScriptOutputType.INTEGER,
+            new String[] {prefix + "sessions"},
+            prefix,
+            "other",
+            "30000");
+    assertThat(redis.redis().zrange(prefix + "orphans", 0, -1)).containsExactly("p1", "p2");
+
+    // A request's script on the paused guard takes the lease again, before or after its renewal.
+    var admission = paused.admit("bob", caps, false, false);
+    paused.cancel(((Admission.Admitted) admission).reservation());
+
+    // Its renewal learns it was purged: p1, which it is serving, is its own again and busy (no
+    // guard reaps or evicts it mid-answer); p2 stays an orphan, for its client to re-adopt.
+    await()
+        .untilAsserted(
+            () -> {
+              assertThat(redis.redis().hmget(prefix + "s:p1", "guard", "busy", "client"))
+                  .extracting(kv -> kv.getValueOrElse(null))
+                  .containsExactly("paused", "1", "alice");
+              assertThat(redis.redis().zrange(prefix + "orphans", 0, -1)).containsExactly("p2");
+            });
+    clock.advance(IDLE.plusSeconds(1));
+    List<String> reaped = new ArrayList<>();
+    other.expire(IDLE, LIFE, HARD).forEach(e -> reaped.add(e.session().id()));
+    paused.expire(IDLE, LIFE, HARD).forEach(e -> reaped.add(e.session().id()));
+    assertThat(reaped).containsExactly("p2");
+    paused.requestFinished(served, true);
+    awaitBusy("p1", "0");
+    clock.advance(IDLE.plusSeconds(1));
+    assertThat(paused.expire(IDLE, LIFE, HARD))
+        .extracting(e -> e.session().id())
+        .containsExactly("p1");
   }
 
   @Test

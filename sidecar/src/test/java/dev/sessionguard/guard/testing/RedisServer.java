@@ -25,6 +25,7 @@ public final class RedisServer implements AutoCloseable {
   public static boolean countingKey(String key) {
     return !key.startsWith("t:")
         && !key.startsWith("lease:")
+        && !key.startsWith("purged:")
         && !key.startsWith("claims:")
         && !key.equals("guards");
   }

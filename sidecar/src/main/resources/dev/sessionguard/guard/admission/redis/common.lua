@@ -16,6 +16,8 @@
 --   g:<guard>:r   ZSET rid -> created         (this guard's reservations)
 --   g:<guard>:b   HASH id -> this guard's POSTs in flight on it
 --   lease:<guard> STRING with a TTL, renewed while the guard lives
+--   purged:<guard> STRING set when the guard's records were purged (its lease had lapsed), so its
+--                 next renewal learns of it even if a script of its own took the lease again first
 --   t:<id>        tombstone of an ended session, with a TTL
 --   orphans       ZSET id -> last activity    (sessions of dead guards: no slot, not yet deleted)
 --   orphaned      HASH id -> "<created> <client>"
@@ -42,6 +44,7 @@ local function session_key(id) return P .. 's:' .. id end
 local function client_key(client) return P .. 'c:' .. client end
 local function tomb_key(id) return P .. 't:' .. id end
 local function lease_key(guard) return P .. 'lease:' .. guard end
+local function purged_key(guard) return P .. 'purged:' .. guard end
 local function guard_sessions(guard) return P .. 'g:' .. guard .. ':s' end
 local function guard_res(guard) return P .. 'g:' .. guard .. ':r' end
 local function guard_busy(guard) return P .. 'g:' .. guard .. ':b' end
@@ -248,6 +251,7 @@ local function purge(guard)
   -- in an outage replays its lost admissions' cancels when Redis is back, and still ends them
   redis.call('DEL', guard_res(guard), guard_sessions(guard), guard_idle(guard))
   redis.call('SREM', K_GUARDS, guard)
+  redis.call('SET', purged_key(guard), '1', 'PX', KEPT_MS)
 end
 
 local function purge_dead_guards()

@@ -1,6 +1,6 @@
 -- Replaces this guard's POSTs-in-flight with the guard's own count after updates were lost
--- (Redis unreachable), and records activity Redis missed meanwhile. ARGV[4..] triples of session
--- id, POSTs in flight, latest activity missed (epoch ms, 0 for none).
+-- (Redis unreachable, or this guard's lease lapsed), and records activity Redis missed meanwhile.
+-- ARGV[4..] triples of session id, POSTs in flight, latest activity missed (epoch ms, 0 for none).
 touch_lease()
 local gb = guard_busy(GUARD)
 local old = redis.call('HGETALL', gb)
@@ -24,10 +24,21 @@ for i = 4, #ARGV, 3 do
       redis.call('HINCRBY', sk, 'busy', n)
       redis.call('ZREM', guard_idle(f[2]), id)
     end
-  elseif act > 0 then
-    -- an orphan now (this guard's lease lapsed meanwhile): idle since its latest use
+  else
+    -- an orphan now (this guard's lease lapsed meanwhile, and it was purged)
     local since = redis.call('ZSCORE', K_ORPHANS, id)
-    if since and act > tonumber(since) then
+    local v = redis.call('HGET', K_ORPHANED, id)
+    if n > 0 and since and v then
+      -- served here right now: this guard's again (over a cap, as an import: it is live
+      -- upstream), busy until its POSTs finish, so no guard reaps or evicts it meanwhile
+      local sp = string.find(v, ' ', 1, true)
+      local created, client = string.sub(v, 1, sp - 1), string.sub(v, sp + 1)
+      add_session(id, client, created, math.max(act, tonumber(since)))
+      redis.call('HSET', gb, id, n)
+      redis.call('HSET', sk, 'busy', n)
+      redis.call('ZREM', guard_idle(GUARD), id)
+    elseif since and act > tonumber(since) then
+      -- idle since its latest use
       redis.call('ZADD', K_ORPHANS, act, id)
     end
   end

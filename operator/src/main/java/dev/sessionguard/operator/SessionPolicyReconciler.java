@@ -384,8 +384,10 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     // every workload carrying its label (a former target whose release has not run yet, or the
     // target of a spec since made invalid), then the target itself (its label may not be cached)
     releaseTargets(policy, context, null);
-    var ref = policy.getSpec().targetRef;
-    if (TargetClaims.key(policy) != null && supported(policy) && served(ref)) {
+    // (a policy without a spec, or a target, has nothing more to take out)
+    if (TargetClaims.key(policy) != null
+        && supported(policy)
+        && served(policy.getSpec().targetRef)) {
       injector.remove(policy);
     }
     return DeleteControl.defaultDelete();
@@ -469,7 +471,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     var name = policy.getMetadata().getName();
     var former =
         workloads(context, policy.getMetadata().getNamespace())
-            .filter(w -> name.equals(w.guardedBy()))
+            .filter(w -> name.equals(w.guardedBy()) && !w.copy())
             .map(Workload::ref)
             .toList();
     for (var ref : former) {
@@ -499,8 +501,40 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         .orElse(null);
   }
 
-  /** A workload the operator can guard, and the policy its pod template's label names (or null). */
-  private record Workload(TargetRef ref, String guardedBy) {}
+  /**
+   * A workload the operator can guard, the policy its pod template's label names (or null), and
+   * whether that template is a copy another controller made of the guarded one: ToolHive's
+   * Deployment for a VirtualMCPServer carries its {@code podTemplateSpec}, guard and labels
+   * included. A copy is never released: taking the guard out of it would take it out of the pods of
+   * the VirtualMCPServer the policy guards.
+   */
+  private record Workload(TargetRef ref, String guardedBy, boolean copy) {
+    Workload(TargetRef ref, HasMetadata owner, PodTemplateSpec template) {
+      this(ref, guardOf(template), copied(ref, owner, template));
+    }
+  }
+
+  /**
+   * A template whose target label names another workload, or one of a workload a VirtualMCPServer
+   * controls (older templates carry no target label).
+   */
+  private static boolean copied(TargetRef ref, HasMetadata owner, PodTemplateSpec template) {
+    var labels =
+        template == null || template.getMetadata() == null
+            ? null
+            : template.getMetadata().getLabels();
+    var target = labels == null ? null : labels.get(PodTemplates.TARGET);
+    if (target != null && !target.equals(PodTemplates.targetLabel(ref))) {
+      return true;
+    }
+    return owner.getMetadata().getOwnerReferences().stream()
+        .anyMatch(
+            o ->
+                Boolean.TRUE.equals(o.getController())
+                    && ToolHive.KIND.equals(o.getKind())
+                    && o.getApiVersion() != null
+                    && o.getApiVersion().startsWith(ToolHive.GROUP + "/"));
+  }
 
   /** The namespace's workloads of every kind the operator guards, from the informers' caches. */
   private Stream<Workload> workloads(Context<SessionPolicy> context, String ns) {
@@ -510,14 +544,16 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
                 d ->
                     new Workload(
                         new TargetRef("apps/v1", "Deployment", d.getMetadata().getName()),
-                        guardOf(d.getSpec().getTemplate())));
+                        d,
+                        d.getSpec().getTemplate()));
     Stream<Workload> statefulSets =
         cached(context, StatefulSet.class, "statefulsets", ns)
             .map(
                 t ->
                     new Workload(
                         new TargetRef("apps/v1", "StatefulSet", t.getMetadata().getName()),
-                        guardOf(t.getSpec().getTemplate())));
+                        t,
+                        t.getSpec().getTemplate()));
     var version = toolHiveVersion;
     if (version == null) {
       return Stream.concat(deployments, statefulSets);
@@ -536,7 +572,8 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
                             "podTemplateSpec",
                             "metadata",
                             "labels",
-                            PodTemplates.GUARDED_BY)));
+                            PodTemplates.GUARDED_BY),
+                        false));
     return Stream.concat(Stream.concat(deployments, statefulSets), servers);
   }
 
@@ -667,19 +704,19 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     var guarding = guardIn(policy.getSpec().targetRef, policy, context);
     var holder =
         TargetClaims.heldByAnother(
-            policy,
-            sameNamespace,
-            other -> other.getMetadata().getName().equals(guarding) || problems(other).isEmpty());
+            policy, sameNamespace, guarding, other -> problems(other).isEmpty());
     if (holder.isPresent()) {
+      var name = holder.get().getMetadata().getName();
       return Conditions.of(
           ACCEPTED,
           FALSE,
           "Conflict",
           "SessionPolicy "
-              + holder.get().getMetadata().getName()
-              + " already targets "
+              + name
+              + (name.equals(guarding) ? " already guards " : " already targets ")
               + describeTarget(policy)
-              + " and is older; this policy waits until that one is deleted or retargeted",
+              + (name.equals(guarding) ? "" : " and is older")
+              + "; this policy waits until that one is deleted or retargeted",
           generation);
     }
     return Conditions.of(

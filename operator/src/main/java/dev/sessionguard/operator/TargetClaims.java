@@ -10,8 +10,9 @@ import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
- * One workload, one policy: when several policies in a namespace target the same workload, the
- * oldest holds it (ties broken by name), so the answer does not depend on reconcile order.
+ * One workload, one policy: a policy whose guard is in the workload's pod template keeps it while
+ * it targets it; when none does, the oldest of the policies targeting it holds it (ties broken by
+ * name), so the answer does not depend on reconcile order.
  */
 final class TargetClaims {
   private static final Comparator<SessionPolicy> OLDEST_FIRST =
@@ -20,23 +21,35 @@ final class TargetClaims {
   private TargetClaims() {}
 
   /**
-   * The policy that holds {@code policy}'s target instead of it, if there is one. Only a policy
-   * that {@code mayHold} (one whose spec is valid, or whose guard is in the target) can: one
-   * refused since its creation must not keep a valid newer one out.
+   * The policy that holds {@code policy}'s target instead of it, if there is one: {@code guarding}
+   * (the policy whose guard is in the target, or null) while it targets it and is not being
+   * deleted, whatever its age (taking the target from it would roll the pods and cut its clients
+   * off its Service); otherwise the oldest that {@code mayHold} (one whose spec is valid: one
+   * refused since its creation must not keep a valid newer one out).
    */
   static Optional<SessionPolicy> heldByAnother(
       SessionPolicy policy,
       Collection<SessionPolicy> sameNamespace,
+      String guarding,
       Predicate<SessionPolicy> mayHold) {
     var key = key(policy);
-    if (key == null) {
+    var name = policy.getMetadata().getName();
+    if (key == null || name.equals(guarding)) {
       return Optional.empty();
     }
-    return sameNamespace.stream()
-        .filter(other -> !other.getMetadata().getName().equals(policy.getMetadata().getName()))
-        // a policy being deleted gives its target up
-        .filter(other -> other.getMetadata().getDeletionTimestamp() == null)
-        .filter(other -> key.equals(key(other)))
+    var rivals =
+        sameNamespace.stream()
+            .filter(other -> !other.getMetadata().getName().equals(name))
+            // a policy being deleted gives its target up
+            .filter(other -> other.getMetadata().getDeletionTimestamp() == null)
+            .filter(other -> key.equals(key(other)))
+            .toList();
+    var incumbent =
+        rivals.stream().filter(other -> other.getMetadata().getName().equals(guarding)).findFirst();
+    if (incumbent.isPresent()) {
+      return incumbent;
+    }
+    return rivals.stream()
         .filter(other -> OLDEST_FIRST.compare(other, policy) < 0)
         .filter(mayHold)
         .min(OLDEST_FIRST);

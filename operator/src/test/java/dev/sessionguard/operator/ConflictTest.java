@@ -130,6 +130,37 @@ class ConflictTest {
             () -> {
               assertThat(accepted("alpha")).extracting(c -> c.status).isEqualTo("True");
               assertThat(hasConfigMap("alpha")).isTrue();
+              assertThat(guardedBy("vmcp")).isEqualTo("alpha");
             });
+
+    // Mended, the older one does not take the target from the one guarding it: that would roll
+    // the pods and leave the guarding policy's Service without endpoints.
+    cluster.editPolicy(NS, "zeta", z -> z.getSpec().sessions.perClient = 5);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var refused = accepted("zeta");
+              assertThat(refused.reason).isEqualTo("Conflict");
+              assertThat(refused.message).contains("SessionPolicy alpha already guards");
+            });
+    assertThat(accepted("alpha").status).isEqualTo("True");
+    assertThat(guardedBy("vmcp")).isEqualTo("alpha");
+    assertThat(hasConfigMap("zeta")).isFalse();
+  }
+
+  String guardedBy(String deployment) {
+    return cluster
+        .client
+        .apps()
+        .deployments()
+        .inNamespace(NS)
+        .withName(deployment)
+        .get()
+        .getSpec()
+        .getTemplate()
+        .getMetadata()
+        .getLabels()
+        .get(PodTemplates.GUARDED_BY);
   }
 }

@@ -8,6 +8,7 @@ import dev.sessionguard.policy.SessionPolicySpec;
 import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import dev.sessionguard.policy.SessionPolicyStatus.Condition;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -15,6 +16,7 @@ import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -561,6 +563,72 @@ class InjectionTest {
     running.guards.put("10.0.0.2", policy("v").getStatus().policyHash);
     await().atMost(WAIT).until(() -> "True".equals(condition("v", "Ready").status));
     assertThat(policy("v").getStatus().pods.enforcing).isEqualTo(1);
+  }
+
+  @Test
+  void toolhives_deployment_for_a_guarded_virtualmcpserver_keeps_the_guard_it_copied() {
+    installToolHive();
+    startOperator();
+    var vmcps = createVmcp();
+    cluster.client.resource(vmcpPolicy()).create();
+    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
+    var vmcp = vmcps.withName("vmcp").get();
+    var copied =
+        cluster
+            .client
+            .getKubernetesSerialization()
+            .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
+    // ToolHive's Deployment for it: the podTemplateSpec merged into its own template, owned and
+    // controlled by the VirtualMCPServer
+    copied.getMetadata().getLabels().put("app.kubernetes.io/name", "vmcp");
+    copied.getSpec().getContainers().add(0, new ContainerBuilder().withName("vmcp").build());
+    cluster
+        .client
+        .apps()
+        .deployments()
+        .inNamespace(NS)
+        .resource(
+            new DeploymentBuilder()
+                .withNewMetadata()
+                .withName("vmcp")
+                .addNewOwnerReference()
+                .withApiVersion("toolhive.stacklok.dev/v1beta1")
+                .withKind("VirtualMCPServer")
+                .withName("vmcp")
+                .withUid(vmcp.getMetadata().getUid())
+                .withController(true)
+                .endOwnerReference()
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(1)
+                .withNewSelector()
+                .addToMatchLabels("app.kubernetes.io/name", "vmcp")
+                .endSelector()
+                .withTemplate(copied)
+                .endSpec()
+                .build())
+        .create();
+
+    // reconciles, each of which releases the workloads the policy no longer targets (the second
+    // after the Deployment is surely in the operator's cache)
+    for (int max : new int[] {99, 98}) {
+      var edited = cluster.editPolicy(NS, "v", v -> v.getSpec().sessions.max = max);
+      await()
+          .atMost(WAIT)
+          .until(
+              () ->
+                  edited
+                      .getMetadata()
+                      .getGeneration()
+                      .equals(policy("v").getStatus().observedGeneration));
+    }
+    var template = deployment("vmcp").getSpec().getTemplate();
+    assertThat(guard(template)).isNotNull();
+    assertThat(template.getMetadata().getLabels())
+        .containsEntry(PodTemplates.GUARDED_BY, "v")
+        .containsEntry(PodTemplates.TARGET, "virtualmcpserver.vmcp");
+    assertThat(cluster.client.v1().events().inNamespace(NS).list().getItems())
+        .noneMatch(e -> "Released".equals(e.getReason()));
   }
 
   @Test

@@ -298,6 +298,10 @@ class ReconcileTest {
               assertThat(accepted.reason).isEqualTo("Invalid");
               assertThat(accepted.message).contains("spec is required");
             });
+
+    // and it can be deleted (its finalizer goes)
+    cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("bare").delete();
+    await().atMost(WAIT).until(() -> get("bare") == null);
   }
 
   @Test

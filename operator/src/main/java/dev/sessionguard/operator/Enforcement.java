@@ -50,10 +50,17 @@ class Enforcement {
                 PodTemplates.asMap(client.getKubernetesSerialization().convertValue(p, Map.class)));
   }
 
-  /** How many of {@code pods} run a guard that enforces {@code hash}. */
-  int enforcingPods(SessionPolicy policy, List<Pod> pods, String hash) {
+  /**
+   * Of {@code pods}, those whose guard enforces {@code hash}: ready (serving), and not ready (its
+   * readiness probe fails: the upstream unreachable, keys not fetched, draining), which serve no
+   * client however current their policy.
+   */
+  record Count(int ready, int unready) {}
+
+  /** Counts the pods of {@code pods} whose guard reports {@code hash}. */
+  Count enforcingPods(SessionPolicy policy, List<Pod> pods, String hash) {
     int adminPort = policy.getSpec().guard.adminPort;
-    return (int)
+    var reporting =
         pods.stream()
             .filter(p -> p.getStatus() != null && "Running".equals(p.getStatus().getPhase()))
             .filter(p -> p.getStatus().getPodIP() != null)
@@ -63,6 +70,15 @@ class Enforcement {
                         .policyHash(p.getStatus().getPodIP(), adminPort)
                         .filter(h -> Objects.equals(h, hash))
                         .isPresent())
-            .count();
+            .toList();
+    int ready = (int) reporting.stream().filter(Enforcement::guardReady).count();
+    return new Count(ready, reporting.size() - ready);
+  }
+
+  /** Whether the kubelet reports the pod's guard container ready. */
+  private static boolean guardReady(Pod pod) {
+    return pod.getStatus().getContainerStatuses().stream()
+        .anyMatch(
+            c -> GuardContainer.NAME.equals(c.getName()) && Boolean.TRUE.equals(c.getReady()));
   }
 }

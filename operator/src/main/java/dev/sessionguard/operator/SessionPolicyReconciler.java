@@ -227,13 +227,16 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       String injectionFailure = null;
       int desired = 0;
       int enforcing = 0;
+      int unready = 0;
       List<String> bypass = List.of();
       if (target.isPresent()) {
         desired = GuardInjector.replicas(target.get());
         var template = template(policy, target.get());
         var podLabels = podLabels(policy, template);
         var pods = enforcement.pods(policy, podLabels);
-        enforcing = enforcement.enforcingPods(policy, pods, next.policyHash);
+        var count = enforcement.enforcingPods(policy, pods, next.policyHash);
+        enforcing = count.ready();
+        unready = count.unready();
         var spec = policy.getSpec();
         // the dependents first: the ConfigMap the guard mounts exists before its pods start
         expose(policy, context, podLabels, desired > 0 && enforcing >= desired);
@@ -287,7 +290,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
                 "the guard is in the pod template of " + describeTarget(policy),
                 generation);
         next.pods = new SessionPolicyStatus.Pods(desired, enforcing);
-        ready = ready(policy, desired, enforcing, generation, bypassNote(policy, bypass));
+        ready = ready(policy, desired, enforcing, unready, generation, bypassNote(policy, bypass));
       }
       releaseFormerTargets(policy, context);
     } else if (accepted.reason.equals("Conflict")) {
@@ -624,12 +627,22 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
   }
 
   private Condition ready(
-      SessionPolicy policy, int desired, int enforcing, Long generation, String note) {
+      SessionPolicy policy, int desired, int enforcing, int unready, Long generation, String note) {
     if (desired == 0) {
       return Conditions.of(
           READY, FALSE, "NoReplicas", describeTarget(policy) + " runs no pods", generation);
     }
     var message = enforcing + " of " + desired + " pods enforce the current policy";
+    if (unready > 0 && enforcing < desired) {
+      message +=
+          "; "
+              + unready
+              + (unready == 1
+                  ? " more has it but its guard is"
+                  : " more have it but their guards are")
+              + " not ready (its readiness probe fails: see the session-guard container's log,"
+              + " and /readyz on its admin port)";
+    }
     if (policy.getSpec().store.type == StoreType.Memory && desired > 1) {
       message += "; with store Memory each pod holds its own limits (use Redis to share them)";
     }

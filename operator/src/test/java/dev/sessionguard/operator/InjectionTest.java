@@ -362,6 +362,36 @@ class InjectionTest {
   }
 
   @Test
+  void a_pod_whose_guard_fails_its_readiness_probe_does_not_enforce() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    // the guard reloaded the current policy but cannot serve (its upstream unreachable, say)
+    cluster.runningPod(NS, "vmcp-1", "p", "10.0.0.1", false);
+    await().atMost(WAIT).until(() -> policy("p").getStatus().policyHash != null);
+    running.guards.put("10.0.0.1", policy("p").getStatus().policyHash);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var ready = condition("p", "Ready");
+              assertThat(ready.status).isEqualTo("False");
+              assertThat(ready.reason).isEqualTo("RollingOut");
+              assertThat(ready.message)
+                  .contains("0 of 1 pods enforce", "1 more has it but its guard is not ready");
+            });
+    assertThat(policy("p").getStatus().pods.enforcing).isZero();
+
+    cluster.client.pods().inNamespace(NS).withName("vmcp-1").delete();
+    await()
+        .atMost(WAIT)
+        .until(() -> cluster.client.pods().inNamespace(NS).withName("vmcp-1").get() == null);
+    cluster.runningPod(NS, "vmcp-1", "p", "10.0.0.1");
+    await().atMost(WAIT).until(() -> "True".equals(condition("p", "Ready").status));
+  }
+
+  @Test
   void ready_follows_the_pods_whose_guard_reports_the_current_hash() {
     startOperator();
     cluster.deployment(NS, "vmcp", 2);
@@ -490,7 +520,14 @@ class InjectionTest {
             .endContainer()
             .endSpec();
     if (ip != null) {
-      pod.withNewStatus().withPhase("Running").withPodIP(ip).endStatus();
+      pod.withNewStatus()
+          .withPhase("Running")
+          .withPodIP(ip)
+          .addNewContainerStatus()
+          .withName(GuardContainer.NAME)
+          .withReady(true)
+          .endContainerStatus()
+          .endStatus();
     }
     cluster.client.pods().inNamespace(NS).resource(pod.build()).create();
   }

@@ -220,6 +220,11 @@ final class MockCluster implements AutoCloseable {
    * with its pod template's labels (so guarded by {@code policy} once injected).
    */
   void runningPod(String namespace, String name, String policy, String ip) {
+    runningPod(namespace, name, policy, ip, true);
+  }
+
+  /** As above, with the guard container ready or not (its readiness probe failing). */
+  void runningPod(String namespace, String name, String policy, String ip, boolean guardReady) {
     var target =
         client.resources(SessionPolicy.class).inNamespace(namespace).withName(policy).get();
     var ref = target.getSpec().targetRef;
@@ -258,6 +263,10 @@ final class MockCluster implements AutoCloseable {
                 .withNewStatus()
                 .withPhase("Running")
                 .withPodIP(ip)
+                .addNewContainerStatus()
+                .withName(GuardContainer.NAME)
+                .withReady(guardReady)
+                .endContainerStatus()
                 .endStatus()
                 .build())
         .create();

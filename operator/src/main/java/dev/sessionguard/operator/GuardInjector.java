@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.function.Predicate;
 
 /**
@@ -68,10 +69,12 @@ class GuardInjector {
             .get());
   }
 
-  /** The desired replica count of a target ({@code spec.replicas}, default 1). */
-  static int replicas(GenericKubernetesResource target) {
+  /** The replica count a target declares ({@code spec.replicas}), if it does. */
+  static OptionalInt replicas(GenericKubernetesResource target) {
     var spec = PodTemplates.asMap(target.getAdditionalProperties().get("spec"));
-    return spec != null && spec.get("replicas") instanceof Number n ? n.intValue() : 1;
+    return spec != null && spec.get("replicas") instanceof Number n
+        ? OptionalInt.of(n.intValue())
+        : OptionalInt.empty();
   }
 
   /** Where a kind keeps its pod template: ToolHive's VirtualMCPServer has its own field. */

@@ -230,7 +230,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       int unready = 0;
       List<String> bypass = List.of();
       if (target.isPresent()) {
-        desired = GuardInjector.replicas(target.get());
+        desired = desiredReplicas(target.get(), context);
         var template = template(policy, target.get());
         var podLabels = podLabels(policy, template);
         var pods = enforcement.pods(policy, podLabels);
@@ -432,6 +432,31 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         new Observed(
             targetService, ToolHive.KIND.equals(spec.targetRef.kind), enforcing, adminNamespaces));
     workflow.reconcileManagedWorkflow();
+  }
+
+  /**
+   * How many pods the target should run: its {@code spec.replicas}; for a VirtualMCPServer without
+   * one (ToolHive then leaves the count to its Deployment, for an autoscaler), that of the
+   * Deployment it controls; otherwise 1, the API server's default.
+   */
+  private int desiredReplicas(GenericKubernetesResource target, Context<SessionPolicy> context) {
+    var declared = GuardInjector.replicas(target);
+    if (declared.isPresent() || !ToolHive.KIND.equals(target.getKind())) {
+      return declared.orElse(1);
+    }
+    var uid = target.getMetadata().getUid();
+    return cached(context, Deployment.class, "deployments", target.getMetadata().getNamespace())
+        .filter(
+            d ->
+                d.getMetadata().getOwnerReferences().stream()
+                    .anyMatch(
+                        o ->
+                            Boolean.TRUE.equals(o.getController())
+                                && Objects.equals(uid, o.getUid())))
+        .map(d -> d.getSpec().getReplicas())
+        .filter(Objects::nonNull)
+        .findFirst()
+        .orElse(1);
   }
 
   /** The target's pod template, as the JSON the API server sent. */

@@ -9,6 +9,7 @@ import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import dev.sessionguard.policy.SessionPolicyStatus.Condition;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -602,21 +603,16 @@ class InjectionTest {
     assertThat(policy("v").getStatus().pods.enforcing).isEqualTo(1);
   }
 
-  @Test
-  void toolhives_deployment_for_a_guarded_virtualmcpserver_keeps_the_guard_it_copied() {
-    installToolHive();
-    startOperator();
-    var vmcps = createVmcp();
-    cluster.client.resource(vmcpPolicy()).create();
-    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
-    var vmcp = vmcps.withName("vmcp").get();
+  /**
+   * ToolHive's Deployment for the VirtualMCPServer {@code vmcp}: its podTemplateSpec merged into a
+   * template of ToolHive's own, owned and controlled by the VirtualMCPServer.
+   */
+  void toolHiveDeployment(GenericKubernetesResource vmcp, int replicas) {
     var copied =
         cluster
             .client
             .getKubernetesSerialization()
             .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
-    // ToolHive's Deployment for it: the podTemplateSpec merged into its own template, owned and
-    // controlled by the VirtualMCPServer
     copied.getMetadata().getLabels().put("app.kubernetes.io/name", "vmcp");
     copied.getSpec().getContainers().add(0, new ContainerBuilder().withName("vmcp").build());
     cluster
@@ -637,7 +633,7 @@ class InjectionTest {
                 .endOwnerReference()
                 .endMetadata()
                 .withNewSpec()
-                .withReplicas(1)
+                .withReplicas(replicas)
                 .withNewSelector()
                 .addToMatchLabels("app.kubernetes.io/name", "vmcp")
                 .endSelector()
@@ -645,6 +641,43 @@ class InjectionTest {
                 .endSpec()
                 .build())
         .create();
+  }
+
+  @Test
+  void a_virtualmcpserver_without_replicas_expects_as_many_pods_as_toolhives_deployment() {
+    installToolHive();
+    startOperator();
+    var vmcps = createVmcp(); // no spec.replicas: ToolHive leaves the count to an autoscaler
+    cluster.client.resource(vmcpPolicy()).create();
+    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
+    var vmcp = vmcps.withName("vmcp").get();
+    toolHiveDeployment(vmcp, 3);
+    var template =
+        cluster
+            .client
+            .getKubernetesSerialization()
+            .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
+    toolHivePod(template.getMetadata().getLabels(), "10.0.0.2");
+    running.guards.put("10.0.0.2", policy("v").getStatus().policyHash);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(policy("v").getStatus().pods.enforcing).isEqualTo(1);
+              assertThat(policy("v").getStatus().pods.desired).isEqualTo(3);
+              assertThat(condition("v", "Ready").message).startsWith("1 of 3 pods enforce");
+              assertThat(condition("v", "Ready").status).isEqualTo("False");
+            });
+  }
+
+  @Test
+  void toolhives_deployment_for_a_guarded_virtualmcpserver_keeps_the_guard_it_copied() {
+    installToolHive();
+    startOperator();
+    var vmcps = createVmcp();
+    cluster.client.resource(vmcpPolicy()).create();
+    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
+    toolHiveDeployment(vmcps.withName("vmcp").get(), 1);
 
     // reconciles, each of which releases the workloads the policy no longer targets (the second
     // after the Deployment is surely in the operator's cache)

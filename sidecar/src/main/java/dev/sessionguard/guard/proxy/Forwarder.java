@@ -306,6 +306,8 @@ public final class Forwarder {
     if (failure == null) {
       return new Answer.Response(response, Duration.ofNanos(System.nanoTime() - started));
     }
+    // Headers may still arrive after the wait gave up, their first chunk read: it goes back now.
+    response.close();
     if (failure instanceof UpstreamResponse.FirstByteTimeout) {
       return new Answer.Failed(GuardError.UPSTREAM_TIMEOUT, failure.getMessage());
     }

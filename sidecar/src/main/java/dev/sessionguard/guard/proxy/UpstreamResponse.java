@@ -35,6 +35,7 @@ final class UpstreamResponse
   private Content.Chunk chunk;
   private Throwable failure;
   private boolean completed;
+  private boolean closed; // given up by the guard: a chunk that arrives after is released at once
   // The handler thread's own.
   private boolean bodyEnded;
 
@@ -56,6 +57,10 @@ final class UpstreamResponse
     try {
       this.response = response;
       this.body = body;
+      if (closed) {
+        release(first);
+        return;
+      }
       this.chunk = first;
       changed.signalAll();
     } finally {
@@ -77,10 +82,20 @@ final class UpstreamResponse
     }
     lock.lock();
     try {
+      if (closed) {
+        next.release();
+        return;
+      }
       chunk = next;
       changed.signalAll();
     } finally {
       lock.unlock();
+    }
+  }
+
+  private static void release(Content.Chunk chunk) {
+    if (chunk != null) {
+      chunk.release();
     }
   }
 
@@ -209,10 +224,9 @@ final class UpstreamResponse
     }
     lock.lock();
     try {
-      if (chunk != null) {
-        chunk.release();
-        chunk = null;
-      }
+      closed = true;
+      release(chunk);
+      chunk = null;
     } finally {
       lock.unlock();
     }

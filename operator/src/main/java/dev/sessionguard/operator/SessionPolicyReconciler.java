@@ -6,6 +6,8 @@ import static dev.sessionguard.operator.Conditions.INJECTED;
 import static dev.sessionguard.operator.Conditions.READY;
 import static dev.sessionguard.operator.Conditions.TRUE;
 
+import dev.sessionguard.policy.InvalidPolicyException;
+import dev.sessionguard.policy.PolicyFile;
 import dev.sessionguard.policy.PolicyHash;
 import dev.sessionguard.policy.PolicyValidator;
 import dev.sessionguard.policy.SessionPolicy;
@@ -44,6 +46,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -211,6 +214,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     next.pods = old == null ? null : old.pods;
     Condition injected;
     Condition ready;
+    boolean keptLastGood = false;
     if (ok && !served(policy.getSpec().targetRef)) {
       var message = notServed(policy.getSpec().targetRef);
       // valid, but nothing is rendered (or in force: a former target is released below)
@@ -222,76 +226,10 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       next.pods = null;
       releaseFormerTargets(policy, context);
     } else if (ok) {
-      var target = injector.target(policy);
-      var outcome = GuardInjector.Outcome.TARGET_MISSING;
-      String injectionFailure = null;
-      int desired = 0;
-      int enforcing = 0;
-      int unready = 0;
-      List<String> bypass = List.of();
-      if (target.isPresent()) {
-        desired = desiredReplicas(target.get(), context);
-        var template = template(policy, target.get());
-        var podLabels = podLabels(policy, template);
-        var pods = enforcement.pods(policy, podLabels);
-        var count = enforcement.enforcingPods(policy, pods, next.policyHash);
-        enforcing = count.ready();
-        unready = count.unready();
-        var spec = policy.getSpec();
-        // the dependents first: the ConfigMap the guard mounts exists before its pods start
-        expose(policy, context, podLabels, desired > 0 && enforcing >= desired);
-        try {
-          outcome = injector.inject(policy);
-        } catch (KubernetesClientException e) {
-          // refused by the API server (an admission webhook, a field the cluster does not know)
-          // or conflicting writes that kept on: said in the status, tried again at the recheck
-          injectionFailure = describeTarget(policy) + " could not be written: " + apiMessage(e);
-        }
-        if (Boolean.TRUE.equals(spec.exposure.lockdown)) {
-          // A VirtualMCPServer's template holds only what was put there: ToolHive's own labels
-          // and ports are on its pods.
-          var seen =
-              ToolHive.KIND.equals(spec.targetRef.kind)
-                  ? enforcement.asTemplate(pods).orElse(template)
-                  : template;
-          bypass =
-              GuardBypass.admittingUpstream(
-                  context
-                      .getClient()
-                      .network()
-                      .v1()
-                      .networkPolicies()
-                      .inNamespace(policy.getMetadata().getNamespace())
-                      .list()
-                      .getItems(),
-                  Lockdown.nameFor(policy),
-                  podLabels(policy, seen),
-                  spec.upstream.port,
-                  PodTemplates.namedPorts(seen));
-        }
-      } else {
-        expose(policy, context, Map.of(), false);
-      }
-      if (injectionFailure != null) {
-        injected = Conditions.of(INJECTED, FALSE, "InjectionFailed", injectionFailure, generation);
-        ready = Conditions.of(READY, FALSE, "InjectionFailed", injectionFailure, generation);
-        next.pods = null;
-      } else if (outcome == GuardInjector.Outcome.TARGET_MISSING) {
-        var message = describeTarget(policy) + " does not exist";
-        injected = Conditions.of(INJECTED, FALSE, "TargetNotFound", message, generation);
-        ready = Conditions.of(READY, FALSE, "TargetNotFound", message, generation);
-        next.pods = null;
-      } else {
-        injected =
-            Conditions.of(
-                INJECTED,
-                TRUE,
-                "Injected",
-                "the guard is in the pod template of " + describeTarget(policy),
-                generation);
-        next.pods = new SessionPolicyStatus.Pods(desired, enforcing);
-        ready = ready(policy, desired, enforcing, unready, generation, bypassNote(policy, bypass));
-      }
+      var enforced = enforce(policy, context, next.policyHash, generation, true);
+      injected = enforced.injected();
+      ready = enforced.ready();
+      next.pods = enforced.pods();
       releaseFormerTargets(policy, context);
     } else if (accepted.reason.equals("Conflict")) {
       releaseFormerTargets(policy, context);
@@ -299,9 +237,26 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       ready = Conditions.of(READY, FALSE, "Conflict", accepted.message, generation);
       next.pods = null;
     } else {
-      // an invalid spec changes nothing: the guards keep enforcing the last good policy
-      injected = carried(previous, INJECTED, "the spec is not accepted", generation);
-      ready = carried(previous, READY, "the spec is not accepted", generation);
+      // An invalid spec changes nothing: the guards keep enforcing the last good policy, and the
+      // operator keeps its guard in the target (one recreated meanwhile gets it back). Its
+      // conditions speak of that policy, at its generation.
+      var lastGood = lastGood(policy, context);
+      if (lastGood.isPresent()) {
+        var enforced =
+            enforce(
+                lastGood.get(),
+                context,
+                next.policyHash,
+                lastGood.get().getMetadata().getGeneration(),
+                false);
+        injected = enforced.injected();
+        ready = enforced.ready();
+        next.pods = enforced.pods();
+        keptLastGood = true;
+      } else {
+        injected = carried(previous, INJECTED, "the spec is not accepted", generation);
+        ready = carried(previous, READY, "the spec is not accepted", generation);
+      }
     }
     var conditions = List.of(accepted, injected, ready);
     announce(policy, previous, conditions);
@@ -320,7 +275,152 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       return control.rescheduleAfter(CONFLICT_RETRY);
     }
     // pods roll out and guards reload without an event this operator sees: look again
-    return ok && !TRUE.equals(ready.status) ? control.rescheduleAfter(recheck) : control;
+    return (ok || keptLastGood) && !TRUE.equals(ready.status)
+        ? control.rescheduleAfter(recheck)
+        : control;
+  }
+
+  /**
+   * The last accepted spec, as the policy's own ConfigMap holds it for the guards, while the status
+   * says it holds its target (the guard in it, or the target missing or refusing the write); empty
+   * otherwise, and when that ConfigMap is gone or holds another hash.
+   */
+  private Optional<SessionPolicy> lastGood(SessionPolicy policy, Context<SessionPolicy> context) {
+    var status = policy.getStatus();
+    var injected = status == null ? null : Conditions.find(status.conditions, INJECTED);
+    if (injected == null || status.policyHash == null || !HOLDING.contains(injected.reason)) {
+      return Optional.empty();
+    }
+    var meta = policy.getMetadata();
+    var configMap =
+        context
+            .getClient()
+            .configMaps()
+            .inNamespace(meta.getNamespace())
+            .withName(PolicyConfigMap.nameFor(policy))
+            .get();
+    var text =
+        configMap == null || configMap.getData() == null
+            ? null
+            : configMap.getData().get(PolicyConfigMap.KEY);
+    if (text == null
+        || configMap.getMetadata().getOwnerReferences().stream()
+            .noneMatch(o -> Objects.equals(o.getUid(), meta.getUid()))) {
+      return Optional.empty();
+    }
+    PolicyFile file;
+    try {
+      file = PolicyFile.parse(text, PolicyValidator.Mode.CLUSTER);
+    } catch (InvalidPolicyException e) {
+      return Optional.empty();
+    }
+    if (!status.policyHash.equals(file.effectiveHash()) || !served(file.spec().targetRef)) {
+      return Optional.empty();
+    }
+    var kept = new SessionPolicy();
+    kept.setMetadata(
+        new ObjectMetaBuilder(meta)
+            .withGeneration(
+                file.generation() != null ? file.generation() : injected.observedGeneration)
+            .build());
+    kept.setSpec(file.spec());
+    kept.setStatus(status);
+    return Optional.of(kept);
+  }
+
+  /** The {@code Injected} reasons of a policy that holds its target. */
+  private static final Set<String> HOLDING =
+      Set.of("Injected", "TargetNotFound", "InjectionFailed");
+
+  /** What enforcing a policy found and did: its conditions and its pods. */
+  private record Enforced(Condition injected, Condition ready, SessionPolicyStatus.Pods pods) {}
+
+  /**
+   * Puts {@code policy}'s guard in its target and counts the pods that enforce {@code hash}; with
+   * {@code render}, first writes the ConfigMap, Service and NetworkPolicy from it (not for the last
+   * good spec kept while a newer one is refused: the dependents are rendered from the resource as
+   * it is, and stay as they were).
+   */
+  private Enforced enforce(
+      SessionPolicy policy,
+      Context<SessionPolicy> context,
+      String hash,
+      Long generation,
+      boolean render) {
+    var target = injector.target(policy);
+    var outcome = GuardInjector.Outcome.TARGET_MISSING;
+    String injectionFailure = null;
+    int desired = 0;
+    int enforcing = 0;
+    int unready = 0;
+    List<String> bypass = List.of();
+    if (target.isPresent()) {
+      desired = desiredReplicas(target.get(), context);
+      var template = template(policy, target.get());
+      var podLabels = podLabels(policy, template);
+      var pods = enforcement.pods(policy, podLabels);
+      var count = enforcement.enforcingPods(policy, pods, hash);
+      enforcing = count.ready();
+      unready = count.unready();
+      var spec = policy.getSpec();
+      if (render) {
+        // the dependents first: the ConfigMap the guard mounts exists before its pods start
+        expose(policy, context, podLabels, desired > 0 && enforcing >= desired);
+      }
+      try {
+        outcome = injector.inject(policy);
+      } catch (KubernetesClientException e) {
+        // refused by the API server (an admission webhook, a field the cluster does not know)
+        // or conflicting writes that kept on: said in the status, tried again at the recheck
+        injectionFailure = describeTarget(policy) + " could not be written: " + apiMessage(e);
+      }
+      if (Boolean.TRUE.equals(spec.exposure.lockdown)) {
+        // A VirtualMCPServer's template holds only what was put there: ToolHive's own labels
+        // and ports are on its pods.
+        var seen =
+            ToolHive.KIND.equals(spec.targetRef.kind)
+                ? enforcement.asTemplate(pods).orElse(template)
+                : template;
+        bypass =
+            GuardBypass.admittingUpstream(
+                context
+                    .getClient()
+                    .network()
+                    .v1()
+                    .networkPolicies()
+                    .inNamespace(policy.getMetadata().getNamespace())
+                    .list()
+                    .getItems(),
+                Lockdown.nameFor(policy),
+                podLabels(policy, seen),
+                spec.upstream.port,
+                PodTemplates.namedPorts(seen));
+      }
+    } else if (render) {
+      expose(policy, context, Map.of(), false);
+    }
+    Condition injected;
+    Condition ready;
+    SessionPolicyStatus.Pods pods = null;
+    if (injectionFailure != null) {
+      injected = Conditions.of(INJECTED, FALSE, "InjectionFailed", injectionFailure, generation);
+      ready = Conditions.of(READY, FALSE, "InjectionFailed", injectionFailure, generation);
+    } else if (outcome == GuardInjector.Outcome.TARGET_MISSING) {
+      var message = describeTarget(policy) + " does not exist";
+      injected = Conditions.of(INJECTED, FALSE, "TargetNotFound", message, generation);
+      ready = Conditions.of(READY, FALSE, "TargetNotFound", message, generation);
+    } else {
+      injected =
+          Conditions.of(
+              INJECTED,
+              TRUE,
+              "Injected",
+              "the guard is in the pod template of " + describeTarget(policy),
+              generation);
+      pods = new SessionPolicyStatus.Pods(desired, enforcing);
+      ready = ready(policy, desired, enforcing, unready, generation, bypassNote(policy, bypass));
+    }
+    return new Enforced(injected, ready, pods);
   }
 
   /**

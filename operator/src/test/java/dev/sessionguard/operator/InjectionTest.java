@@ -327,6 +327,33 @@ class InjectionTest {
   }
 
   @Test
+  void while_a_newer_spec_is_refused_a_recreated_target_gets_the_last_good_guard_back() {
+    guardedVmcp();
+    await().atMost(WAIT).until(() -> "True".equals(condition("p", "Injected").status));
+    var hash = policy("p").getStatus().policyHash;
+    var rendered = cluster.client.configMaps().inNamespace(NS).withName("p-session-guard").get();
+    cluster.editPolicy(NS, "p", p -> p.getSpec().sessions.perClient = 500); // over sessions.max
+    await().atMost(WAIT).until(() -> "Invalid".equals(condition("p", "Accepted").reason));
+
+    // the workload replaced (kubectl replace, a GitOps tool's Replace) while the spec is refused
+    cluster.client.apps().deployments().inNamespace(NS).withName("vmcp").delete();
+    await().atMost(WAIT).until(() -> deployment("vmcp") == null);
+    cluster.deployment(NS, "vmcp", 1);
+    awaitInjected("vmcp");
+
+    var injected = condition("p", "Injected");
+    assertThat(injected.status).isEqualTo("True");
+    assertThat(injected.observedGeneration).isEqualTo(1L); // about the last good spec
+    assertThat(policy("p").getStatus().policyHash).isEqualTo(hash);
+    assertThat(
+            cluster.client.configMaps().inNamespace(NS).withName("p-session-guard").get().getData())
+        .isEqualTo(rendered.getData());
+    assertThat(guard(deployment("vmcp").getSpec().getTemplate()).getPorts())
+        .extracting(port -> port.getName())
+        .contains(GuardContainer.PORT_NAME);
+  }
+
+  @Test
   void a_grace_period_changed_since_the_guard_raised_it_is_left_as_it_is() {
     guardedVmcp();
     editVmcpPodSpec(spec -> spec.setTerminationGracePeriodSeconds(90L));

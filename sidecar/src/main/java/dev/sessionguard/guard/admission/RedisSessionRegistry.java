@@ -143,9 +143,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private final Object heldLock = new Object();
 
   /**
-   * Writes Redis missed while unreachable: {"end", id, tombstone ms}, {"confirm", rid, id, client}
-   * (its script starts nothing: the re-sync after the outage carries the count) or {"cancel", rid,
-   * whether the admission's reply was lost}.
+   * Writes Redis missed while unreachable: {"end", id, tombstone ms}, {"confirm", rid, id, client,
+   * created ms} (its script starts nothing: the re-sync after the outage carries the count) or
+   * {"cancel", rid, whether the admission's reply was lost}.
    */
   private final Queue<String[]> replay = new ConcurrentLinkedQueue<>();
 
@@ -387,7 +387,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     synchronized (heldLock) {
       Session session = confirmHeld(reservation, sessionId, started, activity);
       if (session.client().equals(reservation.client)) {
-        replay("confirm", rid, sessionId, reservation.client);
+        replay("confirm", rid, sessionId, reservation.client, ms(session.created()));
       } else {
         replay("cancel", rid, REPLY_RECEIVED); // another's: nothing of this client's to record
       }
@@ -923,7 +923,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
             call(
                 CONFIRM,
                 ScriptOutputType.MULTI,
-                now(),
+                op[4], // when it was confirmed here: its lifetime counts from then
                 op[1],
                 op[2],
                 op[3],

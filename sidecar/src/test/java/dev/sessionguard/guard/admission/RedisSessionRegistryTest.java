@@ -582,6 +582,30 @@ class RedisSessionRegistryTest {
   }
 
   @Test
+  void a_session_confirmed_in_an_outage_keeps_its_creation_time_and_identity_once_recorded() {
+    var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Open);
+    var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);
+    redis.server.pause(Duration.ofMillis(2500));
+    // Redis stops answering (another request finds out) before the upstream issues the session:
+    // it is confirmed here, its reservation in Redis turned into it once Redis is back
+    assertThat(slow.lookup("elsewhere")).isNotNull();
+    assertThat(slow.storeAvailable()).isFalse();
+    Session s = slow.confirm(admitted.reservation(), "s-out");
+    slow.cancel(admitted.reservation());
+    assertThat(slow.storeAvailable()).isFalse();
+    clock.advance(Duration.ofMinutes(2)); // the outage goes on
+
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(slow.storeAvailable()).isTrue());
+    // its lifetime counts from its creation, not from when Redis came back; and it is the same
+    // session, so what was registered on it (a GET stream's closer) is still reached
+    assertThat(redis.redis().hget(KEYS + "s:s-out", "created"))
+        .isEqualTo(Long.toString(s.created().toEpochMilli()));
+    assertThat(slow.lookup("s-out")).isEqualTo(new Lookup.Known(s));
+  }
+
+  @Test
   void a_session_held_through_an_outage_that_expires_meanwhile_stays_ended_once_redis_is_back() {
     var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Closed);
     var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);

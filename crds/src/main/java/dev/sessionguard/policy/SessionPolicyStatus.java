@@ -19,7 +19,9 @@ public class SessionPolicyStatus {
   @JsonPropertyDescription("Which session store the guards use: Memory or Redis.")
   public String store;
 
-  @JsonPropertyDescription("Accepted, Injected and Ready, each True, False or Unknown.")
+  @JsonPropertyDescription(
+      "Accepted, Injected and Ready, each True, False or Unknown; and Stalled (True) while the"
+          + " spec is refused.")
   public List<Condition> conditions = new ArrayList<>();
 
   @JsonPropertyDescription("Pods the target should run, and pods whose guard enforces policyHash.")
@@ -57,7 +59,7 @@ public class SessionPolicyStatus {
   /** A condition in the Kubernetes convention. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Condition {
-    @JsonPropertyDescription("Accepted, Injected or Ready.")
+    @JsonPropertyDescription("Accepted, Injected, Ready or Stalled.")
     public String type;
 
     @JsonPropertyDescription("True, False or Unknown.")

@@ -12,6 +12,10 @@ final class Conditions {
   static final String ACCEPTED = "Accepted";
   static final String INJECTED = "Injected";
   static final String READY = "Ready";
+
+  /** Present (True) only while the spec is refused: kstatus's sign that it will not progress. */
+  static final String STALLED = "Stalled";
+
   static final String TRUE = "True";
   static final String FALSE = "False";
   static final String UNKNOWN = "Unknown";

@@ -4,6 +4,7 @@ import static dev.sessionguard.operator.Conditions.ACCEPTED;
 import static dev.sessionguard.operator.Conditions.FALSE;
 import static dev.sessionguard.operator.Conditions.INJECTED;
 import static dev.sessionguard.operator.Conditions.READY;
+import static dev.sessionguard.operator.Conditions.STALLED;
 import static dev.sessionguard.operator.Conditions.TRUE;
 
 import dev.sessionguard.policy.InvalidPolicyException;
@@ -258,7 +259,12 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         ready = carried(previous, READY, "the spec is not accepted", generation);
       }
     }
-    var conditions = List.of(accepted, injected, ready);
+    var conditions = new ArrayList<>(List.of(accepted, injected, ready));
+    if ("Invalid".equals(accepted.reason)) {
+      // kstatus (Flux's health checks, Helm's --wait) reads status.observedGeneration and then
+      // Ready, kept about the last good spec: Stalled says this generation will not become Ready
+      conditions.add(Conditions.of(STALLED, TRUE, "Invalid", accepted.message, generation));
+    }
     announce(policy, previous, conditions);
     warnOfBypass(policy, ready);
     next.conditions = Conditions.merge(previous, conditions, clock.instant());
@@ -455,6 +461,10 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       }
     }
     conditions.add(failed);
+    var stalled = Conditions.find(previous, STALLED);
+    if (stalled != null) {
+      conditions.add(stalled);
+    }
     next.conditions = Conditions.merge(previous, conditions, clock.instant());
     return ErrorStatusUpdateControl.patchStatus(statusOnly(policy, next));
   }
@@ -908,6 +918,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         case "Injected/UnsupportedKind" -> events.warning(policy, "UnsupportedKind", now.message);
         case "Injected/InjectionFailed" -> events.warning(policy, "InjectionFailed", now.message);
         case "Ready/ReconcileFailed" -> events.warning(policy, "ReconcileFailed", now.message);
+        case "Stalled/Invalid" -> {} // the InvalidSpec warning says it
         default -> {
           if (TRUE.equals(now.status) && !wasTrue) {
             events.normal(policy, now.type, now.message);

@@ -177,6 +177,26 @@ class ReconcileTest {
     assertThat(warnings("bad")).hasSize(1);
     assertThat(configMap("bad").getData().get("policy.json")).isEqualTo(goodJson);
     assertThat(warnings("bad").get(0).getReason()).isEqualTo("InvalidSpec");
+    // for kstatus (Flux, Helm --wait), which reads status.observedGeneration, then conditions
+    var stalled = Conditions.find(get("bad").getStatus().conditions, "Stalled");
+    assertThat(stalled.status).isEqualTo("True");
+    assertThat(stalled.reason).isEqualTo("Invalid");
+    assertThat(stalled.observedGeneration).isEqualTo(2L);
+
+    cluster.editPolicy(
+        NS,
+        "bad",
+        p -> {
+          p.getSpec().sessions.perClient = good.getSpec().sessions.perClient;
+          p.getSpec().requests.perClientInFlight = good.getSpec().requests.perClientInFlight;
+        });
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(accepted(get("bad")).status).isEqualTo("True");
+              assertThat(Conditions.find(get("bad").getStatus().conditions, "Stalled")).isNull();
+            });
   }
 
   @Test

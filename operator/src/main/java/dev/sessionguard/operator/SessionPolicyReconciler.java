@@ -424,7 +424,13 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
               "the guard is in the pod template of " + describeTarget(policy),
               generation);
       pods = new SessionPolicyStatus.Pods(desired, enforcing);
-      ready = ready(policy, desired, enforcing, unready, generation, bypassNote(policy, bypass));
+      var rolling =
+          outcome == GuardInjector.Outcome.CHANGED
+              ? "the pod template changed: its pods roll"
+              : rollingOut(target.get(), desired, context);
+      ready =
+          ready(
+              policy, desired, enforcing, unready, rolling, generation, bypassNote(policy, bypass));
     }
     return new Enforced(injected, ready, pods);
   }
@@ -567,6 +573,69 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         .filter(Objects::nonNull)
         .findFirst()
         .orElse(1);
+  }
+
+  /**
+   * Why the target's pods do not all run its current template yet, as its controller reports it, or
+   * null when they do (or nothing says otherwise: a status not written yet). A VirtualMCPServer's
+   * pods are its Deployment's, which ToolHive makes.
+   */
+  private String rollingOut(
+      GenericKubernetesResource target, int desired, Context<SessionPolicy> context) {
+    Map<String, Object> status;
+    Map<String, Object> spec;
+    Long generation;
+    if (ToolHive.KIND.equals(target.getKind())) {
+      var uid = target.getMetadata().getUid();
+      var deployment =
+          cached(context, Deployment.class, "deployments", target.getMetadata().getNamespace())
+              .filter(
+                  d ->
+                      d.getMetadata().getOwnerReferences().stream()
+                          .anyMatch(
+                              o ->
+                                  Boolean.TRUE.equals(o.getController())
+                                      && Objects.equals(uid, o.getUid())))
+              .findFirst();
+      if (deployment.isEmpty()) {
+        return null;
+      }
+      var json =
+          context
+              .getClient()
+              .getKubernetesSerialization()
+              .convertValue(deployment.get(), Map.class);
+      status = PodTemplates.asMap(json.get("status"));
+      spec = PodTemplates.asMap(json.get("spec"));
+      generation = deployment.get().getMetadata().getGeneration();
+    } else {
+      status = PodTemplates.asMap(target.getAdditionalProperties().get("status"));
+      spec = PodTemplates.asMap(target.getAdditionalProperties().get("spec"));
+      generation = target.getMetadata().getGeneration();
+    }
+    if (status == null || status.isEmpty()) {
+      return null;
+    }
+    long observed = number(status.get("observedGeneration"));
+    if (generation != null && observed < generation) {
+      return "its controller has not acted on the latest pod template yet";
+    }
+    long updated = number(status.get("updatedReplicas"));
+    long replicas = number(status.get("replicas"));
+    var current = status.get("currentRevision");
+    var update = status.get("updateRevision");
+    boolean revisions = current != null && update != null && !current.equals(update);
+    if (updated < desired || replicas > updated || revisions) {
+      return updated
+          + " of "
+          + (spec != null && spec.get("replicas") instanceof Number n ? n.longValue() : desired)
+          + " pods run the latest pod template (a rollout is under way)";
+    }
+    return null;
+  }
+
+  private static long number(Object value) {
+    return value instanceof Number n ? n.longValue() : 0;
   }
 
   /** The target's pod template, as the JSON the API server sent. */
@@ -762,7 +831,13 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
   }
 
   private Condition ready(
-      SessionPolicy policy, int desired, int enforcing, int unready, Long generation, String note) {
+      SessionPolicy policy,
+      int desired,
+      int enforcing,
+      int unready,
+      String rolling,
+      Long generation,
+      String note) {
     if (desired == 0) {
       return Conditions.of(
           READY, FALSE, "NoReplicas", describeTarget(policy) + " runs no pods", generation);
@@ -781,8 +856,12 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     if (policy.getSpec().store.type == StoreType.Memory && desired > 1) {
       message += "; with store Memory each pod holds its own limits (use Redis to share them)";
     }
+    if (rolling != null) {
+      // pods of the template before (the guard's image or resources, say) still count above
+      message += "; " + rolling;
+    }
     message += note;
-    return enforcing >= desired
+    return enforcing >= desired && rolling == null
         ? Conditions.of(READY, TRUE, "Enforcing", message, generation)
         : Conditions.of(READY, FALSE, "RollingOut", message, generation);
   }

@@ -18,6 +18,7 @@ import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -387,6 +388,47 @@ class InjectionTest {
     cluster.client.apps().deployments().inNamespace(NS).withName("later").delete();
     cluster.client.resources(SessionPolicy.class).inNamespace(NS).withName("p").delete();
     await().atMost(WAIT).until(() -> policy("p") == null);
+  }
+
+  @Test
+  void ready_waits_for_the_workloads_rollout_of_a_new_guard_template() {
+    startOperator();
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.client.resource(MockCluster.policy(NS, "p", "vmcp")).create();
+    awaitInjected("vmcp");
+    cluster.runningPod(NS, "vmcp-1", "p", "10.0.0.1");
+    await().atMost(WAIT).until(() -> policy("p").getStatus().policyHash != null);
+    running.guards.put("10.0.0.1", policy("p").getStatus().policyHash);
+    await().atMost(WAIT).until(() -> "True".equals(condition("p", "Ready").status));
+
+    // a new guard image (an operator upgrade, say) rolls the pods; the old one, still there,
+    // reports the current policy too
+    var generation = deployment("vmcp").getMetadata().getGeneration();
+    rolloutStatus(generation, 2, 1);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var ready = condition("p", "Ready");
+              assertThat(ready.status).isEqualTo("False");
+              assertThat(ready.reason).isEqualTo("RollingOut");
+              assertThat(ready.message)
+                  .contains("1 of 1 pods enforce", "1 of 1 pods run the latest pod template");
+            });
+    rolloutStatus(generation, 1, 1);
+    await().atMost(WAIT).until(() -> "True".equals(condition("p", "Ready").status));
+  }
+
+  /** Writes vmcp's status as the Deployment controller would. */
+  void rolloutStatus(long observedGeneration, int replicas, int updated) {
+    var d = deployment("vmcp");
+    d.setStatus(
+        new DeploymentStatusBuilder()
+            .withObservedGeneration(observedGeneration)
+            .withReplicas(replicas)
+            .withUpdatedReplicas(updated)
+            .build());
+    cluster.client.apps().deployments().inNamespace(NS).resource(d).updateStatus();
   }
 
   @Test

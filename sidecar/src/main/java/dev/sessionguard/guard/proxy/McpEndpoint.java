@@ -85,6 +85,9 @@ public final class McpEndpoint implements Handler {
     final String client;
     private final CompletableFuture<Boolean> admitted = new CompletableFuture<>();
     private final AtomicInteger holders = new AtomicInteger();
+    // Its client ended the session upstream (a DELETE the upstream accepted) while the adoption's
+    // answer was still out: the session the answer would record is over already.
+    volatile boolean deleted;
 
     Adoption(String client) {
       this.client = client;
@@ -445,6 +448,10 @@ public final class McpEndpoint implements Handler {
       try (UpstreamResponse response = forward(ctx, cfg, request, body)) {
         if (response != null) {
           if (is2xx(response)) {
+            Adoption adoption = adopting.get(request.sessionId());
+            if (adoption != null && adoption.client.equals(client.name())) {
+              adoption.deleted = true; // its answer, still out, must not record the session
+            }
             ended(request.sessionId(), EndReason.CLIENT);
           }
           forwarder.relay(ctx.req(), ctx.res(), response);
@@ -550,6 +557,11 @@ public final class McpEndpoint implements Handler {
       Session session =
           sessions.confirm(reservation, request.sessionId(), post, activity(cfg, request));
       hold.leave(); // held now: later requests find it
+      if (hold.adoption != null && hold.adoption.deleted) {
+        // its client deleted it meanwhile: forgotten (and remembered as ended) at once rather
+        // than held until the reaper's DELETE finds it gone
+        ended(session.id(), EndReason.CLIENT);
+      }
       boolean mine = session.client().equals(client.name());
       Runnable finish = post && mine ? finisher(session, activity(cfg, request), true) : null;
       try {

@@ -131,6 +131,37 @@ class AdoptionRaceTest {
             });
   }
 
+  @Test
+  void a_session_its_client_deletes_while_an_adoption_is_answered_is_not_recorded()
+      throws Exception {
+    CompletableFuture<HttpResponse<String>> first =
+        TestGuards.HTTP.sendAsync(
+            call("s-before", "slow", "alice"), HttpResponse.BodyHandlers.ofString());
+    await().until(() -> upstream.seen.stream().anyMatch(r -> r.body().contains("\"slow\"")));
+
+    // alice gives up and ends the session; the upstream accepts
+    HttpResponse<String> deleted =
+        TestGuards.HTTP.send(
+            HttpRequest.newBuilder(mcp(guard))
+                .header("Mcp-Session-Id", "s-before")
+                .header("X-User", "alice")
+                .DELETE()
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    status(deleted, 200);
+
+    // the answer still out arrives: the session it would record is over
+    release.countDown();
+    assertThat(first).succeedsWithin(Duration.ofSeconds(10)).satisfies(r -> status(r, 200));
+    await()
+        .untilAsserted(
+            () -> {
+              assertThat(guard.sessions().active()).isZero();
+              assertThat(guard.sessions().pending()).isZero();
+            });
+    assertThat(TestGuards.send(call("s-before", "quick", "alice")).statusCode()).isEqualTo(404);
+  }
+
   static void status(HttpResponse<String> r, int status) {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
   }

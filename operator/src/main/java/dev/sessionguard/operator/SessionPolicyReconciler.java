@@ -187,13 +187,26 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         context);
   }
 
+  /**
+   * The policies targeting {@code target}, and for a workload a VirtualMCPServer controls
+   * (ToolHive's Deployment: its rollout and replica count are the VirtualMCPServer's) those
+   * targeting that VirtualMCPServer.
+   */
   private static Set<ResourceID> byTarget(
       EventSourceContext<SessionPolicy> context, HasMetadata target, String group, String kind) {
     var ns = target.getMetadata().getNamespace();
-    return context
-        .getPrimaryCache()
-        .byIndex(BY_TARGET, ns + "/" + group + "/" + kind + "/" + target.getMetadata().getName())
-        .stream()
+    var names = new ArrayList<String>();
+    names.add(group + "/" + kind + "/" + target.getMetadata().getName());
+    for (var owner : target.getMetadata().getOwnerReferences()) {
+      if (Boolean.TRUE.equals(owner.getController())
+          && ToolHive.KIND.equals(owner.getKind())
+          && owner.getApiVersion() != null
+          && owner.getApiVersion().startsWith(ToolHive.GROUP + "/")) {
+        names.add(ToolHive.GROUP + "/" + ToolHive.KIND + "/" + owner.getName());
+      }
+    }
+    return names.stream()
+        .flatMap(name -> context.getPrimaryCache().byIndex(BY_TARGET, ns + "/" + name).stream())
         .map(ResourceID::fromResource)
         .collect(Collectors.toSet());
   }
@@ -320,7 +333,17 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     } catch (InvalidPolicyException e) {
       return Optional.empty();
     }
-    if (!status.policyHash.equals(file.effectiveHash()) || !served(file.spec().targetRef)) {
+    var ref = file.spec().targetRef;
+    if (!status.policyHash.equals(file.effectiveHash()) || !served(ref)) {
+      return Optional.empty();
+    }
+    // Only while the refused spec still names that workload, and no other policy's guard is in
+    // it: one retargeted (or emptied) with the refusal gave it up, and another policy may hold it.
+    var key = TargetClaims.key(ref);
+    var guarding = guardIn(ref, policy, context);
+    if (key == null
+        || !key.equals(TargetClaims.key(policy))
+        || (guarding != null && !guarding.equals(meta.getName()))) {
       return Optional.empty();
     }
     var kept = new SessionPolicy();
@@ -608,6 +631,12 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
       status = PodTemplates.asMap(json.get("status"));
       spec = PodTemplates.asMap(json.get("spec"));
       generation = deployment.get().getMetadata().getGeneration();
+      // ToolHive copies the podTemplateSpec into its Deployment in its own time
+      var wanted = guardContainer(target.getAdditionalProperties(), "spec", "podTemplateSpec");
+      if (wanted != null
+          && !PodTemplates.covers(guardContainer(json, "spec", "template"), wanted)) {
+        return "ToolHive has not applied the podTemplateSpec to its Deployment yet";
+      }
     } else {
       status = PodTemplates.asMap(target.getAdditionalProperties().get("status"));
       spec = PodTemplates.asMap(target.getAdditionalProperties().get("spec"));
@@ -622,16 +651,45 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     }
     long updated = number(status.get("updatedReplicas"));
     long replicas = number(status.get("replicas"));
+    var of = updated + " of " + desired + " pods run the latest pod template";
+    if (!"StatefulSet".equals(target.getKind())) {
+      // a Deployment's rollout ends when every pod, old ones gone, runs the new template
+      return updated < desired || replicas > updated ? of + " (a rollout is under way)" : null;
+    }
+    var strategy = spec == null ? null : PodTemplates.asMap(spec.get("updateStrategy"));
+    if (strategy != null && "OnDelete".equals(strategy.get("type"))) {
+      // its controller replaces a pod only once someone deletes it
+      return updated < desired ? of + " (updateStrategy OnDelete: delete the others)" : null;
+    }
+    var rolling = strategy == null ? null : PodTemplates.asMap(strategy.get("rollingUpdate"));
+    long partition = rolling == null ? 0 : number(rolling.get("partition"));
+    if (partition > 0) {
+      // pods below the partition keep the template before, as asked
+      return updated < desired - partition
+          ? of + " (a rollout is under way, down to partition " + partition + ")"
+          : null;
+    }
     var current = status.get("currentRevision");
     var update = status.get("updateRevision");
     boolean revisions = current != null && update != null && !current.equals(update);
-    if (updated < desired || replicas > updated || revisions) {
-      return updated
-          + " of "
-          + (spec != null && spec.get("replicas") instanceof Number n ? n.longValue() : desired)
-          + " pods run the latest pod template (a rollout is under way)";
+    return updated < desired || revisions ? of + " (a rollout is under way)" : null;
+  }
+
+  /** The guard container of the pod template at {@code path} in {@code root}, or null. */
+  private static Object guardContainer(Map<String, Object> root, String... path) {
+    Map<String, Object> node = root;
+    for (var key : path) {
+      node = node == null ? null : PodTemplates.asMap(node.get(key));
     }
-    return null;
+    var podSpec = node == null ? null : PodTemplates.asMap(node.get("spec"));
+    if (podSpec == null || !(podSpec.get("containers") instanceof List<?> containers)) {
+      return null;
+    }
+    return containers.stream()
+        .map(PodTemplates::asMap)
+        .filter(c -> c != null && GuardContainer.NAME.equals(c.get("name")))
+        .findFirst()
+        .orElse(null);
   }
 
   private static long number(Object value) {

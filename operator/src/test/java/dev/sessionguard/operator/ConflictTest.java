@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sessionguard.policy.SessionPolicy;
+import dev.sessionguard.policy.SessionPolicySpec.TargetRef;
 import dev.sessionguard.policy.SessionPolicyStatus.Condition;
 import java.time.Duration;
 import java.time.Instant;
@@ -147,6 +148,34 @@ class ConflictTest {
     assertThat(accepted("alpha").status).isEqualTo("True");
     assertThat(guardedBy("vmcp")).isEqualTo("alpha");
     assertThat(hasConfigMap("zeta")).isFalse();
+  }
+
+  @Test
+  void a_policy_refused_with_a_new_target_leaves_its_former_one_to_another_policy() {
+    cluster.deployment(NS, "vmcp", 1);
+    cluster.deployment(NS, "other", 1);
+    cluster.client.resource(MockCluster.policy(NS, "zeta", "vmcp")).create();
+    await().atMost(WAIT).until(() -> "zeta".equals(guardedBy("vmcp")));
+    // retargeted and refused in one edit: the last good spec, on vmcp, is no longer zeta's aim
+    cluster.editPolicy(
+        NS,
+        "zeta",
+        z -> {
+          z.getSpec().targetRef = new TargetRef("apps/v1", "Deployment", "other");
+          z.getSpec().sessions.perClient = 500;
+        });
+    await().atMost(WAIT).until(() -> "Invalid".equals(accepted("zeta").reason));
+
+    cluster.client.resource(MockCluster.policy(NS, "alpha", "vmcp")).create();
+    await()
+        .atMost(WAIT)
+        .until(() -> "alpha".equals(guardedBy("vmcp")) && "True".equals(accepted("alpha").status));
+    long writes = cluster.count(MockCluster.writesTo("/deployments/vmcp"));
+    double reconciles = running.reconciles();
+    await().atMost(WAIT).until(() -> running.reconciles() > reconciles + 10);
+    // nobody takes vmcp back from alpha
+    assertThat(cluster.count(MockCluster.writesTo("/deployments/vmcp"))).isEqualTo(writes);
+    assertThat(guardedBy("vmcp")).isEqualTo("alpha");
   }
 
   String guardedBy(String deployment) {

@@ -19,6 +19,9 @@ import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetStatusBuilder;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetUpdateStrategy;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -419,6 +422,51 @@ class InjectionTest {
     await().atMost(WAIT).until(() -> "True".equals(condition("p", "Ready").status));
   }
 
+  @Test
+  void a_statefulset_updated_on_delete_is_ready_once_its_pods_run_the_latest_template() {
+    startOperator();
+    cluster.statefulSet(NS, "db", 1);
+    cluster.edit(
+        StatefulSet.class,
+        NS,
+        "db",
+        t -> {
+          t.getSpec().setUpdateStrategy(new StatefulSetUpdateStrategy(null, "OnDelete"));
+          return t;
+        });
+    var p = MockCluster.policy(NS, "s", "db");
+    p.getSpec().targetRef = new TargetRef("apps/v1", "StatefulSet", "db");
+    cluster.client.resource(p).create();
+    await().atMost(WAIT).until(() -> "True".equals(condition("s", "Injected").status));
+    cluster.runningPod(NS, "db-0", "s", "10.0.0.1");
+    await().atMost(WAIT).until(() -> policy("s").getStatus().policyHash != null);
+    running.guards.put("10.0.0.1", policy("s").getStatus().policyHash);
+
+    // the pod not replaced yet: its controller waits for someone to delete it
+    statefulSetStatus(0);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> assertThat(condition("s", "Ready").message).contains("OnDelete: delete"));
+    // replaced: with OnDelete the revisions stay apart for good, which is no rollout
+    statefulSetStatus(1);
+    await().atMost(WAIT).until(() -> "True".equals(condition("s", "Ready").status));
+  }
+
+  void statefulSetStatus(int updated) {
+    var sets = cluster.client.apps().statefulSets().inNamespace(NS);
+    var t = sets.withName("db").get();
+    t.setStatus(
+        new StatefulSetStatusBuilder()
+            .withObservedGeneration(t.getMetadata().getGeneration())
+            .withReplicas(1)
+            .withUpdatedReplicas(updated)
+            .withCurrentRevision("db-1")
+            .withUpdateRevision("db-2")
+            .build());
+    sets.resource(t).updateStatus();
+  }
+
   /** Writes vmcp's status as the Deployment controller would. */
   void rolloutStatus(long observedGeneration, int replicas, int updated) {
     var d = deployment("vmcp");
@@ -677,6 +725,11 @@ class InjectionTest {
    * template of ToolHive's own, owned and controlled by the VirtualMCPServer.
    */
   void toolHiveDeployment(GenericKubernetesResource vmcp, int replicas) {
+    toolHiveDeployment(vmcp, replicas, true);
+  }
+
+  /** As above; {@code applied} false: made before ToolHive saw the guard in the podTemplateSpec. */
+  void toolHiveDeployment(GenericKubernetesResource vmcp, int replicas, boolean applied) {
     var copied =
         cluster
             .client
@@ -684,6 +737,9 @@ class InjectionTest {
             .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
     copied.getMetadata().getLabels().put("app.kubernetes.io/name", "vmcp");
     copied.getSpec().getContainers().add(0, new ContainerBuilder().withName("vmcp").build());
+    if (!applied) {
+      copied.getSpec().getContainers().removeIf(c -> c.getName().equals(GuardContainer.NAME));
+    }
     cluster
         .client
         .apps()
@@ -737,6 +793,44 @@ class InjectionTest {
               assertThat(condition("v", "Ready").message).startsWith("1 of 3 pods enforce");
               assertThat(condition("v", "Ready").status).isEqualTo("False");
             });
+  }
+
+  @Test
+  void a_virtualmcpserver_is_ready_once_toolhive_has_applied_the_guard_to_its_deployment() {
+    installToolHive();
+    startOperator();
+    var vmcps = createVmcp();
+    cluster.client.resource(vmcpPolicy()).create();
+    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
+    var vmcp = vmcps.withName("vmcp").get();
+    toolHiveDeployment(vmcp, 1, false);
+    var template =
+        cluster
+            .client
+            .getKubernetesSerialization()
+            .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
+    // a pod whose guard reports the current policy (an older guard, say)
+    toolHivePod(template.getMetadata().getLabels(), "10.0.0.2");
+    running.guards.put("10.0.0.2", policy("v").getStatus().policyHash);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var ready = condition("v", "Ready");
+              assertThat(ready.status).isEqualTo("False");
+              assertThat(ready.message)
+                  .contains("ToolHive has not applied the podTemplateSpec to its Deployment yet");
+            });
+
+    cluster.edit(
+        Deployment.class,
+        NS,
+        "vmcp",
+        d -> {
+          d.getSpec().getTemplate().getSpec().getContainers().add(guard(template));
+          return d;
+        });
+    await().atMost(WAIT).until(() -> "True".equals(condition("v", "Ready").status));
   }
 
   @Test

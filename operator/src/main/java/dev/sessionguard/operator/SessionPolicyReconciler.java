@@ -274,7 +274,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     }
     var conditions = new ArrayList<>(List.of(accepted, injected, ready));
     if ("Invalid".equals(accepted.reason)) {
-      // kstatus (Flux's health checks, Helm's --wait) reads status.observedGeneration and then
+      // kstatus (Flux's health checks, Helm 4's --wait) reads status.observedGeneration and then
       // Ready, kept about the last good spec: Stalled says this generation will not become Ready
       conditions.add(Conditions.of(STALLED, TRUE, "Invalid", accepted.message, generation));
     }

@@ -125,6 +125,9 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   /** When the lease was last renewed ({@link System#nanoTime}; the renewer thread's alone). */
   private long renewedAt;
 
+  /** The counts Redis gave last, by name: what the gauges show while it is unreachable. */
+  private final Map<String, Long> lastCounts = new ConcurrentHashMap<>();
+
   /** Reservations recorded in Redis, by their id there. */
   private final Map<Reservation, String> reserved = new ConcurrentHashMap<>();
 
@@ -788,18 +791,18 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   @Override
   public int active() {
-    return local.active() + (int) count(() -> redis().zcard(key("sessions")));
+    return local.active() + (int) count("sessions", () -> redis().zcard(key("sessions")));
   }
 
   @Override
   public int pending() {
-    return local.pending() + (int) count(() -> redis().hlen(key("reservations")));
+    return local.pending() + (int) count("reservations", () -> redis().hlen(key("reservations")));
   }
 
   /** Clients holding something in Redis, plus those holding something locally. */
   @Override
   public int clients() {
-    return local.clients() + (int) count(() -> redis().scard(key("clients")));
+    return local.clients() + (int) count("clients", () -> redis().scard(key("clients")));
   }
 
   @Override
@@ -828,16 +831,21 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     long get();
   }
 
-  private long count(Count count) {
-    if (!available) {
-      return 0;
+  /**
+   * A count Redis keeps; while Redis is unreachable, the last one it gave (its sessions still live
+   * and are served meanwhile: the gauges must not fall to the few held here).
+   */
+  private long count(String name, Count count) {
+    if (available) {
+      try {
+        long n = count.get();
+        lastCounts.put(name, n);
+        return n;
+      } catch (RedisException e) {
+        unavailable(e);
+      }
     }
-    try {
-      return count.get();
-    } catch (RedisException e) {
-      unavailable(e);
-      return 0;
-    }
+    return lastCounts.getOrDefault(name, 0L);
   }
 
   // ---- Lease, recovery

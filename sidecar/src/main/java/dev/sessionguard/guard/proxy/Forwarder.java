@@ -28,6 +28,8 @@ import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.util.BufferUtil;
 
 /**
@@ -450,6 +452,29 @@ public final class Forwarder {
       out.write(copy);
     }
     return n;
+  }
+
+  /**
+   * Whether the client has closed its connection (its end of input is there), looked at without
+   * waiting and before anything of the answer is written: a client that gave up on a slow {@code
+   * initialize} (its own timeout) never sees the session id, and a write into its closed socket
+   * would still succeed. A byte of a request sent behind this one, read here, is not Jetty's to
+   * parse any more: the connection then closes after this answer.
+   */
+  static boolean clientClosed(HttpServletRequest req) {
+    EndPoint endPoint = jetty(req).getServletChannel().getEndPoint();
+    if (!endPoint.isOpen()) {
+      return true;
+    }
+    try {
+      int n = endPoint.fill(BufferUtil.allocate(1));
+      if (n > 0 && endPoint.getConnection() instanceof HttpConnection http) {
+        http.getGenerator().setPersistent(false);
+      }
+      return n < 0;
+    } catch (IOException | RuntimeException gone) {
+      return true;
+    }
   }
 
   /** The upstream died mid-body: the client must see a truncated response, not a clean end. */

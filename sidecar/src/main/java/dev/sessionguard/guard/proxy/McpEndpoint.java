@@ -88,6 +88,8 @@ public final class McpEndpoint implements Handler {
     // Its client ended the session upstream (a DELETE the upstream accepted) while the adoption's
     // answer was still out: the session the answer would record is over already.
     volatile boolean deleted;
+    // The requests taking part record one session: the first of them recorded counts and logs it.
+    final AtomicBoolean counted = new AtomicBoolean();
 
     Adoption(String client) {
       this.client = client;
@@ -364,7 +366,10 @@ public final class McpEndpoint implements Handler {
       session.rememberAuthorization(ctx.req().getHeader("Authorization"));
       metrics.admitted(false);
       log.info("admitted session={} client={}", SessionIds.shortHash(issued), hash(client));
-      outcome = forwarder.relay(ctx.req(), ctx.res(), response, finish);
+      outcome =
+          Forwarder.clientClosed(ctx.req())
+              ? Outcome.CLIENT_GONE // it gave up waiting: ended below, not relayed
+              : forwarder.relay(ctx.req(), ctx.res(), response, finish);
     } finally {
       if (finish != null) {
         finish.run();
@@ -571,11 +576,13 @@ public final class McpEndpoint implements Handler {
           return;
         }
         session.rememberAuthorization(ctx.req().getHeader("Authorization"));
-        metrics.admitted(true);
-        log.info(
-            "adopted session={} client={}",
-            SessionIds.shortHash(request.sessionId()),
-            hash(client));
+        if (hold.adoption == null || hold.adoption.counted.compareAndSet(false, true)) {
+          metrics.admitted(true);
+          log.info(
+              "adopted session={} client={}",
+              SessionIds.shortHash(request.sessionId()),
+              hash(client));
+        }
         stream(ctx, cfg, request, session, response, finish);
       } finally {
         if (finish != null) {

@@ -582,6 +582,20 @@ class RedisSessionRegistryTest {
   }
 
   @Test
+  void while_redis_is_unreachable_the_counts_are_the_last_it_gave() {
+    open("alice", "a1");
+    open("bob", "b1");
+    assertThat(registry.active()).isEqualTo(2);
+    assertThat(registry.clients()).isEqualTo(2);
+    redis.server.pause(Duration.ofMillis(2500));
+    assertThat(registry.lookup("elsewhere")).isNotNull(); // finds Redis gone
+    assertThat(registry.storeAvailable()).isFalse();
+    // its sessions are still served meanwhile: the gauges do not fall to what is held here
+    assertThat(registry.active()).isEqualTo(2);
+    assertThat(registry.clients()).isEqualTo(2);
+  }
+
+  @Test
   void a_session_confirmed_in_an_outage_keeps_its_creation_time_and_identity_once_recorded() {
     var slow = redis.guard("slow", clock, Duration.ofSeconds(3), FailureMode.Open);
     var admitted = (Admission.Admitted) slow.admit("alice", CAPS, false, false);

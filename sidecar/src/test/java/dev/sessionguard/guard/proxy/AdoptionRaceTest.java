@@ -99,6 +99,9 @@ class AdoptionRaceTest {
     assertThat(guard.sessions().topHolders(5))
         .extracting(h -> h.client() + "=" + h.sessions())
         .containsExactly("user:alice=1");
+    // and one adoption, in the metrics and the log
+    assertThat(TestGuards.metric(guard, "sessionguard_admissions_total{kind=\"adopted\"}"))
+        .isEqualTo(1);
     // bob, on the session alice adopted: not his
     assertThat(TestGuards.send(call("s-before", "quick", "bob")).statusCode()).isEqualTo(404);
   }

@@ -85,6 +85,45 @@ class InitializeFaultsTest {
   }
 
   @Test
+  void a_client_that_gives_up_before_a_json_answer_leaves_no_session_behind() throws Exception {
+    CountDownLatch answer = new CountDownLatch(1);
+    upstream.script(
+        (r, s) -> {
+          if (r.isInitialize()) {
+            answer.await(30, TimeUnit.SECONDS);
+            json(s, 200, Map.of("Mcp-Session-Id", "abandoned"), "{\"jsonrpc\":\"2.0\",\"id\":1}");
+          } else {
+            json(s, 200, Map.of(), ""); // the guard's DELETE
+          }
+        });
+    String body =
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+            + "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+            + "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
+    try (Socket client = new Socket("127.0.0.1", guard.port())) {
+      OutputStream out = client.getOutputStream();
+      out.write(
+          ("POST "
+                  + TestGuards.mcp(guard).getPath()
+                  + " HTTP/1.1\r\nHost: guard\r\n"
+                  + "Content-Type: application/json\r\n"
+                  + "Accept: application/json, text/event-stream\r\nX-User: alice\r\n"
+                  + "Content-Length: "
+                  + body.length()
+                  + "\r\n\r\n"
+                  + body)
+              .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      await().until(() -> upstream.seen.stream().anyMatch(ScriptedUpstream.Request::isInitialize));
+    } // its own timeout: it hangs up before the upstream answers
+
+    answer.countDown();
+    // it never saw the id: nobody could use or end the session, so the guard ends it
+    awaitDeletedUpstream("abandoned");
+    assertNoSlotTaken();
+  }
+
+  @Test
   void an_id_issued_again_while_another_clients_session_holds_it_is_not_handed_out()
       throws Exception {
     guard.close();

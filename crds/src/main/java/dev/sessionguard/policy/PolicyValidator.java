@@ -321,7 +321,13 @@ public final class PolicyValidator {
       if (r == null || blank(r.url)) {
         problems.add("store.redis.url is required when store.type is Redis");
       } else if (!r.url.startsWith("redis://") && !r.url.startsWith("rediss://")) {
-        problems.add("store.redis.url '" + r.url + "' must start with redis:// or rediss://");
+        // not quoted: a URL may carry a password, and this message reaches status and events
+        problems.add("store.redis.url must start with redis:// or rediss://");
+      } else if (!r.url.matches(SessionPolicySpec.REDIS_URL)) {
+        problems.add(
+            "store.redis.url must not hold credentials (user@ or :password@): they would be"
+                + " written into the guard's ConfigMap; name a Secret in"
+                + " store.redis.passwordSecretRef instead");
       }
       if (r == null) {
         return;

@@ -41,6 +41,9 @@ public class SessionPolicySpec {
   static final String DURATION = Durations.PATTERN;
   static final String BYTES = "^[0-9]+(Ki|Mi|Gi)?$";
 
+  /** A Redis URL whose authority holds no credentials (no {@code @} before the path). */
+  static final String REDIS_URL = "^rediss?://[^/?#@]*([/?#].*)?$";
+
   @JsonPropertyDescription(
       "The workload whose pods get the guard: an apps/v1 Deployment or StatefulSet, or a"
           + " toolhive.stacklok.dev VirtualMCPServer. Required in a cluster; ignored by a"
@@ -414,7 +417,8 @@ public class SessionPolicySpec {
     public String drainDelay = "5s";
 
     @JsonPropertyDescription(
-        "After drainDelay, how long requests and streams in progress may take to finish.")
+        "After drainDelay, how long requests in progress may take to finish (streams are not"
+            + " waited for).")
     @Pattern(DURATION)
     @Size(max = 32)
     @Default("20s")
@@ -459,7 +463,10 @@ public class SessionPolicySpec {
       value = "!has(self.leaseTtl) || duration(self.leaseTtl) >= duration('1s')",
       message = "store.redis.leaseTtl must be at least 1s")
   public static class Redis {
-    @JsonPropertyDescription("redis:// or rediss:// URL, without the password.")
+    @JsonPropertyDescription(
+        "redis:// or rediss:// URL, without credentials (the password comes from"
+            + " passwordSecretRef).")
+    @Pattern(REDIS_URL)
     public String url;
 
     @JsonPropertyDescription("The Secret key that holds the Redis password.")

@@ -268,8 +268,33 @@ class PolicyValidatorTest {
                   s.store.redis = new SessionPolicySpec.Redis();
                   s.store.redis.url = "http://redis:6379";
                 }))
-        .containsExactly(
-            "store.redis.url 'http://redis:6379' must start with redis:// or rediss://");
+        .containsExactly("store.redis.url must start with redis:// or rediss://");
+  }
+
+  @Test
+  void a_redis_url_holding_credentials_is_refused_without_repeating_them() {
+    for (String url :
+        List.of("redis://:s3cret@redis:6379", "rediss://s3cret@redis:6380/0", "redis://u:p@r")) {
+      assertThat(
+              standalone(
+                  s -> {
+                    s.store.type = StoreType.Redis;
+                    s.store.redis = new SessionPolicySpec.Redis();
+                    s.store.redis.url = url;
+                  }))
+          .singleElement()
+          .asString()
+          .startsWith("store.redis.url must not hold credentials")
+          .doesNotContain("s3cret", url);
+    }
+    assertThat(
+            standalone(
+                s -> {
+                  s.store.type = StoreType.Redis;
+                  s.store.redis = new SessionPolicySpec.Redis();
+                  s.store.redis.url = "rediss://redis.tools.svc:6380/2?timeout=1s";
+                }))
+        .isEmpty();
   }
 
   @Test

@@ -126,6 +126,26 @@ class DashboardTest {
   }
 
   @Test
+  void choosing_policies_narrows_every_panel_through_the_pods_they_run_on() {
+    // Panels filter on namespace and pod; with every pod chosen, "All" must stand for the pods
+    // of the chosen policies (the query's values), not for any pod (an allValue of .*).
+    JsonNode pod = null;
+    for (JsonNode variable : dashboard.at("/templating/list")) {
+      if (variable.path("name").asText().equals("pod")) {
+        pod = variable;
+      }
+    }
+    assertThat(pod).isNotNull();
+    assertThat(pod.has("allValue")).isFalse();
+    assertThat(pod.at("/query/query").asText()).contains("name=~\"$policy\"");
+    for (String expr : queries()) {
+      if (expr.contains("sessionguard_") && !expr.startsWith("label_values")) {
+        assertThat(expr).as("a panel query").contains("pod=~\"$pod\"");
+      }
+    }
+  }
+
+  @Test
   void counters_are_read_as_rates_never_as_raw_totals() {
     for (String expr : queries()) {
       Matcher metric = METRIC.matcher(expr);

@@ -47,14 +47,16 @@ class ImagesTest {
         dockerfile.startsWith("operator")
             ? chart.operator().at("/spec/template/spec/containers/0/image").asText()
             : chart.operatorEnv("GUARD_IMAGE");
+    // built and pushed to the user's own registry, under the name and tag the chart expects
+    String built = "$REGISTRY" + image.substring(image.lastIndexOf('/')) + ":" + RELEASE;
 
     assertThat(buildCommands(Path.of("..", dockerfile)))
         .as("%s's build instruction", dockerfile)
-        .containsExactly(dockerfile + " " + expected);
+        .containsExactly(dockerfile + " " + built);
     assertThat(buildCommands(Path.of("..", "README.md")))
         .as("README's build instructions")
-        .contains(dockerfile + " " + expected);
-    assertThat(Files.readString(Path.of("..", "README.md"))).contains("docker push " + expected);
+        .contains(dockerfile + " " + built);
+    assertThat(Files.readString(Path.of("..", "README.md"))).contains("docker push " + built);
     assertThat(chartDefault).isEqualTo(expected);
   }
 

@@ -93,7 +93,7 @@ public final class SessionEnder {
    * refused the credentials.
    */
   public CompletableFuture<Boolean> end(Ended ended) {
-    log("session ended", ended);
+    log("ended", ended);
     events.ended(ended);
     ended.session().closeStream();
     return delete(ended.session());
@@ -108,12 +108,13 @@ public final class SessionEnder {
     events.forgotten(ended);
   }
 
+  /** One format for every end, whoever ended it: {@code ended session=… reason=… client=…}. */
   private static void log(String what, Ended ended) {
     LOG.info(
-        "{} reason={} session={} client={}",
+        "{} session={} reason={} client={}",
         what,
+        SessionIds.shortHash(ended.session().id()),
         ended.reason().label(),
-        ended.session(),
         SessionIds.shortHash(ended.session().client()));
   }
 

@@ -381,6 +381,7 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
    */
   private void headersTooLarge() {
     factory.metrics.refused(Refusal.TOO_LARGE);
+    RefusalLog.refused(Refusal.TOO_LARGE, HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE_431);
     releaseBuffer();
     Served refusal = new Served(null, false);
     refusal.status(HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE_431);

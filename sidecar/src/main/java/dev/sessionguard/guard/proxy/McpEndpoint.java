@@ -256,6 +256,7 @@ public final class McpEndpoint implements Handler {
       Optional<String> mismatch = HeaderCheck.mismatch(message, req::getHeader);
       if (mismatch.isPresent()) {
         metrics.refused(Refusal.HEADER_MISMATCH);
+        RefusalLog.refused(Refusal.HEADER_MISMATCH, GuardError.HEADER_MISMATCH.status());
         GuardError.HEADER_MISMATCH.write(
             res, request.id(), Refusal.HEADER_MISMATCH, null, mismatch.get());
         return;
@@ -805,7 +806,11 @@ public final class McpEndpoint implements Handler {
             s -> {
               metrics.ended(reason);
               s.closeStream();
-              log.info("ended session={} reason={}", SessionIds.shortHash(s.id()), reason.label());
+              log.info(
+                  "ended session={} reason={} client={}",
+                  SessionIds.shortHash(s.id()),
+                  reason.label(),
+                  SessionIds.shortHash(s.client()));
             });
   }
 
@@ -942,7 +947,7 @@ public final class McpEndpoint implements Handler {
       HttpServletResponse res, Refusal reason, JsonNode id, java.time.Duration retry)
       throws IOException {
     metrics.refused(reason);
-    log.info("refused reason={} status={}", reason.label(), GuardError.forRefusal(reason).status());
+    RefusalLog.refused(reason, GuardError.forRefusal(reason).status());
     GuardError.forRefusal(reason).write(res, id, reason, retry);
   }
 

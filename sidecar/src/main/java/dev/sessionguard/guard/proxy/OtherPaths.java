@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.proxy;
 
+import dev.sessionguard.guard.admission.Refusal;
 import dev.sessionguard.guard.config.ActivePolicy;
 import dev.sessionguard.guard.config.GuardConfig;
 import dev.sessionguard.guard.metrics.GuardMetrics;
@@ -25,18 +26,25 @@ public final class OtherPaths implements Handler {
     this.metrics = metrics;
   }
 
+  /** 413, counted and logged as every refusal is. */
+  private void tooLarge(Context ctx) throws IOException {
+    metrics.refused(Refusal.TOO_LARGE);
+    RefusalLog.refused(Refusal.TOO_LARGE, GuardError.BODY_TOO_LARGE.status());
+    GuardError.BODY_TOO_LARGE.write(ctx.res(), null, Refusal.TOO_LARGE, null);
+  }
+
   @Override
   public void handle(Context ctx) throws IOException {
     GuardConfig cfg = policy.get();
     if (ctx.req().getContentLengthLong() > cfg.maxBodyBytes()) {
-      GuardError.BODY_TOO_LARGE.write(ctx.res(), null, null, null);
+      tooLarge(ctx);
       return;
     }
     byte[] body;
     try {
       body = BoundedBody.readAll(ctx.req().getInputStream(), cfg.maxBodyBytes());
     } catch (BoundedBody.TooLarge e) {
-      GuardError.BODY_TOO_LARGE.write(ctx.res(), null, null, null);
+      tooLarge(ctx);
       return;
     }
     Answer answer =

@@ -220,6 +220,10 @@ class ForwardingTest {
                 .build());
     assertThat(declared.statusCode()).isEqualTo(413);
     assertThat(upstream.seen).isEmpty();
+    // refused as the MCP endpoint refuses: counted, and the reason in the body
+    assertThat(declared.body()).contains("\"reason\":\"too_large\"");
+    assertThat(TestGuards.metric(guard, "sessionguard_refusals_total{reason=\"too_large\"}"))
+        .isEqualTo(2);
 
     HttpResponse<String> small =
         TestGuards.send(

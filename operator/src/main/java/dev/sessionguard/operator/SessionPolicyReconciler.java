@@ -654,7 +654,12 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     var of = updated + " of " + desired + " pods run the latest pod template";
     if (!"StatefulSet".equals(target.getKind())) {
       // a Deployment's rollout ends when every pod, old ones gone, runs the new template
-      return updated < desired || replicas > updated ? of + " (a rollout is under way)" : null;
+      if (updated >= desired && replicas <= updated) {
+        return null;
+      }
+      return spec != null && Boolean.TRUE.equals(spec.get("paused"))
+          ? of + " (the Deployment is paused: kubectl rollout resume)"
+          : of + " (a rollout is under way)";
     }
     var strategy = spec == null ? null : PodTemplates.asMap(spec.get("updateStrategy"));
     if (strategy != null && "OnDelete".equals(strategy.get("type"))) {

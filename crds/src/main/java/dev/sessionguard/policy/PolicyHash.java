@@ -38,6 +38,9 @@ public final class PolicyHash {
       settings.append(";redis=").append(store.redis.url);
       settings.append(";leaseTtl=").append(Durations.parse(store.redis.leaseTtl).toNanos());
       settings.append(";failureMode=").append(store.redis.failureMode);
+      if (store.redis.username != null) {
+        settings.append(";username=").append(store.redis.username);
+      }
     }
     try {
       byte[] digest =

@@ -473,6 +473,13 @@ public class SessionPolicySpec {
     public SecretKeyRef passwordSecretRef;
 
     @JsonPropertyDescription(
+        "The Redis ACL user to log in as (Redis 6 and later, managed Redis with users), with the"
+            + " password from passwordSecretRef; unset: the default user.")
+    @Pattern("^[!-~]+$")
+    @Size(max = 256)
+    public String username;
+
+    @JsonPropertyDescription(
         "How long a guard's sessions outlive it when it stops renewing (a crashed guard).")
     @Pattern(DURATION)
     @Size(max = 32)

@@ -329,18 +329,21 @@ public final class Guard implements AutoCloseable {
             store.leaseTtl(),
             store.failureMode(),
             RedisStore.keyPrefix(scope),
-            RedisStore.DEFAULT_COMMAND_TIMEOUT);
+            RedisStore.DEFAULT_COMMAND_TIMEOUT,
+            store.username());
     RedisSessionRegistry registry =
         new RedisSessionRegistry(settings, RedisSessionRegistry.guardId(pod), clock);
     URI url = URI.create(store.url());
     LOG.info( // host and port only: a password in the URL must not reach the log
-        "session store: Redis {}:{} scope={} guard={} leaseTtl={} failureMode={} password={}",
+        "session store: Redis {}:{} scope={} guard={} leaseTtl={} failureMode={} user={}"
+            + " password={}",
         url.getHost(),
         url.getPort() == -1 ? 6379 : url.getPort(),
         scope,
         registry.guard(),
         store.leaseTtl(),
         store.failureMode(),
+        store.username() == null ? "default" : store.username(),
         password == null ? "none" : "set");
     return registry;
   }

@@ -190,7 +190,12 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
     this.localTombstones = new MemorySessionRegistry.Tombstones(clock, 100_000, TOMBSTONE_TTL);
     this.local = new MemorySessionRegistry(clock, localTombstones);
     RedisURI uri = RedisURI.create(store.url());
-    if (store.password() != null) {
+    if (store.username() != null) {
+      // an ACL user; one without a password (nopass) takes any
+      uri.setAuthentication(
+          store.username(),
+          store.password() == null ? new char[0] : store.password().toCharArray());
+    } else if (store.password() != null) {
       uri.setAuthentication(store.password().toCharArray());
     }
     uri.setTimeout(store.commandTimeout());

@@ -52,8 +52,9 @@ public record GuardConfig(
    * Where the session registry lives; read once at start (a reload that changes it needs a
    * restart). {@code url}, {@code leaseTtl} and {@code failureMode} are null for Memory.
    */
-  public record Store(StoreType type, String url, Duration leaseTtl, FailureMode failureMode) {
-    public static final Store MEMORY = new Store(StoreType.Memory, null, null, null);
+  public record Store(
+      StoreType type, String url, String username, Duration leaseTtl, FailureMode failureMode) {
+    public static final Store MEMORY = new Store(StoreType.Memory, null, null, null, null);
 
     public boolean redis() {
       return type == StoreType.Redis;
@@ -64,7 +65,11 @@ public record GuardConfig(
         return MEMORY;
       }
       return new Store(
-          StoreType.Redis, s.redis.url, Durations.parse(s.redis.leaseTtl), s.redis.failureMode);
+          StoreType.Redis,
+          s.redis.url,
+          s.redis.username,
+          Durations.parse(s.redis.leaseTtl),
+          s.redis.failureMode);
     }
   }
 

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.sessionguard.guard.ManualClock;
 import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
+import io.lettuce.core.AclSetuserArgs;
 import io.lettuce.core.ScriptOutputType;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -580,6 +581,44 @@ class RedisAcrossGuardsTest {
     assertThat(paused.expire(IDLE, LIFE, HARD))
         .extracting(e -> e.session().id())
         .containsExactly("p1");
+  }
+
+  @Test
+  void a_guard_logs_in_as_the_redis_acl_user_its_policy_names() {
+    var caps = new SessionCaps(8, 8, false);
+    redis
+        .redis()
+        .aclSetuser(
+            "session-guard",
+            AclSetuserArgs.Builder.on().addPassword("s3cret").allKeys().allCommands());
+    try {
+      try (var user = aclGuard("s3cret")) {
+        assertThat(user.storeAvailable()).isTrue();
+        open(user, "alice", "u1", caps);
+        assertThat(redis.redis().zrange("sessionguard:{test-policy}:sessions", 0, -1))
+            .containsExactly("u1");
+      }
+      try (var wrong = aclGuard("not-it")) {
+        assertThat(wrong.storeAvailable()).isFalse(); // refused by Redis: not logged in
+      }
+    } finally {
+      redis.redis().aclDeluser("session-guard");
+    }
+  }
+
+  RedisSessionRegistry aclGuard(String password) {
+    var store =
+        new RedisStore(
+            redis.server.url(),
+            password,
+            Duration.ofSeconds(30),
+            FailureMode.Open,
+            RedisStore.keyPrefix(RedisFixture.SCOPE),
+            RedisStore.DEFAULT_COMMAND_TIMEOUT,
+            "session-guard");
+    var guard = new RedisSessionRegistry(store, "acl-" + password, clock);
+    guard.start();
+    return guard;
   }
 
   @Test

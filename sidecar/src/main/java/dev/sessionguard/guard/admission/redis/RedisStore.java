@@ -16,6 +16,7 @@ import java.util.Objects;
  * @param keyPrefix every key of the policy starts with it; it carries a hash tag so a Redis Cluster
  *     keeps them in one slot, as the scripts require
  * @param commandTimeout how long a request waits for Redis before the store counts as down
+ * @param username the Redis ACL user to log in as, or null for the default user
  */
 public record RedisStore(
     String url,
@@ -23,9 +24,21 @@ public record RedisStore(
     Duration leaseTtl,
     FailureMode failureMode,
     String keyPrefix,
-    Duration commandTimeout) {
+    Duration commandTimeout,
+    String username) {
 
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(1);
+
+  /** A store logging in as the default user. */
+  public RedisStore(
+      String url,
+      String password,
+      Duration leaseTtl,
+      FailureMode failureMode,
+      String keyPrefix,
+      Duration commandTimeout) {
+    this(url, password, leaseTtl, failureMode, keyPrefix, commandTimeout, null);
+  }
 
   public RedisStore {
     Objects.requireNonNull(url, "url");
@@ -53,7 +66,8 @@ public record RedisStore(
         Durations.parse(redis.leaseTtl),
         redis.failureMode,
         keyPrefix(scope),
-        DEFAULT_COMMAND_TIMEOUT);
+        DEFAULT_COMMAND_TIMEOUT,
+        redis.username);
   }
 
   /** {@code sessionguard:{<scope>}:} — the braces are the Redis Cluster hash tag. */
@@ -68,6 +82,8 @@ public record RedisStore(
   public String toString() {
     return "RedisStore[url="
         + url
+        + ", username="
+        + username
         + ", password="
         + (password == null ? "none" : "***")
         + ", leaseTtl="

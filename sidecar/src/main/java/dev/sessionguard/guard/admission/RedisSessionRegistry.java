@@ -801,7 +801,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   @Override
   public int pending() {
-    return local.pending() + (int) count("reservations", () -> redis().hlen(key("reservations")));
+    // reservations resolve within a request: none is remembered past Redis's reach
+    return local.pending() + (int) count(null, () -> redis().hlen(key("reservations")));
   }
 
   /** Clients holding something in Redis, plus those holding something locally. */
@@ -837,20 +838,23 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   }
 
   /**
-   * A count Redis keeps; while Redis is unreachable, the last one it gave (its sessions still live
-   * and are served meanwhile: the gauges must not fall to the few held here).
+   * A count Redis keeps; while Redis is unreachable, the last one it gave under {@code name} (its
+   * sessions still live and are served meanwhile: the gauges must not fall to the few held here),
+   * or 0 for a count not remembered ({@code name} null).
    */
   private long count(String name, Count count) {
     if (available) {
       try {
         long n = count.get();
-        lastCounts.put(name, n);
+        if (name != null) {
+          lastCounts.put(name, n);
+        }
         return n;
       } catch (RedisException e) {
         unavailable(e);
       }
     }
-    return lastCounts.getOrDefault(name, 0L);
+    return name == null ? 0 : lastCounts.getOrDefault(name, 0L);
   }
 
   // ---- Lease, recovery

@@ -458,23 +458,33 @@ public final class Forwarder {
    * Whether the client has closed its connection (its end of input is there), looked at without
    * waiting and before anything of the answer is written: a client that gave up on a slow {@code
    * initialize} (its own timeout) never sees the session id, and a write into its closed socket
-   * would still succeed. A byte of a request sent behind this one, read here, is not Jetty's to
-   * parse any more: the connection then closes after this answer.
+   * would still succeed. When it has, its connection is closed: nothing is answered (a client that
+   * only shut its sending side must not read an empty success). A byte of a request sent behind
+   * this one, read here, is not Jetty's to parse any more: the connection then closes after this
+   * answer.
    */
   static boolean clientClosed(HttpServletRequest req) {
     EndPoint endPoint = jetty(req).getServletChannel().getEndPoint();
     if (!endPoint.isOpen()) {
       return true;
     }
+    if (endPoint.isFillInterested()) {
+      return false; // read by someone else already (not while a request is served: defensive)
+    }
+    int n;
     try {
-      int n = endPoint.fill(BufferUtil.allocate(1));
-      if (n > 0 && endPoint.getConnection() instanceof HttpConnection http) {
-        http.getGenerator().setPersistent(false);
-      }
-      return n < 0;
+      n = endPoint.fill(BufferUtil.allocate(1));
     } catch (IOException | RuntimeException gone) {
+      n = -1;
+    }
+    if (n < 0) {
+      endPoint.close();
       return true;
     }
+    if (n > 0 && endPoint.getConnection() instanceof HttpConnection http) {
+      http.getGenerator().setPersistent(false);
+    }
+    return false;
   }
 
   /** The upstream died mid-body: the client must see a truncated response, not a clean end. */

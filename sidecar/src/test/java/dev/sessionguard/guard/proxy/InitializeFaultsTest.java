@@ -124,6 +124,46 @@ class InitializeFaultsTest {
   }
 
   @Test
+  void a_client_that_stops_sending_before_the_answer_gets_no_empty_success() throws Exception {
+    CountDownLatch answer = new CountDownLatch(1);
+    upstream.script(
+        (r, s) -> {
+          if (r.isInitialize()) {
+            answer.await(30, TimeUnit.SECONDS);
+            json(s, 200, Map.of("Mcp-Session-Id", "half"), "{\"jsonrpc\":\"2.0\",\"id\":1}");
+          } else {
+            json(s, 200, Map.of(), "");
+          }
+        });
+    String body =
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+            + "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+            + "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
+    try (Socket client = new Socket("127.0.0.1", guard.port())) {
+      client.setSoTimeout(10_000);
+      client
+          .getOutputStream()
+          .write(
+              ("POST "
+                      + TestGuards.mcp(guard).getPath()
+                      + " HTTP/1.1\r\nHost: guard\r\n"
+                      + "Content-Type: application/json\r\nX-User: alice\r\n"
+                      + "Accept: application/json, text/event-stream\r\nContent-Length: "
+                      + body.length()
+                      + "\r\n\r\n"
+                      + body)
+                  .getBytes(StandardCharsets.US_ASCII));
+      await().until(() -> upstream.seen.stream().anyMatch(ScriptedUpstream.Request::isInitialize));
+      client.shutdownOutput(); // counts as gone, as for streams
+      answer.countDown();
+      // the connection closes with nothing answered, not an empty 200 without a session id
+      assertThat(client.getInputStream().readAllBytes()).isEmpty();
+    }
+    awaitDeletedUpstream("half");
+    assertNoSlotTaken();
+  }
+
+  @Test
   void an_id_issued_again_while_another_clients_session_holds_it_is_not_handed_out()
       throws Exception {
     guard.close();

@@ -583,6 +583,15 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     if (declared.isPresent() || !ToolHive.KIND.equals(target.getKind())) {
       return declared.orElse(1);
     }
+    return controlledDeployment(target, context)
+        .map(d -> d.getSpec().getReplicas())
+        .filter(Objects::nonNull)
+        .orElse(1);
+  }
+
+  /** The Deployment {@code target} controls (ToolHive's, for a VirtualMCPServer), as cached. */
+  private static Optional<Deployment> controlledDeployment(
+      GenericKubernetesResource target, Context<SessionPolicy> context) {
     var uid = target.getMetadata().getUid();
     return cached(context, Deployment.class, "deployments", target.getMetadata().getNamespace())
         .filter(
@@ -592,10 +601,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
                         o ->
                             Boolean.TRUE.equals(o.getController())
                                 && Objects.equals(uid, o.getUid())))
-        .map(d -> d.getSpec().getReplicas())
-        .filter(Objects::nonNull)
-        .findFirst()
-        .orElse(1);
+        .findFirst();
   }
 
   /**
@@ -609,17 +615,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     Map<String, Object> spec;
     Long generation;
     if (ToolHive.KIND.equals(target.getKind())) {
-      var uid = target.getMetadata().getUid();
-      var deployment =
-          cached(context, Deployment.class, "deployments", target.getMetadata().getNamespace())
-              .filter(
-                  d ->
-                      d.getMetadata().getOwnerReferences().stream()
-                          .anyMatch(
-                              o ->
-                                  Boolean.TRUE.equals(o.getController())
-                                      && Objects.equals(uid, o.getUid())))
-              .findFirst();
+      var deployment = controlledDeployment(target, context);
       if (deployment.isEmpty()) {
         return null;
       }

@@ -705,19 +705,21 @@ class InjectionTest {
     assertThat(policy("v").getStatus().pods.enforcing).isZero();
 
     // ToolHive's pod, with what the podTemplateSpec carries
-    var template =
-        cluster
-            .client
-            .getKubernetesSerialization()
-            .convertValue(
-                vmcps.withName("vmcp").get().<Object>get("spec", "podTemplateSpec"),
-                PodTemplateSpec.class);
+    var template = podTemplateSpec(vmcps.withName("vmcp").get());
     var labels = template.getMetadata().getLabels();
     assertThat(labels).containsKeys(PodTemplates.GUARDED_BY, PodTemplates.TARGET);
     toolHivePod(labels, "10.0.0.2");
     running.guards.put("10.0.0.2", policy("v").getStatus().policyHash);
     await().atMost(WAIT).until(() -> "True".equals(condition("v", "Ready").status));
     assertThat(policy("v").getStatus().pods.enforcing).isEqualTo(1);
+  }
+
+  /** The VirtualMCPServer's podTemplateSpec, as a pod template. */
+  PodTemplateSpec podTemplateSpec(GenericKubernetesResource vmcp) {
+    return cluster
+        .client
+        .getKubernetesSerialization()
+        .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
   }
 
   /**
@@ -730,11 +732,7 @@ class InjectionTest {
 
   /** As above; {@code applied} false: made before ToolHive saw the guard in the podTemplateSpec. */
   void toolHiveDeployment(GenericKubernetesResource vmcp, int replicas, boolean applied) {
-    var copied =
-        cluster
-            .client
-            .getKubernetesSerialization()
-            .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
+    var copied = podTemplateSpec(vmcp);
     copied.getMetadata().getLabels().put("app.kubernetes.io/name", "vmcp");
     copied.getSpec().getContainers().add(0, new ContainerBuilder().withName("vmcp").build());
     if (!applied) {
@@ -777,11 +775,7 @@ class InjectionTest {
     await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
     var vmcp = vmcps.withName("vmcp").get();
     toolHiveDeployment(vmcp, 3);
-    var template =
-        cluster
-            .client
-            .getKubernetesSerialization()
-            .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
+    var template = podTemplateSpec(vmcp);
     toolHivePod(template.getMetadata().getLabels(), "10.0.0.2");
     running.guards.put("10.0.0.2", policy("v").getStatus().policyHash);
     await()
@@ -804,11 +798,7 @@ class InjectionTest {
     await().atMost(WAIT).until(() -> "True".equals(condition("v", "Injected").status));
     var vmcp = vmcps.withName("vmcp").get();
     toolHiveDeployment(vmcp, 1, false);
-    var template =
-        cluster
-            .client
-            .getKubernetesSerialization()
-            .convertValue(vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
+    var template = podTemplateSpec(vmcp);
     // a pod whose guard reports the current policy (an older guard, say)
     toolHivePod(template.getMetadata().getLabels(), "10.0.0.2");
     running.guards.put("10.0.0.2", policy("v").getStatus().policyHash);
@@ -875,13 +865,7 @@ class InjectionTest {
         .untilAsserted(
             () -> {
               var vmcp = vmcps.withName("vmcp").get();
-              var template =
-                  cluster
-                      .client
-                      .getKubernetesSerialization()
-                      .convertValue(
-                          vmcp.<Object>get("spec", "podTemplateSpec"), PodTemplateSpec.class);
-              assertThat(guard(template)).isNotNull();
+              assertThat(guard(podTemplateSpec(vmcp))).isNotNull();
               assertThat(vmcp.<String>get("spec", "groupRef")).isEqualTo("tools");
             });
     assertThat(running.operator.getRuntimeInfo().allEventSourcesAreHealthy()).isTrue();

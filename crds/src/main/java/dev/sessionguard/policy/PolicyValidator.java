@@ -332,6 +332,11 @@ public final class PolicyValidator {
       if (r == null) {
         return;
       }
+      if (r.username != null && (r.username.length() > 256 || !r.username.matches("[!-~]+"))) {
+        problems.add(
+            "store.redis.username must be 1 to 256 visible ASCII characters (no spaces), or unset"
+                + " for the default user");
+      }
       if (r.passwordSecretRef != null
           && (blank(r.passwordSecretRef.name) || blank(r.passwordSecretRef.key))) {
         problems.add("store.redis.passwordSecretRef needs both name and key");

@@ -298,6 +298,32 @@ class PolicyValidatorTest {
   }
 
   @Test
+  void a_redis_username_is_visible_ascii_without_spaces() {
+    for (String bad : List.of("", "session guard", "x".repeat(257))) {
+      assertThat(
+              standalone(
+                  s -> {
+                    s.store.type = StoreType.Redis;
+                    s.store.redis = new SessionPolicySpec.Redis();
+                    s.store.redis.url = "redis://redis:6379";
+                    s.store.redis.username = bad;
+                  }))
+          .singleElement()
+          .asString()
+          .startsWith("store.redis.username must be");
+    }
+    assertThat(
+            standalone(
+                s -> {
+                  s.store.type = StoreType.Redis;
+                  s.store.redis = new SessionPolicySpec.Redis();
+                  s.store.redis.url = "redis://redis:6379";
+                  s.store.redis.username = "session-guard";
+                }))
+        .isEmpty();
+  }
+
+  @Test
   void a_redis_lease_is_at_least_one_second() {
     assertThat(
             standalone(

@@ -121,6 +121,8 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   // call names its token, so a reply lost to a timeout does not lose its sessions' DELETEs.
   private volatile String claimsReceived = "";
   private volatile boolean leased;
+  // The current outage was logged (the renewer's, and request threads' on a failed call).
+  private volatile boolean downReported;
 
   /** When the lease was last renewed ({@link System#nanoTime}; the renewer thread's alone). */
   private long renewedAt;
@@ -880,6 +882,7 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
             guardId);
       }
       available = true;
+      downReported = false;
     } catch (RedisException e) {
       unavailable(e);
     } catch (RuntimeException e) {
@@ -1036,13 +1039,28 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
 
   private void unavailable(RuntimeException e) {
     inFlightLost = true;
-    if (available) {
+    // Once per outage, the first one included: a guard that never reached Redis (a wrong user or
+    // password, a missing ACL permission) says why instead of failing silently.
+    if (available || !downReported) {
       available = false;
-      LOG.warn(
-          "Redis session store unavailable ({}); failureMode {}",
-          e.getMessage(),
-          store.failureMode());
+      downReported = true;
+      LOG.warn("Redis session store unavailable ({}); failureMode {}", why(e), store.failureMode());
     }
+  }
+
+  /**
+   * The failure and, when deeper, its root cause: "Unable to connect" hides a refused login ({@code
+   * WRONGPASS}, {@code NOPERM}) in its cause. Redis's messages never carry the password.
+   */
+  private static String why(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message = String.valueOf(e.getMessage());
+    return root == e || message.equals(root.getMessage())
+        ? message
+        : message + ": " + root.getMessage();
   }
 
   private void replay(String... op) {

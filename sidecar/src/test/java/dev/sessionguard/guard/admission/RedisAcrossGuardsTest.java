@@ -3,6 +3,9 @@ package dev.sessionguard.guard.admission;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import dev.sessionguard.guard.ManualClock;
 import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
@@ -27,6 +30,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /** Several guards (registries) sharing one real Redis: the caps hold for all of them. */
 class RedisAcrossGuardsTest {
@@ -598,8 +602,19 @@ class RedisAcrossGuardsTest {
         assertThat(redis.redis().zrange("sessionguard:{test-policy}:sessions", 0, -1))
             .containsExactly("u1");
       }
+      var logger = (Logger) LoggerFactory.getLogger(RedisSessionRegistry.class);
+      var logged = new ListAppender<ILoggingEvent>();
+      logged.start();
+      logger.addAppender(logged);
       try (var wrong = aclGuard("not-it")) {
         assertThat(wrong.storeAvailable()).isFalse(); // refused by Redis: not logged in
+        // and it says why, though it never reached Redis at all
+        assertThat(logged.list)
+            .extracting(ILoggingEvent::getFormattedMessage)
+            .anyMatch(
+                m -> m.startsWith("Redis session store unavailable") && m.contains("WRONGPASS"));
+      } finally {
+        logger.detachAppender(logged);
       }
     } finally {
       redis.redis().aclDeluser("session-guard");

@@ -620,10 +620,11 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
         return null;
       }
       var json =
-          context
-              .getClient()
-              .getKubernetesSerialization()
-              .convertValue(deployment.get(), Map.class);
+          PodTemplates.asMap(
+              context
+                  .getClient()
+                  .getKubernetesSerialization()
+                  .convertValue(deployment.get(), Map.class));
       status = PodTemplates.asMap(json.get("status"));
       spec = PodTemplates.asMap(json.get("spec"));
       generation = deployment.get().getMetadata().getGeneration();

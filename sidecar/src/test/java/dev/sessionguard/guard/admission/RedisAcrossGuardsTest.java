@@ -621,6 +621,21 @@ class RedisAcrossGuardsTest {
     }
   }
 
+  @Test
+  void a_guard_logs_in_as_an_acl_user_without_a_password() {
+    redis
+        .redis()
+        .aclSetuser("session-guard", AclSetuserArgs.Builder.on().nopass().allKeys().allCommands());
+    try (var user = aclGuard(null)) {
+      assertThat(user.storeAvailable()).isTrue();
+      open(user, "alice", "n1", new SessionCaps(8, 8, false));
+      assertThat(redis.redis().zrange("sessionguard:{test-policy}:sessions", 0, -1))
+          .containsExactly("n1");
+    } finally {
+      redis.redis().aclDeluser("session-guard");
+    }
+  }
+
   RedisSessionRegistry aclGuard(String password) {
     var store =
         new RedisStore(
@@ -631,7 +646,8 @@ class RedisAcrossGuardsTest {
             RedisStore.keyPrefix(RedisFixture.SCOPE),
             RedisStore.DEFAULT_COMMAND_TIMEOUT,
             "session-guard");
-    var guard = new RedisSessionRegistry(store, "acl-" + password, clock);
+    var guard =
+        new RedisSessionRegistry(store, "acl-" + (password == null ? "none" : password), clock);
     guard.start();
     return guard;
   }

@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.admission;
 
+import dev.sessionguard.guard.Failures;
 import dev.sessionguard.guard.admission.redis.RedisStore;
 import dev.sessionguard.guard.admission.redis.Script;
 import dev.sessionguard.policy.SessionPolicySpec.FailureMode;
@@ -1040,27 +1041,17 @@ public final class RedisSessionRegistry implements SessionRegistry, AutoCloseabl
   private void unavailable(RuntimeException e) {
     inFlightLost = true;
     // Once per outage, the first one included: a guard that never reached Redis (a wrong user or
-    // password, a missing ACL permission) says why instead of failing silently.
+    // password, a missing ACL permission) says why instead of failing silently; the root cause
+    // (WRONGPASS, NOPERM) is in the connect error's cause. Redis's messages never carry the
+    // password.
     if (available || !downReported) {
       available = false;
       downReported = true;
-      LOG.warn("Redis session store unavailable ({}); failureMode {}", why(e), store.failureMode());
+      LOG.warn(
+          "Redis session store unavailable ({}); failureMode {}",
+          Failures.describe(e),
+          store.failureMode());
     }
-  }
-
-  /**
-   * The failure and, when deeper, its root cause: "Unable to connect" hides a refused login ({@code
-   * WRONGPASS}, {@code NOPERM}) in its cause. Redis's messages never carry the password.
-   */
-  private static String why(Throwable e) {
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    String message = String.valueOf(e.getMessage());
-    return root == e || message.equals(root.getMessage())
-        ? message
-        : message + ": " + root.getMessage();
   }
 
   private void replay(String... op) {

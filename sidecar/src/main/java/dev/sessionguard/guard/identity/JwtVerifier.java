@@ -18,6 +18,7 @@ import com.nimbusds.jose.util.health.HealthStatus;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
+import dev.sessionguard.guard.Failures;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -163,7 +164,7 @@ public final class JwtVerifier {
                         : "JWKS "
                             + s.jwksUri()
                             + " unavailable: "
-                            + describe(report.getException())))
+                            + Failures.describe(report.getException())))
         .build();
   }
 
@@ -190,11 +191,11 @@ public final class JwtVerifier {
       // outage again; with keys at hand, a token naming none of them asked for more too soon.
       return keyProblem.get() != null
           ? new Result.Unavailable(keyProblem.get())
-          : new Result.Rejected(describe(e));
+          : new Result.Rejected(Failures.describe(e));
     } catch (KeySourceException e) {
-      return new Result.Unavailable(describe(e));
+      return new Result.Unavailable(Failures.describe(e));
     } catch (Exception e) {
-      return new Result.Rejected(describe(e));
+      return new Result.Rejected(Failures.describe(e));
     }
   }
 
@@ -246,7 +247,7 @@ public final class JwtVerifier {
     } catch (RateLimitReachedException e) {
       // checked too soon after the last fetch: its outcome stands
     } catch (KeySourceException e) {
-      keyProblem.set("JWKS " + settings.jwksUri() + " unavailable: " + describe(e));
+      keyProblem.set("JWKS " + settings.jwksUri() + " unavailable: " + Failures.describe(e));
     } finally {
       checked = true;
     }
@@ -255,19 +256,6 @@ public final class JwtVerifier {
   /** Why keys cannot be had right now, or empty when they can. */
   public Optional<String> keyProblem() {
     return Optional.ofNullable(keyProblem.get());
-  }
-
-  private static String describe(Throwable e) {
-    if (e == null) {
-      return "unknown";
-    }
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    String message =
-        root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
-    return e == root ? message : e.getMessage() + " (" + message + ")";
   }
 
   /**
@@ -320,7 +308,7 @@ public final class JwtVerifier {
           remembered.clear(); // verified under keys that may be gone
         }
       } catch (IOException e) {
-        keyProblem.set("JWKS file " + file + " cannot be read: " + describe(e));
+        keyProblem.set("JWKS file " + file + " cannot be read: " + Failures.describe(e));
       } catch (ParseException e) {
         keyProblem.set("JWKS file " + file + " is not a JWK set: " + e.getMessage());
       }

@@ -93,7 +93,7 @@ public final class SessionEnder {
    * refused the credentials.
    */
   public CompletableFuture<Boolean> end(Ended ended) {
-    log("ended", ended);
+    logEnded(ended);
     events.ended(ended);
     ended.session().closeStream();
     return delete(ended.session());
@@ -108,7 +108,14 @@ public final class SessionEnder {
     events.forgotten(ended);
   }
 
-  /** One format for every end, whoever ended it: {@code ended session=… reason=… client=…}. */
+  /**
+   * The log line of a session's end, whoever ended it (the reaper, an eviction, its client, its
+   * upstream): {@code ended session=… reason=… client=…}.
+   */
+  public static void logEnded(Ended ended) {
+    log("ended", ended);
+  }
+
   private static void log(String what, Ended ended) {
     LOG.info(
         "{} session={} reason={} client={}",

@@ -29,7 +29,6 @@ import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
-import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.util.BufferUtil;
 
 /**
@@ -481,8 +480,8 @@ public final class Forwarder {
       endPoint.close();
       return true;
     }
-    if (n > 0 && endPoint.getConnection() instanceof HttpConnection http) {
-      http.getGenerator().setPersistent(false);
+    if (n > 0) {
+      HangUpWatch.closeAfterThisAnswer(endPoint);
     }
     return false;
   }

@@ -380,8 +380,8 @@ public final class FrontConnection extends AbstractConnection.NonBlocking
    * it, then the connection closes once the client has sent what it would.
    */
   private void headersTooLarge() {
-    factory.metrics.refused(Refusal.TOO_LARGE);
-    RefusalLog.refused(Refusal.TOO_LARGE, HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE_431);
+    RefusalLog.refused(
+        factory.metrics, Refusal.TOO_LARGE, HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE_431);
     releaseBuffer();
     Served refusal = new Served(null, false);
     refusal.status(HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE_431);

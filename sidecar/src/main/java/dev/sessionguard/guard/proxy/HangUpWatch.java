@@ -129,8 +129,18 @@ final class HangUpWatch implements Callback {
       }
       close = pipelined;
     }
-    if (close && endPoint.getConnection() instanceof HttpConnection http) {
-      http.getGenerator().setPersistent(false); // what came next lost a byte here: close after
+    if (close) {
+      closeAfterThisAnswer(endPoint); // what came next lost a byte here
+    }
+  }
+
+  /**
+   * Closes the connection once the answer being written ends: a byte of the request sent behind it
+   * was read by the guard, so what follows is not Jetty's to parse any more.
+   */
+  static void closeAfterThisAnswer(EndPoint endPoint) {
+    if (endPoint.getConnection() instanceof HttpConnection http) {
+      http.getGenerator().setPersistent(false);
     }
   }
 }

@@ -69,8 +69,7 @@ public final class JettyGuards {
         throws IOException {
       byte[] body;
       if (code == 431) {
-        metrics.refused(Refusal.TOO_LARGE);
-        RefusalLog.refused(Refusal.TOO_LARGE, code);
+        RefusalLog.refused(metrics, Refusal.TOO_LARGE, code);
         body = GuardError.HEADERS_TOO_LARGE.body(null, Refusal.TOO_LARGE);
       } else {
         body = body(code);

@@ -255,8 +255,7 @@ public final class McpEndpoint implements Handler {
       // 2026-07-28: Mcp-Method / Mcp-Name must say what the body says, or routing lies.
       Optional<String> mismatch = HeaderCheck.mismatch(message, req::getHeader);
       if (mismatch.isPresent()) {
-        metrics.refused(Refusal.HEADER_MISMATCH);
-        RefusalLog.refused(Refusal.HEADER_MISMATCH, GuardError.HEADER_MISMATCH.status());
+        RefusalLog.refused(metrics, Refusal.HEADER_MISMATCH, GuardError.HEADER_MISMATCH.status());
         GuardError.HEADER_MISMATCH.write(
             res, request.id(), Refusal.HEADER_MISMATCH, null, mismatch.get());
         return;
@@ -806,11 +805,7 @@ public final class McpEndpoint implements Handler {
             s -> {
               metrics.ended(reason);
               s.closeStream();
-              log.info(
-                  "ended session={} reason={} client={}",
-                  SessionIds.shortHash(s.id()),
-                  reason.label(),
-                  SessionIds.shortHash(s.client()));
+              SessionEnder.logEnded(new Ended(s, reason));
             });
   }
 
@@ -946,8 +941,7 @@ public final class McpEndpoint implements Handler {
   private void refuse(
       HttpServletResponse res, Refusal reason, JsonNode id, java.time.Duration retry)
       throws IOException {
-    metrics.refused(reason);
-    RefusalLog.refused(reason, GuardError.forRefusal(reason).status());
+    RefusalLog.refused(metrics, reason, GuardError.forRefusal(reason).status());
     GuardError.forRefusal(reason).write(res, id, reason, retry);
   }
 

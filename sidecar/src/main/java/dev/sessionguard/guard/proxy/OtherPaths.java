@@ -28,8 +28,7 @@ public final class OtherPaths implements Handler {
 
   /** 413, counted and logged as every refusal is. */
   private void tooLarge(Context ctx) throws IOException {
-    metrics.refused(Refusal.TOO_LARGE);
-    RefusalLog.refused(Refusal.TOO_LARGE, GuardError.BODY_TOO_LARGE.status());
+    RefusalLog.refused(metrics, Refusal.TOO_LARGE, GuardError.BODY_TOO_LARGE.status());
     GuardError.BODY_TOO_LARGE.write(ctx.res(), null, Refusal.TOO_LARGE, null);
   }
 

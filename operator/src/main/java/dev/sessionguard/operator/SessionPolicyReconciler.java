@@ -197,14 +197,8 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     var ns = target.getMetadata().getNamespace();
     var names = new ArrayList<String>();
     names.add(group + "/" + kind + "/" + target.getMetadata().getName());
-    for (var owner : target.getMetadata().getOwnerReferences()) {
-      if (Boolean.TRUE.equals(owner.getController())
-          && ToolHive.KIND.equals(owner.getKind())
-          && owner.getApiVersion() != null
-          && owner.getApiVersion().startsWith(ToolHive.GROUP + "/")) {
-        names.add(ToolHive.GROUP + "/" + ToolHive.KIND + "/" + owner.getName());
-      }
-    }
+    ToolHive.controller(target)
+        .ifPresent(vmcp -> names.add(ToolHive.GROUP + "/" + ToolHive.KIND + "/" + vmcp));
     return names.stream()
         .flatMap(name -> context.getPrimaryCache().byIndex(BY_TARGET, ns + "/" + name).stream())
         .map(ResourceID::fromResource)
@@ -679,11 +673,8 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
 
   /** The guard container of the pod template at {@code path} in {@code root}, or null. */
   private static Object guardContainer(Map<String, Object> root, String... path) {
-    Map<String, Object> node = root;
-    for (var key : path) {
-      node = node == null ? null : PodTemplates.asMap(node.get(key));
-    }
-    var podSpec = node == null ? null : PodTemplates.asMap(node.get("spec"));
+    var template = at(root, List.of(path));
+    var podSpec = template == null ? null : PodTemplates.asMap(template.get("spec"));
     if (podSpec == null || !(podSpec.get("containers") instanceof List<?> containers)) {
       return null;
     }
@@ -701,13 +692,18 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
   /** The target's pod template, as the JSON the API server sent. */
   private static Map<String, Object> template(
       SessionPolicy policy, GenericKubernetesResource target) {
-    Map<String, Object> node = target.getAdditionalProperties();
-    for (var key : GuardInjector.templatePath(policy.getSpec().targetRef)) {
-      var child = PodTemplates.asMap(node.get(key));
-      if (child == null) {
-        return Map.of();
-      }
-      node = child;
+    var template =
+        at(
+            target.getAdditionalProperties(),
+            GuardInjector.templatePath(policy.getSpec().targetRef));
+    return template == null ? Map.of() : template;
+  }
+
+  /** The object at {@code path} under {@code root}, or null where the path breaks off. */
+  private static Map<String, Object> at(Map<String, Object> root, List<String> path) {
+    Map<String, Object> node = root;
+    for (var key : path) {
+      node = node == null ? null : PodTemplates.asMap(node.get(key));
     }
     return node;
   }
@@ -794,13 +790,7 @@ public class SessionPolicyReconciler implements Reconciler<SessionPolicy>, Clean
     if (target != null && !target.equals(PodTemplates.targetLabel(ref))) {
       return true;
     }
-    return owner.getMetadata().getOwnerReferences().stream()
-        .anyMatch(
-            o ->
-                Boolean.TRUE.equals(o.getController())
-                    && ToolHive.KIND.equals(o.getKind())
-                    && o.getApiVersion() != null
-                    && o.getApiVersion().startsWith(ToolHive.GROUP + "/"));
+    return ToolHive.controller(owner).isPresent();
   }
 
   /** The namespace's workloads of every kind the operator guards, from the informers' caches. */

@@ -86,6 +86,19 @@ class InjectionTest {
             () -> assertThat(guard(deployment(deployment).getSpec().getTemplate())).isNotNull());
   }
 
+  /** Waits until the policy's Ready is False, RollingOut, saying each of {@code message}. */
+  void awaitRollingOut(String policy, String... message) {
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              var ready = condition(policy, "Ready");
+              assertThat(ready.status).isEqualTo("False");
+              assertThat(ready.reason).isEqualTo("RollingOut");
+              assertThat(ready.message).contains(message);
+            });
+  }
+
   /** The operator running and Deployment "vmcp" guarded by policy "p". */
   void guardedVmcp() {
     startOperator();
@@ -408,16 +421,7 @@ class InjectionTest {
     // reports the current policy too
     var generation = deployment("vmcp").getMetadata().getGeneration();
     rolloutStatus(generation, 2, 1);
-    await()
-        .atMost(WAIT)
-        .untilAsserted(
-            () -> {
-              var ready = condition("p", "Ready");
-              assertThat(ready.status).isEqualTo("False");
-              assertThat(ready.reason).isEqualTo("RollingOut");
-              assertThat(ready.message)
-                  .contains("1 of 1 pods enforce", "1 of 1 pods run the latest pod template");
-            });
+    awaitRollingOut("p", "1 of 1 pods enforce", "1 of 1 pods run the latest pod template");
     rolloutStatus(generation, 1, 1);
     await().atMost(WAIT).until(() -> "True".equals(condition("p", "Ready").status));
   }
@@ -489,16 +493,7 @@ class InjectionTest {
     cluster.runningPod(NS, "vmcp-1", "p", "10.0.0.1", false);
     await().atMost(WAIT).until(() -> policy("p").getStatus().policyHash != null);
     running.guards.put("10.0.0.1", policy("p").getStatus().policyHash);
-    await()
-        .atMost(WAIT)
-        .untilAsserted(
-            () -> {
-              var ready = condition("p", "Ready");
-              assertThat(ready.status).isEqualTo("False");
-              assertThat(ready.reason).isEqualTo("RollingOut");
-              assertThat(ready.message)
-                  .contains("0 of 1 pods enforce", "1 more has it but its guard is not ready");
-            });
+    awaitRollingOut("p", "0 of 1 pods enforce", "1 more has it but its guard is not ready");
     assertThat(policy("p").getStatus().pods.enforcing).isZero();
 
     cluster.client.pods().inNamespace(NS).withName("vmcp-1").delete();

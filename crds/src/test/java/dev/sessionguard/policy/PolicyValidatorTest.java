@@ -17,6 +17,20 @@ class PolicyValidatorTest {
     return PolicyValidator.validate(spec, Mode.STANDALONE);
   }
 
+  /**
+   * The problems of a standalone policy on a Redis store at {@code url}, set as {@code change}
+   * says.
+   */
+  private static List<String> redis(String url, Consumer<SessionPolicySpec.Redis> change) {
+    return standalone(
+        s -> {
+          s.store.type = StoreType.Redis;
+          s.store.redis = new SessionPolicySpec.Redis();
+          s.store.redis.url = url;
+          change.accept(s.store.redis);
+        });
+  }
+
   private static List<String> cluster(Consumer<SessionPolicySpec> change) {
     SessionPolicySpec spec = new SessionPolicySpec();
     spec.targetRef = new SessionPolicySpec.TargetRef("apps/v1", "Deployment", "mcp");
@@ -261,13 +275,7 @@ class PolicyValidatorTest {
   void redis_store_requires_a_redis_url() {
     assertThat(standalone(s -> s.store.type = StoreType.Redis))
         .containsExactly("store.redis.url is required when store.type is Redis");
-    assertThat(
-            standalone(
-                s -> {
-                  s.store.type = StoreType.Redis;
-                  s.store.redis = new SessionPolicySpec.Redis();
-                  s.store.redis.url = "http://redis:6379";
-                }))
+    assertThat(redis("http://redis:6379", r -> {}))
         .containsExactly("store.redis.url must start with redis:// or rediss://");
   }
 
@@ -275,73 +283,30 @@ class PolicyValidatorTest {
   void a_redis_url_holding_credentials_is_refused_without_repeating_them() {
     for (String url :
         List.of("redis://:s3cret@redis:6379", "rediss://s3cret@redis:6380/0", "redis://u:p@r")) {
-      assertThat(
-              standalone(
-                  s -> {
-                    s.store.type = StoreType.Redis;
-                    s.store.redis = new SessionPolicySpec.Redis();
-                    s.store.redis.url = url;
-                  }))
+      assertThat(redis(url, r -> {}))
           .singleElement()
           .asString()
           .startsWith("store.redis.url must not hold credentials")
           .doesNotContain("s3cret", url);
     }
-    assertThat(
-            standalone(
-                s -> {
-                  s.store.type = StoreType.Redis;
-                  s.store.redis = new SessionPolicySpec.Redis();
-                  s.store.redis.url = "rediss://redis.tools.svc:6380/2?timeout=1s";
-                }))
-        .isEmpty();
+    assertThat(redis("rediss://redis.tools.svc:6380/2?timeout=1s", r -> {})).isEmpty();
   }
 
   @Test
   void a_redis_username_is_visible_ascii_without_spaces() {
     for (String bad : List.of("", "session guard", "x".repeat(257))) {
-      assertThat(
-              standalone(
-                  s -> {
-                    s.store.type = StoreType.Redis;
-                    s.store.redis = new SessionPolicySpec.Redis();
-                    s.store.redis.url = "redis://redis:6379";
-                    s.store.redis.username = bad;
-                  }))
+      assertThat(redis("redis://redis:6379", r -> r.username = bad))
           .singleElement()
           .asString()
           .startsWith("store.redis.username must be");
     }
-    assertThat(
-            standalone(
-                s -> {
-                  s.store.type = StoreType.Redis;
-                  s.store.redis = new SessionPolicySpec.Redis();
-                  s.store.redis.url = "redis://redis:6379";
-                  s.store.redis.username = "session-guard";
-                }))
-        .isEmpty();
+    assertThat(redis("redis://redis:6379", r -> r.username = "session-guard")).isEmpty();
   }
 
   @Test
   void a_redis_lease_is_at_least_one_second() {
-    assertThat(
-            standalone(
-                s -> {
-                  s.store.type = StoreType.Redis;
-                  s.store.redis = new SessionPolicySpec.Redis();
-                  s.store.redis.url = "redis://redis:6379";
-                  s.store.redis.leaseTtl = "1s";
-                }))
-        .isEmpty();
-    assertThat(
-            standalone(
-                s -> {
-                  s.store.type = StoreType.Redis;
-                  s.store.redis = new SessionPolicySpec.Redis();
-                  s.store.redis.url = "redis://redis:6379";
-                  s.store.redis.leaseTtl = "500ms";
-                }))
+    assertThat(redis("redis://redis:6379", r -> r.leaseTtl = "1s")).isEmpty();
+    assertThat(redis("redis://redis:6379", r -> r.leaseTtl = "500ms"))
         .containsExactly("store.redis.leaseTtl (500ms) must be at least 1s");
   }
 

@@ -172,7 +172,7 @@ class ConflictTest {
         .until(() -> "alpha".equals(guardedBy("vmcp")) && "True".equals(accepted("alpha").status));
     long writes = cluster.count(MockCluster.writesTo("/deployments/vmcp"));
     double reconciles = running.reconciles();
-    await().atMost(WAIT).until(() -> running.reconciles() > reconciles + 10);
+    await().atMost(WAIT).until(() -> running.reconciledPast(reconciles + 10));
     // nobody takes vmcp back from alpha
     assertThat(cluster.count(MockCluster.writesTo("/deployments/vmcp"))).isEqualTo(writes);
     assertThat(guardedBy("vmcp")).isEqualTo("alpha");

@@ -119,7 +119,7 @@ class ExposureTest {
     cluster.runningPod(NS, "vmcp-1", "p", "10.0.0.1");
     // injected, pods running, but not enforcing yet: the door stays open
     double reconciles = running.reconciles();
-    await().atMost(WAIT).until(() -> running.reconciles() > reconciles + 2);
+    await().atMost(WAIT).until(() -> running.reconciledPast(reconciles + 2));
     assertThat(networkPolicy("p-guard-lockdown")).isNull();
 
     running.guards.put("10.0.0.1", policy("p").getStatus().policyHash);
@@ -253,7 +253,7 @@ class ExposureTest {
         .atMost(WAIT)
         .until(
             () ->
-                running.reconciles() > reconciles + 2
+                running.reconciledPast(reconciles + 2)
                     || "True".equals(condition("p", "Ready").status));
     assertThat(condition("p", "Ready").status).isEqualTo("False");
     assertThat(policy("p").getStatus().pods.enforcing).isZero();

@@ -187,7 +187,7 @@ class InjectionTest {
     // reconciles keep coming (not Ready: no pods); none writes the Deployment again
     long writes = deploymentWrites("vmcp");
     double reconciles = running.reconciles();
-    await().atMost(WAIT).until(() -> running.reconciles() > reconciles + 2);
+    await().atMost(WAIT).until(() -> running.reconciledPast(reconciles + 2));
     assertThat(deploymentWrites("vmcp")).isEqualTo(writes).isEqualTo(1);
   }
 
@@ -694,7 +694,7 @@ class InjectionTest {
         .atMost(WAIT)
         .until(
             () ->
-                running.reconciles() > reconciles + 2
+                running.reconciledPast(reconciles + 2)
                     || "True".equals(condition("v", "Ready").status));
     assertThat(condition("v", "Ready").status).isEqualTo("False");
     assertThat(policy("v").getStatus().pods.enforcing).isZero();

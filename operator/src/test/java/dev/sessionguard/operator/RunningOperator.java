@@ -44,9 +44,26 @@ final class RunningOperator implements AutoCloseable {
 
   /** Reconciles this instance has started (JOSDK's own metric). */
   double reconciles() {
-    return registry.find("operator.sdk.reconciliations.started").counters().stream()
-        .mapToDouble(Counter::count)
-        .sum();
+    return count("operator.sdk.reconciliations.started");
+  }
+
+  /** Reconciles this instance has finished, successfully or not (JOSDK's own metrics). */
+  double finished() {
+    return count("operator.sdk.reconciliations.success")
+        + count("operator.sdk.reconciliations.failed");
+  }
+
+  /**
+   * Whether more than {@code startedBefore} reconciles have started and every one started has
+   * finished: what they wrote is in the cluster.
+   */
+  boolean reconciledPast(double startedBefore) {
+    double started = reconciles();
+    return started > startedBefore && finished() >= started;
+  }
+
+  private double count(String name) {
+    return registry.find(name).counters().stream().mapToDouble(Counter::count).sum();
   }
 
   @Override

@@ -150,7 +150,9 @@ class OperationsTest {
     assertThat(sample(scrape(), "sessionguard_policy_reloads_total{result=\"applied\"}"))
         .isEqualTo(2);
     assertThat(admin("/policy").get("name").asText()).isEqualTo("ops");
-    assertThat(guard.port()).isPositive(); // the command line's port 0 still won
+    // the command line's ports (0) still won over the file's: nothing waits for a restart
+    assertThat(guard.policy().get().listen().port()).isZero();
+    assertThat(guard.policy().restartPending()).isEmpty();
   }
 
   @Test

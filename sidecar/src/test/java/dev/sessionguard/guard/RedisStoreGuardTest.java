@@ -249,7 +249,15 @@ class RedisStoreGuardTest {
     for (int i = 1; i <= 3; i++) {
       sessionId(send(initialize(a, i)));
     }
-    sessionId(send(initialize(other, 4)));
+    sessionId(send(initialize(other, 4))); // a's three fill its own cap only
+
+    assertThat(a.sessions()).isInstanceOf(RedisSessionRegistry.class);
+    assertThat(other.sessions()).isInstanceOf(RedisSessionRegistry.class);
+    assertThat(a.sessions().active()).isEqualTo(3);
+    assertThat(other.sessions().active()).isEqualTo(1);
+    assertThat(redisCommands().keys("sessionguard:{ns1/test}:s:*")).hasSize(3);
+    assertThat(redisCommands().keys("sessionguard:{ns2/test}:s:*")).hasSize(1);
+    assertThat(send(initialize(a, 5)).statusCode()).isEqualTo(503);
   }
 
   @Test

@@ -7,6 +7,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -145,6 +146,30 @@ public final class ScriptedUpstream implements AutoCloseable {
   public static void raw(Socket s, String text) throws IOException {
     s.getOutputStream().write(text.getBytes(StandardCharsets.ISO_8859_1));
     s.getOutputStream().flush();
+  }
+
+  /**
+   * Streams chunked SSE events ({@code data: 0}, {@code data: 1}, ...) on an answer whose head was
+   * sent, one each time 20 ms pass with nothing read, until the guard closes the connection: true
+   * when it did (end of input, or a write or read failing), false after {@code max} events.
+   */
+  public static boolean eventsUntilHungUp(Socket s, int max) throws IOException {
+    s.setSoTimeout(20);
+    InputStream in = s.getInputStream();
+    for (int i = 0; i < max; i++) {
+      String event = "data: " + i + "\n\n";
+      try {
+        raw(s, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n");
+        if (in.read() == -1) {
+          return true;
+        }
+      } catch (SocketTimeoutException e) {
+        // still open: the next event
+      } catch (IOException e) {
+        return true; // reset by the guard
+      }
+    }
+    return false;
   }
 
   /** Resets the connection (RST, not a clean close). */

@@ -334,6 +334,7 @@ class GuardReapingTest {
     assertThat(send(initialize(guard, 2, "X-User", "alice")).statusCode()).isEqualTo(429);
     clock.advance(Duration.ofMinutes(2));
     reap();
+    assertThat(guard.sessions().active()).isEqualTo(1); // still held: its DELETE would be late
     assertThat(first).isNotDone();
     assertThat(deletesOf("s-streaming")).isZero();
 

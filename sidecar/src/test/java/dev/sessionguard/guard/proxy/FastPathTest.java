@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.proxy;
 
+import static dev.sessionguard.guard.ScriptedUpstream.eventsUntilHungUp;
 import static dev.sessionguard.guard.ScriptedUpstream.json;
 import static dev.sessionguard.guard.ScriptedUpstream.raw;
 import static dev.sessionguard.guard.TestGuards.metric;
@@ -203,13 +204,7 @@ class FastPathTest {
               s,
               "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                   + "Transfer-Encoding: chunked\r\n\r\n");
-          try {
-            for (int i = 0; i < 1000; i++) {
-              String event = "data: " + i + "\n\n";
-              raw(s, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n");
-              Thread.sleep(20);
-            }
-          } finally {
+          if (eventsUntilHungUp(s, 1000)) {
             upstreamSawTheEnd.countDown();
           }
         });

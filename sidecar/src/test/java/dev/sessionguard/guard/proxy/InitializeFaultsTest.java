@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.proxy;
 
+import static dev.sessionguard.guard.ScriptedUpstream.eventsUntilHungUp;
 import static dev.sessionguard.guard.ScriptedUpstream.json;
 import static dev.sessionguard.guard.ScriptedUpstream.raw;
 import static dev.sessionguard.guard.ScriptedUpstream.reset;
@@ -338,11 +339,7 @@ class InitializeFaultsTest {
               s,
               "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: orphan\r\n"
                   + "Transfer-Encoding: chunked\r\n\r\n");
-          for (int i = 0; i < 200; i++) { // until the guard hangs up on us
-            String event = "data: {\"n\":" + i + "}\n\n";
-            raw(s, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n");
-            Thread.sleep(20);
-          }
+          eventsUntilHungUp(s, 500); // until the guard hangs up on us
         });
     String body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}";
     try (Socket client = new Socket("127.0.0.1", guard.port())) {

@@ -205,7 +205,8 @@ class SessionAdmissionTest {
   @Test
   void other_paths_are_forwarded_without_admission() {
     Guard g = guard("sessions: {max: 1, perClient: 1}\n");
-    send(initialize(g, 1));
+    assertThat(send(initialize(g, 1)).statusCode()).isEqualTo(200);
+    assertThat(send(initialize(g, 2)).statusCode()).isIn(429, 503); // the caps are full
     HttpResponse<String> meta =
         send(
             HttpRequest.newBuilder(mcp(g).resolve("/.well-known/oauth-protected-resource"))
@@ -214,6 +215,18 @@ class SessionAdmissionTest {
     assertThat(meta.statusCode()).isEqualTo(200);
     assertThat(upstream.seen.get(upstream.seen.size() - 1).path())
         .isEqualTo("/.well-known/oauth-protected-resource");
+    // an initialize body on another path is the upstream's business: forwarded, not counted
+    HttpResponse<String> elsewhere =
+        send(
+            HttpRequest.newBuilder(mcp(g).resolve("/health"))
+                .header("Content-Type", "application/json")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"initialize\"}"))
+                .build());
+    assertThat(elsewhere.statusCode()).isNotIn(429, 503);
+    assertThat(upstream.seen.get(upstream.seen.size() - 1).path()).isEqualTo("/health");
+    assertThat(g.sessions().active()).isEqualTo(1);
   }
 
   /**

@@ -6,6 +6,9 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.sessionguard.policy.PolicyJson;
 import java.io.IOException;
@@ -35,7 +38,7 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
         return null; // the tree would hide a repeated member
       }
       try {
-        JsonNode tree = json.readTree(body);
+        JsonNode tree = tree(body);
         return tree != null && tree.isObject() && tree.path("method").isTextual()
             ? new Envelope(tree.get("method").asText(), tree.get("id"), tree)
             : null;
@@ -61,7 +64,7 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
         JsonToken value = parser.nextToken();
         switch (name) {
           case "method" -> method = value == JsonToken.VALUE_STRING ? parser.getText() : null;
-          case "id" -> id = id(json, parser, value);
+          case "id" -> id = id(parser, value);
           case "params" -> {
             if (value == JsonToken.START_OBJECT && ambiguity(parser, NAMED) != null) {
               return null;
@@ -77,6 +80,70 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
     } catch (IOException e) {
       return null;
     }
+  }
+
+  /**
+   * The body as far as the guard reads it, as a tree: of a JSON object, its members {@code
+   * jsonrpc}, {@code id} and {@code method}, and of an object {@code params} the members {@code
+   * Mcp-Name} mirrors ({@link #NAMED}), each a scalar as {@code readTree} builds it or an empty
+   * container of its kind; any other value, a batch included, is an empty container of its kind or
+   * a scalar. Everything else is only checked to be well formed as the parser skips it: a body
+   * costs the guard its scalars at most, whatever its shape (a whole tree of a body of empty
+   * objects is some 30 times its size: one request of the default 4 MiB would take over 100 MB).
+   * Repeated members: the last wins, as in {@code readTree} (the endpoint refuses them anyway).
+   *
+   * @throws IOException when the body is not well-formed JSON, as {@code readTree} would (bytes
+   *     after the first value are ignored as it ignores them)
+   */
+  static JsonNode tree(byte[] body) throws IOException {
+    try (JsonParser parser = PolicyJson.json().createParser(body)) {
+      JsonToken token = parser.nextToken();
+      if (token == null) {
+        return MissingNode.getInstance();
+      }
+      if (token != JsonToken.START_OBJECT) {
+        return kept(parser, token);
+      }
+      ObjectNode message = JsonNodeFactory.instance.objectNode();
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String name = parser.currentName();
+        JsonToken value = parser.nextToken();
+        int bit = member(name, MEMBERS);
+        if (bit == PARAMS && value == JsonToken.START_OBJECT) {
+          ObjectNode params = JsonNodeFactory.instance.objectNode();
+          while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            String member = parser.currentName();
+            JsonNode node = kept(parser, parser.nextToken());
+            if (member(member, NAMED) > 0) {
+              params.set(member, node);
+            }
+          }
+          message.set(name, params);
+        } else {
+          JsonNode node = kept(parser, value);
+          if (bit > 0 && (bit & KEPT) != 0) {
+            message.set(name, node);
+          }
+        }
+      }
+      return message;
+    }
+  }
+
+  /** The JSON-RPC members {@link #tree} keeps: jsonrpc, id, method and params. */
+  private static final int KEPT = 0b1111;
+
+  /** The value at the parser's token: a scalar as readTree builds it, else an empty container. */
+  private static JsonNode kept(JsonParser parser, JsonToken value) throws IOException {
+    if (value == JsonToken.START_OBJECT) {
+      parser.skipChildren();
+      return JsonNodeFactory.instance.objectNode();
+    }
+    if (value == JsonToken.START_ARRAY) {
+      parser.skipChildren();
+      return JsonNodeFactory.instance.arrayNode();
+    }
+    return PolicyJson.json().readTree(parser);
   }
 
   /**
@@ -182,16 +249,15 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
   /**
    * The id at the parser's current token, as {@code readTree} builds it: a string or an int is
    * built here (no deserialization context for the two kinds nearly every client sends), any other
-   * value by {@code readTree}.
+   * scalar by {@code readTree}; an object or array (no valid id) as an empty one, not built.
    */
-  private static JsonNode id(ObjectMapper json, JsonParser parser, JsonToken value)
-      throws IOException {
+  private static JsonNode id(JsonParser parser, JsonToken value) throws IOException {
     if (value == JsonToken.VALUE_STRING) {
       return TextNode.valueOf(parser.getText());
     }
     if (value == JsonToken.VALUE_NUMBER_INT && parser.getNumberType() == NumberType.INT) {
       return IntNode.valueOf(parser.getIntValue());
     }
-    return json.readTree(parser);
+    return kept(parser, value); // (not a valid id: an object or array is not built)
   }
 }

@@ -1,6 +1,5 @@
 package dev.sessionguard.guard.proxy;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sessionguard.guard.admission.Admission;
 import dev.sessionguard.guard.admission.EndReason;
@@ -25,7 +24,6 @@ import dev.sessionguard.guard.metrics.GuardMetrics;
 import dev.sessionguard.guard.metrics.GuardMetrics.Era;
 import dev.sessionguard.guard.proxy.Forwarder.Answer;
 import dev.sessionguard.guard.proxy.Forwarder.Outcome;
-import dev.sessionguard.policy.PolicyJson;
 import dev.sessionguard.policy.SessionPolicySpec.Activity;
 import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
 import dev.sessionguard.policy.SessionPolicySpec.Mode;
@@ -227,8 +225,8 @@ public final class McpEndpoint implements Handler {
     JsonNode message = null;
     if ("POST".equals(req.getMethod()) && body.length > 0) {
       try {
-        message = PolicyJson.json().readTree(body);
-      } catch (JsonProcessingException e) {
+        message = Envelope.tree(body); // what the guard reads of it, never the whole tree
+      } catch (IOException e) {
         refuse(res, Refusal.PARSE_ERROR, null, null);
         return;
       }

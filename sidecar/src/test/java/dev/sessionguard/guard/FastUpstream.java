@@ -26,7 +26,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class FastUpstream implements AutoCloseable {
   /** One request as the upstream saw it. */
   public record Seen(
-      String method, String path, String sessionId, String body, String authorization) {}
+      String method,
+      String path,
+      String sessionId,
+      String body,
+      String authorization,
+      String query) {}
 
   public final List<Seen> seen = new CopyOnWriteArrayList<>();
   public final Set<String> live = ConcurrentHashMap.newKeySet();
@@ -72,7 +77,13 @@ public final class FastUpstream implements AutoCloseable {
     String sid = ex.getRequestHeaders().getFirst("Mcp-Session-Id");
     String authorization = ex.getRequestHeaders().getFirst("Authorization");
     seen.add(
-        new Seen(ex.getRequestMethod(), ex.getRequestURI().getPath(), sid, body, authorization));
+        new Seen(
+            ex.getRequestMethod(),
+            ex.getRequestURI().getPath(),
+            sid,
+            body,
+            authorization,
+            ex.getRequestURI().getRawQuery()));
     String method = ex.getRequestMethod();
     if (!ex.getRequestURI().getPath().endsWith("/mcp")) {
       json(ex, 200, "{}");

@@ -90,7 +90,8 @@ public final class Forwarder {
   /** {@link #request(GuardConfig, HttpServletRequest, byte[], boolean)} from Jetty's request. */
   Request request(
       GuardConfig cfg, org.eclipse.jetty.server.Request in, byte[] body, boolean stream) {
-    Target target = target(cfg.upstream(), in.getHttpURI().getPathQuery());
+    Target target =
+        target(cfg.upstream(), upstreamPathQuery(cfg.mcpPath(), in.getHttpURI().getPathQuery()));
     Request out =
         client
             .newRequest(target.uri())
@@ -135,7 +136,7 @@ public final class Forwarder {
       out = new HeadBytes(start.length + LENGTH_LINE + room).bytes(start);
     } else {
       out = new HeadBytes(HEAD_BYTES + room);
-      Target target = target(upstream, in.pathQuery());
+      Target target = target(upstream, upstreamPathQuery(cfg.mcpPath(), in.pathQuery()));
       out.ascii("POST ").ascii(target.pathQuery()).ascii(" HTTP/1.1").crlf();
       upstreamFields(
           cfg,
@@ -225,6 +226,22 @@ public final class Forwarder {
   /** The header's values; none (nothing built) when it is absent, as it is from most requests. */
   static List<String> values(HttpFields fields, HttpHeader header) {
     return fields.contains(header) ? fields.getValuesList(header) : List.of();
+  }
+
+  /**
+   * The raw path and query to send upstream: the client's, but the MCP path as the policy spells it
+   * where the client spelt it another way ({@link McpPath}: {@code /MCP}, {@code /mcp;x}). The
+   * guard admits such a request as the MCP endpoint's; relayed as spelt, an upstream that does not
+   * read it so would answer 404, which the guard takes for the end of the session named, and it
+   * would forget a session the upstream still holds (a client could so hold any number).
+   */
+  static String upstreamPathQuery(String mcpPath, String pathQuery) {
+    int query = pathQuery.indexOf('?');
+    String path = query < 0 ? pathQuery : pathQuery.substring(0, query);
+    if (path.equals(mcpPath) || !McpPath.names(path, mcpPath)) {
+      return pathQuery;
+    }
+    return query < 0 ? mcpPath : mcpPath + pathQuery.substring(query);
   }
 
   /** The upstream's URI for a client's raw path and query. */

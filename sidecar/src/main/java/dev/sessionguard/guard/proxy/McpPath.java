@@ -12,7 +12,8 @@ import java.util.Locale;
  * as its MCP endpoint too (many routers decode, fold case or ignore a trailing slash), and a path
  * the guard relayed as "another path" would reach it with no admission at all. So every spelling
  * that comes to the same path once decoded, normalized and case-folded is the MCP endpoint's, and
- * is admitted as such (relayed as the client spelt it).
+ * is admitted as such, and relayed as the MCP path (an upstream that reads the spelling otherwise
+ * would answer 404, which ends the session named).
  */
 public final class McpPath {
   private McpPath() {}

@@ -251,6 +251,33 @@ class SessionAdmissionTest {
     assertThat(upstream.initializes.get()).isEqualTo(1);
   }
 
+  /**
+   * Relayed as spelt, {@code /MCP} would get 404 from an upstream whose router is case-sensitive,
+   * and a 404 ends the session named: the guard would forget a session the upstream still holds.
+   */
+  @Test
+  void another_spelling_of_the_mcp_path_reaches_the_upstream_as_the_mcp_path() throws Exception {
+    Guard g = guard("sessions: {max: 5, perClient: 5}\n");
+    String session = send(initialize(g, 1)).headers().firstValue("Mcp-Session-Id").orElseThrow();
+    for (String path : new String[] {"/MCP?x=1", "/mcp;a", "/%6Dcp/"}) {
+      HttpResponse<String> answer =
+          send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.port() + path))
+                  .header("Content-Type", "application/json")
+                  .header("Accept", "application/json, text/event-stream")
+                  .header("Mcp-Session-Id", session)
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}"))
+                  .build());
+      assertThat(answer.statusCode()).as(path).isEqualTo(200);
+      FastUpstream.Seen seen = upstream.seen.get(upstream.seen.size() - 1);
+      assertThat(seen.path()).as(path).isEqualTo("/mcp");
+      assertThat(seen.query()).as(path).isEqualTo(path.contains("?") ? "x=1" : null);
+    }
+    assertThat(g.sessions().active()).isEqualTo(1);
+  }
+
   @Test
   void a_reload_that_moves_the_mcp_path_moves_admission_with_it() throws Exception {
     Guard g = guard("sessions: {max: 1, perClient: 1}\n");

@@ -79,9 +79,15 @@ public final class MemorySessionRegistry implements SessionRegistry {
       if (total >= caps.max() || atClientCap) {
         // A client at its own cap makes room under both caps by its idlest session, so one that
         // restarted without a DELETE is not shut out of a full server either (unless the server
-        // holds more than its cap, lowered by a reload: then one ended is not room enough).
+        // or the client holds more than its cap, lowered by a reload: then one ended is not room
+        // enough, and the count must come down first).
         Session idlest =
-            atClientCap && caps.evictIdlest() && total - 1 < caps.max() ? idlestOf(holdings) : null;
+            atClientCap
+                    && caps.evictIdlest()
+                    && total - 1 < caps.max()
+                    && held - 1 < caps.perClient()
+                ? idlestOf(holdings)
+                : null;
         if (idlest == null) {
           wouldRefuse = total >= caps.max() ? Refusal.GLOBAL_SESSIONS : Refusal.CLIENT_SESSIONS;
         } else if (!force) {

@@ -273,6 +273,11 @@ class MemorySessionRegistryTest {
     var lowered = new SessionCaps(2, 2, true);
     assertThat(registry.admit("alice", lowered, false, false))
         .isEqualTo(new Admission.Refused(Refusal.GLOBAL_SESSIONS));
+    // and over her own lowered cap, she is held there until she is under it: evicting one for
+    // one would keep her at two for as long as she opens sessions
+    var hers = new SessionCaps(10, 1, true);
+    assertThat(registry.admit("alice", hers, false, false))
+        .isEqualTo(new Admission.Refused(Refusal.CLIENT_SESSIONS));
     assertThat(registry.active()).isEqualTo(3);
   }
 

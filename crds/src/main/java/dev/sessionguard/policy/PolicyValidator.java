@@ -3,6 +3,7 @@ package dev.sessionguard.policy;
 import dev.sessionguard.policy.SessionPolicySpec.IdentitySource;
 import dev.sessionguard.policy.SessionPolicySpec.StoreType;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -111,6 +112,12 @@ public final class PolicyValidator {
       }
       if (blank(u.host)) {
         problems.add("upstream.host is required");
+      } else if (!isHost(u.host)) {
+        problems.add(
+            "upstream.host "
+                + u.host
+                + " is not a host name or IP address: no scheme, port or path (those are"
+                + " upstream.port and upstream.path); a name holds letters, digits, '-' and '.'");
       }
       if (u.path == null || !u.path.startsWith("/")) {
         problems.add("upstream.path must start with '/', for example /mcp");
@@ -328,6 +335,8 @@ public final class PolicyValidator {
             "store.redis.url must not hold credentials (user@ or :password@): they would be"
                 + " written into the guard's ConfigMap; name a Secret in"
                 + " store.redis.passwordSecretRef instead");
+      } else if (!hasHost(r.url)) {
+        problems.add("store.redis.url is not a URL with a host (redis://host:6379)");
       }
       if (r == null) {
         return;
@@ -440,6 +449,27 @@ public final class PolicyValidator {
         || h.equals("0:0:0:0:0:0:0:1")
         || h.equals("::")
         || h.startsWith("::ffff:127.");
+  }
+
+  /** Whether {@code host} is a name or address the guard can build its upstream URL with. */
+  static boolean isHost(String host) {
+    if (!host.matches(SessionPolicySpec.Upstream.HOST)) {
+      return false;
+    }
+    String literal = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+    try {
+      return new URI("http://" + literal + ":1/").getHost() != null;
+    } catch (URISyntaxException e) {
+      return false;
+    }
+  }
+
+  private static boolean hasHost(String url) {
+    try {
+      return new URI(url).getHost() != null;
+    } catch (URISyntaxException e) {
+      return false;
+    }
   }
 
   static boolean isHttpUrl(String text) {

@@ -131,7 +131,17 @@ public class SessionPolicySpec {
   /** The protected MCP server. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Upstream {
-    @JsonPropertyDescription("Host of the MCP server; inside a pod it is the loopback address.")
+    /**
+     * A DNS name (letters, digits, {@code -} and {@code .}) or an IP address, an IPv6 one with or
+     * without brackets: no scheme, port or path (those are {@code port} and {@code path}).
+     */
+    public static final String HOST =
+        "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\.?$|^\\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\\]?$";
+
+    @JsonPropertyDescription(
+        "Host of the MCP server: a DNS name or an IP address, without scheme, port or path;"
+            + " inside a pod it is the loopback address.")
+    @Pattern(HOST)
     @Default("127.0.0.1")
     public String host = "127.0.0.1";
 

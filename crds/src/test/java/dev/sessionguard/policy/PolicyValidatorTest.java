@@ -187,6 +187,25 @@ class PolicyValidatorTest {
   }
 
   @Test
+  void upstream_host_is_a_name_or_an_address_and_nothing_more() {
+    for (String good :
+        List.of(
+            "vmcp", "mcp.tools.svc.cluster.local", "mcp.example.", "10.0.0.7", "::1", "[::1]")) {
+      assertThat(standalone(s -> s.upstream.host = good)).as(good).isEmpty();
+    }
+    // a URL typed into the field, a port, a space, an underscore (no host to a URI)
+    for (String bad :
+        List.of(
+            "http://127.0.0.1", "localhost:4483", "vmcp server", "mcp_server", "-mcp", "[::1")) {
+      assertThat(standalone(s -> s.upstream.host = bad))
+          .as(bad)
+          .singleElement()
+          .asString()
+          .startsWith("upstream.host " + bad + " is not a host name or IP address");
+    }
+  }
+
+  @Test
   void refuses_ports_out_of_range() {
     assertThat(standalone(s -> s.guard.port = 70000))
         .containsExactly("guard.port (70000) must be between 1 and 65535");
@@ -290,6 +309,11 @@ class PolicyValidatorTest {
           .doesNotContain("s3cret", url);
     }
     assertThat(redis("rediss://redis.tools.svc:6380/2?timeout=1s", r -> {})).isEmpty();
+    for (String hostless : List.of("redis://redis server:6379", "redis://", "redis://r_1:6379")) {
+      assertThat(redis(hostless, r -> {}))
+          .as(hostless)
+          .containsExactly("store.redis.url is not a URL with a host (redis://host:6379)");
+    }
   }
 
   @Test

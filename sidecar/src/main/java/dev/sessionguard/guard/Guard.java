@@ -428,6 +428,9 @@ public final class Guard implements AutoCloseable {
     } catch (InvalidPolicyException e) {
       rejectReload(e.problems());
       return false;
+    } catch (RuntimeException e) { // a value the validator let through: refused all the same
+      rejectReload(List.of("cannot apply it: " + Failures.describe(e)));
+      return false;
     }
     GuardConfig previous = policy.swap(next);
     warnIfThreadsLimit(next);

@@ -139,6 +139,10 @@ public final class Main {
       err.println("invalid policy " + line.policy() + ":");
       e.problems().forEach(p -> err.println("  - " + p));
       return 1;
+    } catch (RuntimeException e) { // a value the validator let through
+      err.println("invalid policy " + line.policy() + ":");
+      err.println("  - cannot apply it: " + Failures.describe(e));
+      return 1;
     }
     start.start(config, line, loaded);
     return 0;

@@ -151,7 +151,12 @@ public record GuardConfig(
       throws InvalidPolicyException {
     SessionPolicySpec s = file.spec();
     List<String> problems = new ArrayList<>();
-    URI upstream = URI.create("http://" + hostForUri(s.upstream.host) + ":" + s.upstream.port);
+    URI upstream = null;
+    try {
+      upstream = URI.create("http://" + hostForUri(s.upstream.host) + ":" + s.upstream.port);
+    } catch (IllegalArgumentException e) { // (the validator refuses such a host)
+      problems.add("upstream.host " + s.upstream.host + " is not a host name or IP address");
+    }
     String path = s.upstream.path;
     if (overrides.upstream() != null) {
       URI u = overrides.upstream();

@@ -35,6 +35,7 @@ public final class Main {
       var namespace = settings.leaseNamespace().orElseGet(() -> client.getNamespace());
       election =
           SessionGuardOperator.LeaderElection.standard(
+              settings.leaseName(),
               namespace,
               () -> {
                 // a replica that lost its lease must not keep reconciling beside the new leader

@@ -11,8 +11,14 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executors;
 
 /**
- * {@code /healthz} and {@code /readyz} (200 only while the operator runs and every informer is
- * healthy) and {@code /metrics} in the Prometheus text format, on the JDK's HTTP server.
+ * {@code /readyz} (200 only while the operator runs and every informer is healthy), {@code
+ * /healthz} (200 while the process serves: liveness) and {@code /metrics} in the Prometheus text
+ * format, on the JDK's HTTP server.
+ *
+ * <p>Liveness does not ask the informers: they sync for up to two minutes at start on a large
+ * cluster, and one that lost its watch (an API server restarting) retries on its own; a kubelet
+ * restarting the operator for either would only start that over. An operator whose informers cannot
+ * start exits by itself.
  */
 public final class ManagementServer implements AutoCloseable {
   private final HttpServer server;
@@ -23,7 +29,7 @@ public final class ManagementServer implements AutoCloseable {
     // sync, so a probe asking during start-up would hang instead of answering 503
     var info = operator.getRuntimeInfo();
     server = HttpServer.create(new InetSocketAddress(port), 0);
-    server.createContext("/healthz", ex -> informers(ex, info));
+    server.createContext("/healthz", ex -> send(ex, 200, "ok\n"));
     server.createContext("/readyz", ex -> informers(ex, info));
     server.createContext(
         "/metrics",

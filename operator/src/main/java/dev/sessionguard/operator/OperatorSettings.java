@@ -16,6 +16,8 @@ import java.util.stream.Collectors;
  * @param guardResources requests and limits of the guard container
  * @param leaderElection whether replicas elect a leader through a Lease
  * @param leaseNamespace where the Lease lives; empty means the operator's own namespace
+ * @param leaseName the Lease's name: one per installation, so two in one namespace (each watching
+ *     its own namespaces) do not elect one leader between them
  * @param identity this replica's name in the Lease
  * @param podNamespace the operator's namespace; empty means the client's default namespace
  * @param managementPort port of /healthz, /readyz and /metrics
@@ -27,6 +29,7 @@ public record OperatorSettings(
     GuardResources guardResources,
     boolean leaderElection,
     Optional<String> leaseNamespace,
+    String leaseName,
     String identity,
     Optional<String> podNamespace,
     int managementPort,
@@ -58,6 +61,7 @@ public record OperatorSettings(
             quantity(env, "GUARD_MEMORY_LIMIT", GuardResources.DEFAULTS.memoryLimit())),
         bool(env, "LEADER_ELECTION_ENABLED", false),
         value(env, "LEADER_ELECTION_NAMESPACE").or(() -> podNamespace),
+        value(env, "LEADER_ELECTION_LEASE_NAME").orElse(SessionGuardOperator.LEASE_NAME),
         value(env, "POD_NAME").orElseGet(OperatorSettings::hostname),
         podNamespace,
         port(env, "MANAGEMENT_PORT", 8080),

@@ -31,20 +31,22 @@ public final class SessionGuardOperator {
   }
 
   /**
-   * Leader election through the Lease {@value #LEASE_NAME}.
+   * Leader election through a Lease ({@value #LEASE_NAME} unless the settings name another).
    *
    * @param onStopLeading run when this replica loses the lease (production exits, so two replicas
    *     never reconcile at once)
    */
   public record LeaderElection(
+      String name,
       String namespace,
       Duration leaseDuration,
       Duration renewDeadline,
       Duration retryPeriod,
       Runnable onStopLeading) {
     /** JOSDK's usual timing (15s, 10s, 2s). */
-    public static LeaderElection standard(String namespace, Runnable onStopLeading) {
+    public static LeaderElection standard(String name, String namespace, Runnable onStopLeading) {
       return new LeaderElection(
+          name,
           namespace,
           Duration.ofSeconds(15),
           Duration.ofSeconds(10),
@@ -120,7 +122,7 @@ public final class SessionGuardOperator {
   }
 
   private static LeaderElectionConfiguration leaderElection(String identity, LeaderElection le) {
-    return LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(LEASE_NAME)
+    return LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(le.name())
         .withLeaseNamespace(le.namespace())
         .withIdentity(identity)
         .withLeaseDuration(le.leaseDuration())

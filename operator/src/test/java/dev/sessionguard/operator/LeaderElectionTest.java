@@ -22,7 +22,12 @@ class LeaderElectionTest {
 
   static SessionGuardOperator.LeaderElection fastElection() {
     return new SessionGuardOperator.LeaderElection(
-        LEASE_NS, Duration.ofSeconds(3), Duration.ofSeconds(2), Duration.ofMillis(500), () -> {});
+        SessionGuardOperator.LEASE_NAME,
+        LEASE_NS,
+        Duration.ofSeconds(3),
+        Duration.ofSeconds(2),
+        Duration.ofMillis(500),
+        () -> {});
   }
 
   static Map<String, String> env(String podName) {

@@ -1,6 +1,7 @@
 package dev.sessionguard.helm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -112,6 +113,17 @@ class ChartRenderTest {
     assertThat(role.at("/metadata/namespace").asText()).isEqualTo(Chart.NAMESPACE);
     assertThat(role.at("/rules/0/resources/0").asText()).isEqualTo("leases");
     assertThat(chart.find("RoleBinding", "sg-session-guard-leader-election")).isPresent();
+    // a Lease of the release's own: two installations in one namespace elect a leader each
+    assertThat(chart.operatorEnv("LEADER_ELECTION_LEASE_NAME")).isEqualTo("sg-session-guard");
+    assertThat(role.path("rules"))
+        .filteredOn(r -> r.has("resourceNames"))
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(Rendered.texts(r.path("resourceNames")))
+                  .containsExactly("sg-session-guard");
+              assertThat(Rendered.texts(r.path("verbs"))).doesNotContain("create");
+            });
   }
 
   @Test
@@ -330,6 +342,38 @@ class ChartRenderTest {
         .containsExactlyInAnyOrder("tools", "search");
   }
 
+  /**
+   * The hook's objects are deleted before they are made again (before-hook-creation) and after the
+   * hook succeeds: one named as an object of the release would take the operator's own
+   * ServiceAccount or RBAC with it. Full names of 62 and 63 characters once cut the suffix off.
+   */
+  @Test
+  void uninstall_hook_objects_never_take_the_name_of_an_object_of_the_release() {
+    for (String values :
+        List.of(
+            "fullnameOverride: " + "a".repeat(63) + "\n",
+            "fullnameOverride: " + "a".repeat(62) + "\n",
+            "fullnameOverride: " + "a".repeat(62) + "\nwatchNamespaces: [tools]\n")) {
+      Rendered chart = Chart.templateWithHooks(values);
+      List<ObjectNode> hooks =
+          chart.objects().stream()
+              .filter(o -> o.at("/metadata/annotations").has(Chart.RENDERED_HOOK))
+              .filter(o -> Rendered.name(o).endsWith("-uninstall"))
+              .toList();
+      assertThat(hooks).as(values).isNotEmpty();
+      for (ObjectNode hook : hooks) {
+        assertThat(chart.objects())
+            .as(values)
+            .filteredOn(o -> !o.at("/metadata/annotations").has(Chart.RENDERED_HOOK))
+            .noneMatch(
+                o ->
+                    o.path("kind").equals(hook.path("kind"))
+                        && Rendered.name(o).equals(Rendered.name(hook)));
+        assertThat(Rendered.name(hook).length()).isLessThanOrEqualTo(63);
+      }
+    }
+  }
+
   @Test
   void uninstall_hook_can_be_turned_off() {
     Rendered chart = Chart.templateWithHooks("uninstall: {deletePolicies: false}\n");
@@ -359,5 +403,27 @@ class ChartRenderTest {
         .contains("kubectl -n tools wait --for=condition=Ready")
         .contains("SessionPolicies in tools")
         .contains("ServiceMonitor");
+  }
+
+  @Test
+  void notes_warn_while_an_image_repository_is_the_unpublished_default() {
+    assertThat(Chart.notes(""))
+        .contains("WARNING: image.repository is still ghcr.io/sessionguard/session-guard-operator")
+        .contains("WARNING: guard.image.repository is still");
+    assertThat(Chart.notes("image: {repository: registry.example/sg-operator}\n"))
+        .doesNotContain("WARNING: image.repository")
+        .contains("WARNING: guard.image.repository");
+    assertThat(
+            Chart.notes(
+                "image: {repository: registry.example/sg-operator}\n"
+                    + "guard: {image: {repository: registry.example/sg-guard}}\n"))
+        .doesNotContain("WARNING");
+  }
+
+  @Test
+  void guard_resources_take_cpu_and_memory_only_as_the_operator_passes_no_other() {
+    assertThatThrownBy(
+            () -> Chart.template("guard: {resources: {limits: {ephemeral-storage: 1Gi}}}\n"))
+        .hasMessageContaining("ephemeral-storage");
   }
 }

@@ -295,7 +295,12 @@ public final class McpEndpoint implements Handler {
     }
     try {
       if (request.era() == Era.PER_REQUEST) {
-        // No sessions: GET, DELETE, Mcp-Session-Id untouched.
+        // No sessions: GET, DELETE, Mcp-Session-Id untouched; but another client's session id
+        // (a listen or an initialize naming it) is not passed on as this client's.
+        if (namesAnothersSession(cfg, request, client)) {
+          refuseNotOwner(ctx, request, client);
+          return;
+        }
         passThrough(ctx, cfg, request, body, client);
       } else if (request.isInitialize()) {
         initialize(ctx, cfg, request, body, client);
@@ -840,6 +845,14 @@ public final class McpEndpoint implements Handler {
         && !labelled.isListen()
         && !labelled.isInitializeOfEitherEra()
         && sessions.lookup(labelled.sessionId()) instanceof Lookup.Known;
+  }
+
+  /** Whether the request names a session the guard holds for another client, which it may not. */
+  private boolean namesAnothersSession(GuardConfig cfg, Classification request, Client client) {
+    return request.sessionId() != null
+        && boundToClients(cfg)
+        && sessions.lookup(request.sessionId()) instanceof Lookup.Known known
+        && !known.session().client().equals(client.name());
   }
 
   /** While draining, only sessions the guard holds (or saw end) are still served. */

@@ -75,4 +75,38 @@ class SessionOwnershipTest {
     assertThat(as("alice", "DELETE", session).statusCode()).isEqualTo(200);
     assertThat(guard.sessions().active()).isZero();
   }
+
+  /**
+   * A 2026-07-28 listen or initialize is not the session's request (it is held to its own caps),
+   * but one naming another client's session is not passed on with that id either.
+   */
+  @Test
+  void a_per_request_era_listen_or_initialize_naming_another_clients_session_gets_404() {
+    String session =
+        send(initialize(guard, 1, "X-Client-Id", "alice"))
+            .headers()
+            .firstValue("Mcp-Session-Id")
+            .orElseThrow();
+    int seen = upstream.seen.size();
+
+    for (String method : new String[] {"subscriptions/listen", "initialize"}) {
+      HttpResponse<String> answer =
+          send(
+              HttpRequest.newBuilder(mcp(guard))
+                  .header("Content-Type", "application/json")
+                  .header("Accept", "application/json, text/event-stream")
+                  .header("MCP-Protocol-Version", "2026-07-28")
+                  .header("Mcp-Method", method)
+                  .header("Mcp-Session-Id", session)
+                  .header("X-Client-Id", "bob")
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"" + method + "\"}"))
+                  .build());
+      assertThat(answer.statusCode()).as(method).isEqualTo(404);
+      assertThat(answer.body()).as(method).contains("-31005");
+    }
+    assertThat(upstream.seen).hasSize(seen);
+    assertThat(metric(guard, "sessionguard_refusals_total{reason=\"not_owner\"}")).isEqualTo(2);
+  }
 }

@@ -230,6 +230,7 @@ public final class Guard implements AutoCloseable {
                     // Innermost first: the fast path, the override strip, then the hand-back.
                     server.insertHandler(fast);
                     server.insertHandler(new JettyGuards.StripMethodOverride());
+                    server.insertHandler(new JettyGuards.KnownMethods());
                     server.insertHandler(new FrontConnection.HandBack());
                   });
               // The MCP path is the policy's in force, read per request: a reload that moves it
@@ -246,6 +247,22 @@ public final class Guard implements AutoCloseable {
                 c.routes.addHttpHandler(m, "/", route);
                 c.routes.addHttpHandler(m, "/*", route);
               }
+              // A handler that throws answers as the guard's other errors do, not with the
+              // router's own page (a client that hung up is no failure of the guard's).
+              c.routes.exception(
+                  Exception.class,
+                  (e, ctx) -> {
+                    if (e instanceof java.io.IOException) {
+                      LOG.debug("request ended: {}", Failures.describe(e));
+                    } else {
+                      LOG.warn("request failed: {}", Failures.describe(e), e);
+                    }
+                    if (!ctx.res().isCommitted()) {
+                      ctx.status(500)
+                          .contentType("application/json")
+                          .result(JettyGuards.JsonRpcErrorHandler.body(500));
+                    }
+                  });
             });
     this.admin =
         Javalin.create(

@@ -4,6 +4,7 @@ import dev.sessionguard.guard.admission.Refusal;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Set;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
@@ -49,6 +50,26 @@ public final class JettyGuards {
   }
 
   /**
+   * Methods other than HTTP's usual seven (TRACE, CONNECT, QUERY, an invented one) are answered 405
+   * here, as JSON-RPC, rather than by the router's plain-text 404 or relayed: a TRACE relayed would
+   * echo the client's headers back, an unknown method is nobody's business upstream.
+   */
+  public static final class KnownMethods extends Handler.Wrapper {
+    static final Set<String> ALLOWED =
+        Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+      if (ALLOWED.contains(request.getMethod())) {
+        return super.handle(request, response, callback);
+      }
+      response.getHeaders().put(HttpHeader.ALLOW, "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
+      Response.writeError(request, response, callback, 405);
+      return true;
+    }
+  }
+
+  /**
    * Jetty's own errors (431 for headers over the limit, 400 for a bad request line) as JSON-RPC.
    */
   public static final class JsonRpcErrorHandler extends ErrorHandler {
@@ -56,6 +77,12 @@ public final class JettyGuards {
 
     public JsonRpcErrorHandler(GuardMetrics metrics) {
       this.metrics = metrics;
+    }
+
+    /** Every answer of Jetty's own carries its JSON-RPC body (Jetty's default: GET, POST, HEAD). */
+    @Override
+    public boolean errorPageForMethod(String method) {
+      return true;
     }
 
     @Override
@@ -79,7 +106,7 @@ public final class JettyGuards {
     }
 
     /** The JSON-RPC error for an HTTP error of Jetty's own (or the guard's, written as Jetty's). */
-    static byte[] body(int code) {
+    public static byte[] body(int code) {
       return ("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"HTTP "
               + code
               + "\"}}")

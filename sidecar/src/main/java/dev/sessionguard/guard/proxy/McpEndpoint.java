@@ -203,7 +203,9 @@ public final class McpEndpoint implements Handler {
     }
     String sessionId = req.getHeader("Mcp-Session-Id");
     if (sessionId != null && !SessionIds.isValid(sessionId)) {
-      GuardError.INVALID_SESSION_ID.write(res, null, null, null);
+      // (the id is not quoted: it holds what a log line should not)
+      RefusalLog.refused(metrics, Refusal.INVALID_REQUEST, GuardError.INVALID_SESSION_ID.status());
+      GuardError.INVALID_SESSION_ID.write(res, null, Refusal.INVALID_REQUEST, null);
       return;
     }
     if (req.getContentLengthLong() > cfg.maxBodyBytes()) {

@@ -211,6 +211,7 @@ class BadInputTest {
 
   @Test
   void a_session_id_outside_visible_ascii_gets_400() throws Exception {
+    double refusedBefore = metric(guard, "sessionguard_refusals_total{reason=\"invalid_request\"}");
     // The JDK client refuses such header values, so write the request by hand.
     for (String id : new String[] {"has space", "caf\u00e9"}) {
       String request =
@@ -235,5 +236,40 @@ class BadInputTest {
     assertNothingMoved();
     assertThat(Arrays.asList(guard.metrics().scrape().split("\n")))
         .contains("sessionguard_sessions_active 0.0");
+    assertThat(metric(guard, "sessionguard_refusals_total{reason=\"invalid_request\"}"))
+        .isEqualTo(refusedBefore + 2);
+  }
+
+  @Test
+  void a_method_outside_https_usual_seven_gets_405_as_json_rpc_and_is_not_relayed()
+      throws Exception {
+    for (String method : new String[] {"TRACE", "CONNECT", "QUERY", "BREW"}) {
+      for (String path : new String[] {"/mcp", "/.well-known/x"}) {
+        String target = method.equals("CONNECT") ? "127.0.0.1:1" : path;
+        try (Socket s = new Socket("127.0.0.1", guard.port())) {
+          s.setSoTimeout(10_000);
+          OutputStream out = s.getOutputStream();
+          out.write(
+              (method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                  .getBytes(StandardCharsets.ISO_8859_1));
+          out.flush();
+          // (read to the body's end: after a CONNECT the connection is not closed)
+          StringBuilder read = new StringBuilder();
+          InputStream in = s.getInputStream();
+          for (int b; !read.toString().endsWith("}}") && (b = in.read()) != -1; ) {
+            read.append((char) b);
+          }
+          String answer = read.toString();
+          if (method.equals("CONNECT")) { // its authority target is refused by Jetty first
+            assertThat(answer).startsWith("HTTP/1.1 400").contains("\"code\":-32600", "HTTP 400");
+            continue;
+          }
+          assertThat(answer).as(method + " " + path).startsWith("HTTP/1.1 405");
+          assertThat(answer).as(method).containsIgnoringCase("Allow: GET, POST");
+          assertThat(answer).as(method).contains("\"code\":-32600", "HTTP 405");
+        }
+      }
+    }
+    assertThat(upstream.seen).isEmpty();
   }
 }

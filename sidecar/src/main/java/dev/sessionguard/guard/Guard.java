@@ -18,6 +18,7 @@ import dev.sessionguard.guard.lifecycle.Drain;
 import dev.sessionguard.guard.lifecycle.IdleReaper;
 import dev.sessionguard.guard.lifecycle.SessionEnder;
 import dev.sessionguard.guard.metrics.GuardMetrics;
+import dev.sessionguard.guard.proxy.BodyBudget;
 import dev.sessionguard.guard.proxy.FastPath;
 import dev.sessionguard.guard.proxy.Forwarder;
 import dev.sessionguard.guard.proxy.FrontConnection;
@@ -172,6 +173,7 @@ public final class Guard implements AutoCloseable {
             },
             ender,
             lifecycle);
+    BodyBudget bodies = BodyBudget.of(env);
     McpEndpoint mcp =
         new McpEndpoint(
             policy,
@@ -183,8 +185,9 @@ public final class Guard implements AutoCloseable {
             forwarder,
             metrics,
             ender,
-            drain);
-    OtherPaths other = new OtherPaths(policy, forwarder, metrics);
+            drain,
+            bodies);
+    OtherPaths other = new OtherPaths(policy, forwarder, metrics, bodies);
     FastPath fast =
         new FastPath(
             policy,

@@ -19,7 +19,9 @@ public enum Refusal {
   HEADER_MISMATCH,
   INVALID_REQUEST,
   DRAINING,
-  ANONYMOUS;
+  ANONYMOUS,
+  /** Request bodies being read and forwarded hold the memory they may ({@code BodyBudget}). */
+  BODY_MEMORY;
 
   /** The value of the {@code reason} label on refusal metrics. */
   public String label() {

@@ -152,9 +152,15 @@ public final class FastPath extends Handler.Wrapper {
     return (sessionId == null ? era == Era.PER_REQUEST : SessionIds.isValid(sessionId))
         && (origin == null || cfg.allowedOrigins().contains(origin))
         && length > 0
-        && length <= cfg.maxBodyBytes()
+        && length <= Math.min(cfg.maxBodyBytes(), MAX_BODY)
         && cfg.mcpPath().equals(path);
   }
+
+  /**
+   * The largest body the fast path reads: a larger one (rare on a held session) goes to the
+   * endpoint, which holds it to the guard's {@link BodyBudget}.
+   */
+  static final int MAX_BODY = 64 << 10;
 
   /** The body is here: take the request if every check lets it through, else pass it on. */
   private void serve(GuardConfig cfg, Era era, Peer peer, byte[] body) {

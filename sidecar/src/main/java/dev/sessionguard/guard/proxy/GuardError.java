@@ -34,6 +34,7 @@ public enum GuardError {
   HEADER_MISMATCH(400, -32020, "Bad Request: the request headers and body disagree"),
   INVALID_REQUEST(400, -32600, "Invalid Request"),
   DRAINING(503, -31020, "This server is shutting down; retry to reach another"),
+  BODY_MEMORY(503, -31016, "The server is holding as many request bodies as it may; retry later"),
   PARSE_ERROR(400, -32700, "Parse error");
 
   final int status;
@@ -73,6 +74,7 @@ public enum GuardError {
       case PARSE_ERROR -> PARSE_ERROR;
       case ANONYMOUS -> ANONYMOUS_REJECTED;
       case DRAINING -> DRAINING;
+      case BODY_MEMORY -> BODY_MEMORY;
       default -> throw new IllegalArgumentException("no answer for " + refusal);
     };
   }

@@ -68,6 +68,7 @@ public final class McpEndpoint implements Handler {
   private final GuardMetrics metrics;
   private final SessionEnder ender;
   private final Drain drain;
+  private final BodyBudget bodies;
 
   /**
    * Adoptions not yet decided, by session id. Another request of the same client on the same id
@@ -167,7 +168,8 @@ public final class McpEndpoint implements Handler {
       Forwarder forwarder,
       GuardMetrics metrics,
       SessionEnder ender,
-      Drain drain) {
+      Drain drain,
+      BodyBudget bodies) {
     this.policy = policy;
     this.sessions = sessions;
     this.requests = requests;
@@ -178,6 +180,7 @@ public final class McpEndpoint implements Handler {
     this.metrics = metrics;
     this.ender = ender;
     this.drain = drain;
+    this.bodies = bodies;
   }
 
   @Override
@@ -208,17 +211,28 @@ public final class McpEndpoint implements Handler {
       GuardError.INVALID_SESSION_ID.write(res, null, Refusal.INVALID_REQUEST, null);
       return;
     }
-    if (req.getContentLengthLong() > cfg.maxBodyBytes()) {
-      refuse(res, Refusal.TOO_LARGE, null, null);
-      return;
+    try (BodyBudget.Held held = bodies.hold()) { // the body's memory, until the answer ends
+      byte[] body;
+      try {
+        body =
+            BoundedBody.readAll(
+                req.getInputStream(), req.getContentLengthLong(), cfg.maxBodyBytes(), held);
+      } catch (BoundedBody.TooLarge e) {
+        refuse(res, Refusal.TOO_LARGE, null, null);
+        return;
+      } catch (BodyBudget.Exhausted e) {
+        refuse(res, Refusal.BODY_MEMORY, null, cfg.retryAfter());
+        return;
+      }
+      serve(ctx, cfg, sessionId, body);
     }
-    byte[] body;
-    try {
-      body = BoundedBody.readAll(req.getInputStream(), cfg.maxBodyBytes());
-    } catch (BoundedBody.TooLarge e) {
-      refuse(res, Refusal.TOO_LARGE, null, null);
-      return;
-    }
+  }
+
+  /** A request whose body is read: classified, its client named and admitted, then served. */
+  private void serve(Context ctx, GuardConfig cfg, String sessionId, byte[] body)
+      throws IOException {
+    HttpServletRequest req = ctx.req();
+    HttpServletResponse res = ctx.res();
 
     // Classify.
     Era era = Classification.eraOf(req.getHeader("MCP-Protocol-Version"));

@@ -19,11 +19,14 @@ public final class OtherPaths implements Handler {
   private final ActivePolicy policy;
   private final Forwarder forwarder;
   private final GuardMetrics metrics;
+  private final BodyBudget bodies;
 
-  public OtherPaths(ActivePolicy policy, Forwarder forwarder, GuardMetrics metrics) {
+  public OtherPaths(
+      ActivePolicy policy, Forwarder forwarder, GuardMetrics metrics, BodyBudget bodies) {
     this.policy = policy;
     this.forwarder = forwarder;
     this.metrics = metrics;
+    this.bodies = bodies;
   }
 
   /** 413, counted and logged as every refusal is. */
@@ -35,17 +38,28 @@ public final class OtherPaths implements Handler {
   @Override
   public void handle(Context ctx) throws IOException {
     GuardConfig cfg = policy.get();
-    if (ctx.req().getContentLengthLong() > cfg.maxBodyBytes()) {
-      tooLarge(ctx);
-      return;
+    try (BodyBudget.Held held = bodies.hold()) { // the body's memory, until the answer ends
+      byte[] body;
+      try {
+        body =
+            BoundedBody.readAll(
+                ctx.req().getInputStream(),
+                ctx.req().getContentLengthLong(),
+                cfg.maxBodyBytes(),
+                held);
+      } catch (BoundedBody.TooLarge e) {
+        tooLarge(ctx);
+        return;
+      } catch (BodyBudget.Exhausted e) {
+        RefusalLog.refused(metrics, Refusal.BODY_MEMORY, GuardError.BODY_MEMORY.status());
+        GuardError.BODY_MEMORY.write(ctx.res(), null, Refusal.BODY_MEMORY, cfg.retryAfter());
+        return;
+      }
+      forward(ctx, cfg, body);
     }
-    byte[] body;
-    try {
-      body = BoundedBody.readAll(ctx.req().getInputStream(), cfg.maxBodyBytes());
-    } catch (BoundedBody.TooLarge e) {
-      tooLarge(ctx);
-      return;
-    }
+  }
+
+  private void forward(Context ctx, GuardConfig cfg, byte[] body) throws IOException {
     Answer answer =
         forwarder.send(forwarder.request(cfg, ctx.req(), body, false), cfg.firstByteTimeout());
     if (answer instanceof Answer.Failed failed) {

@@ -1,0 +1,93 @@
+package dev.sessionguard.guard.proxy;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The heap request bodies may take together while the guard reads and forwards them. Each body is
+ * held whole (to read its JSON-RPC envelope and to forward it), before any cap applies: without a
+ * bound, a few hundred requests of the largest allowed body, or a few clients sending them slowly,
+ * would take the whole heap, and the guard would end on OutOfMemoryError. A body that does not fit
+ * is refused with 503 and {@code Retry-After} ({@code body_memory}) instead.
+ */
+public final class BodyBudget {
+  /** The variable that sets it, in bytes (else a quarter of the heap, at least 16 MiB). */
+  public static final String ENV = "GUARD_BODY_MEMORY";
+
+  private static final long FLOOR = 16L << 20;
+
+  /** The budget ran out while a body was read. */
+  static final class Exhausted extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    Exhausted() {
+      super("request bodies hold the memory they may");
+    }
+  }
+
+  private final long capacity;
+  private final AtomicLong available;
+
+  public BodyBudget(long capacity) {
+    this.capacity = capacity;
+    this.available = new AtomicLong(capacity);
+  }
+
+  /** {@link #ENV} if set, else a quarter of the heap the JVM may use, at least 16 MiB. */
+  public static BodyBudget of(Map<String, String> env) {
+    String set = env.get(ENV);
+    if (set != null && !set.isBlank()) {
+      try {
+        long bytes = Long.parseLong(set.trim());
+        if (bytes > 0) {
+          return new BodyBudget(bytes);
+        }
+      } catch (NumberFormatException e) {
+        // the default, below
+      }
+      throw new IllegalArgumentException(ENV + " must be a number of bytes above 0, got " + set);
+    }
+    return new BodyBudget(Math.max(FLOOR, Runtime.getRuntime().maxMemory() / 4));
+  }
+
+  public long capacity() {
+    return capacity;
+  }
+
+  /** Bytes not held by any body now. */
+  public long available() {
+    return available.get();
+  }
+
+  /** A request's share, empty until it reads its body; give it back with {@link Held#close}. */
+  Held hold() {
+    return new Held();
+  }
+
+  /** One request's share of the budget; used by the thread serving the request only. */
+  final class Held implements AutoCloseable {
+    private long held;
+
+    /** Takes {@code bytes} more, or fails with nothing more taken. */
+    void take(long bytes) throws Exhausted {
+      for (long a = available.get(); ; a = available.get()) {
+        if (a < bytes) {
+          throw new Exhausted();
+        }
+        if (available.compareAndSet(a, a - bytes)) {
+          held += bytes;
+          return;
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      if (held > 0) {
+        available.addAndGet(held);
+        held = 0;
+      }
+    }
+  }
+}

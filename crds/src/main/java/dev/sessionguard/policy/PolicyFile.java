@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.JsonDeserializer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.deser.DeserializationProblemHandler;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -137,6 +138,8 @@ public record PolicyFile(
       return PolicyJson.json()
           .readerFor(SessionPolicySpec.class)
           .with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          // a cap of 2.5 is a mistake, not 2
+          .without(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
           .withHandler(collector)
           .readValue(object);
     }
@@ -158,6 +161,16 @@ public record PolicyFile(
     try {
       return PolicyJson.yaml().readTree(text);
     } catch (JsonProcessingException e) {
+      java.util.regex.Matcher twice =
+          java.util.regex.Pattern.compile("^Duplicate field '(.*)' for")
+              .matcher(e.getOriginalMessage());
+      if (twice.find()) {
+        throw new InvalidPolicyException(
+            List.of(
+                "key '"
+                    + twice.group(1)
+                    + "' is given twice in one mapping (the second would replace the first)"));
+      }
       throw new InvalidPolicyException(List.of("not YAML or JSON: " + e.getOriginalMessage()));
     }
   }
@@ -182,6 +195,18 @@ public record PolicyFile(
   }
 
   private static String describe(IOException e) {
+    if (e instanceof InvalidFormatException f && !f.getPath().isEmpty()) {
+      String field =
+          f.getPath().stream()
+              .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+              .collect(java.util.stream.Collectors.joining("."))
+              .replace(".[", "[");
+      return field
+          + " "
+          + f.getValue()
+          + " is not a "
+          + ProblemCollector.simpleName(f.getTargetType());
+    }
     return e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
   }
 

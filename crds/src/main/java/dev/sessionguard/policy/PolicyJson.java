@@ -3,6 +3,7 @@ package dev.sessionguard.policy;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSetter;
 import com.fasterxml.jackson.annotation.Nulls;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -16,7 +17,12 @@ public final class PolicyJson {
   // The other two are built on first use: a guard reading the operator's policy.json (with its
   // hash) needs neither, and each costs start-up time (YAML also loads SnakeYAML).
   private static final class Yaml {
-    static final ObjectMapper MAPPER = configure(YAMLMapper.builder()).build();
+    // A key given twice is refused: the second would silently replace the first (a second
+    // sessions: block holding only idleTimeout would reset max and perClient to their defaults).
+    static final ObjectMapper MAPPER =
+        configure(YAMLMapper.builder())
+            .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+            .build();
   }
 
   private static final class Canonical {

@@ -48,7 +48,7 @@ final class SpecBinder {
 
   /**
    * Strict JSON text as a tree, as {@code PolicyJson.json().readTree} with trailing tokens refused
-   * reads it (later duplicate keys win; numbers as int, long, big integer or double nodes).
+   * reads it (numbers as int, long, big integer or double nodes); a key repeated is refused.
    *
    * @throws IOException when the text is not one JSON value
    */
@@ -72,6 +72,9 @@ final class SpecBinder {
         ObjectNode object = NODES.objectNode();
         for (JsonToken t = parser.nextToken(); t != JsonToken.END_OBJECT; t = parser.nextToken()) {
           String name = parser.currentName();
+          if (object.has(name)) { // (YAML then reads it, and says which key)
+            throw new IOException("duplicate key " + name);
+          }
           object.set(name, value(parser, parser.nextToken()));
         }
         return object;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sessionguard.policy.PolicyValidator.Mode;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class PolicyFileTest {
@@ -124,6 +125,37 @@ class PolicyFileTest {
                         "sessions.idleTimeout '5 minutes' is not a duration such as 300ms, 30s, 5m or 24h",
                         "mode 'Sometimes' is not one of [Enforce, DryRun]",
                         "sesions is not a policy field"));
+  }
+
+  @Test
+  void a_key_given_twice_is_refused_in_yaml_and_in_json() {
+    for (String text :
+        List.of(
+            "name: p\nsessions: {max: 5, perClient: 2}\nsessions: {idleTimeout: 5m}\n",
+            "{\"name\":\"p\",\"sessions\":{\"max\":5,\"max\":7}}")) {
+      assertThatThrownBy(() -> PolicyFile.parse(text, Mode.STANDALONE))
+          .as(text)
+          .isInstanceOfSatisfying(
+              InvalidPolicyException.class,
+              e ->
+                  assertThat(e.problems())
+                      .containsExactly(
+                          "key '"
+                              + (text.startsWith("{") ? "max" : "sessions")
+                              + "' is given twice in one mapping (the second would replace the"
+                              + " first)"));
+    }
+  }
+
+  @Test
+  void a_fraction_where_a_whole_number_belongs_is_refused_not_rounded() {
+    assertThatThrownBy(
+            () -> PolicyFile.parse("name: p\nsessions: {perClient: 2.5}\n", Mode.STANDALONE))
+        .isInstanceOfSatisfying(
+            InvalidPolicyException.class,
+            e ->
+                assertThat(e.problems())
+                    .containsExactly("sessions.perClient 2.5 is not a whole number"));
   }
 
   @Test

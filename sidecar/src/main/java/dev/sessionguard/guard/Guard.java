@@ -500,14 +500,19 @@ public final class Guard implements AutoCloseable {
     this.restart = restart;
   }
 
-  /** Settings read once when the guard starts, and what else waits for a restart. */
-  private static List<String> needsRestart(GuardConfig before, GuardConfig after) {
+  /**
+   * Settings read once at start that this reload changed and that still differ from what the guard
+   * runs (one changed back to it waits for nothing), and the thread pool where it holds the caps.
+   */
+  private List<String> needsRestart(GuardConfig before, GuardConfig after) {
     List<String> changed = new ArrayList<>(ActivePolicy.restartPending(before, after));
-    if (before.inFlight().max() != after.inFlight().max()
-        || before.inFlight().maxStreams() != after.inFlight().maxStreams()) {
+    changed.retainAll(ActivePolicy.restartPending(policy.started(), after));
+    if ((before.inFlight().max() != after.inFlight().max()
+            || before.inFlight().maxStreams() != after.inFlight().maxStreams())
+        && threads.limits(after.inFlight())) {
       changed.add(
-          "requests.maxInFlight or maxStreams (the thread pool is sized from them; the caps"
-              + " themselves apply)");
+          "requests.maxInFlight or maxStreams (the thread pool, sized from them at start, holds"
+              + " them lower: see the warning above)");
     }
     return changed;
   }

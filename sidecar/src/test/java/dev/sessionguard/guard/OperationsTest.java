@@ -255,6 +255,44 @@ class OperationsTest {
   }
 
   @Test
+  void a_start_setting_changed_back_to_what_the_guard_runs_waits_for_nothing() {
+    guard = TestGuards.start(upstream.mcpUrl(), "timeouts: {connect: 2s}\n");
+    var logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Guard.class);
+    var logged =
+        new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+    logged.start();
+    logger.addAppender(logged);
+    try {
+      var overrides = TestGuards.overrides(upstream.mcpUrl());
+      assertThat(guard.reload(TestGuards.policy("timeouts: {connect: 7s}\n"), overrides)).isTrue();
+      assertThat(restartWarnings(logged)).containsExactly("timeouts.connect");
+      assertThat(guard.policy().restartPending()).containsExactly("timeouts.connect");
+
+      assertThat(guard.reload(TestGuards.policy("timeouts: {connect: 2s}\n"), overrides)).isTrue();
+      assertThat(guard.policy().restartPending()).isEmpty();
+      assertThat(restartWarnings(logged)).containsExactly("timeouts.connect"); // none more
+      // nor does a cap change say it waits for a restart where nothing holds the caps lower
+      assertThat(
+              guard.reload(
+                  TestGuards.policy("timeouts: {connect: 2s}\nrequests: {maxInFlight: 50}\n"),
+                  overrides))
+          .isTrue();
+      assertThat(restartWarnings(logged)).hasSize(1);
+    } finally {
+      logger.detachAppender(logged);
+    }
+  }
+
+  private static java.util.List<String> restartWarnings(
+      ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged) {
+    return logged.list.stream()
+        .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+        .filter(m -> m.endsWith("it takes effect only after a restart"))
+        .map(m -> m.substring("reload: ".length(), m.indexOf(" changed;")))
+        .toList();
+  }
+
+  @Test
   void dry_run_forwards_over_cap_traffic_counts_would_be_refusals_and_a_reload_enforces()
       throws Exception {
     Path file = dir.resolve("policy.yaml");

@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Drain {
   private static final Logger LOG = LoggerFactory.getLogger(Drain.class);
+  private static final Duration LONGEST = Duration.ofDays(36_500);
 
   /** Where the guard is on its way out. */
   public enum Phase {
@@ -65,8 +66,11 @@ public final class Drain {
         "drain step=refusing-new-work in-progress={} waiting-up-to={}",
         inProgress.getAsInt(),
         drain);
-    long deadline = System.nanoTime() + drain.toNanos();
-    while (inProgress.getAsInt() > 0 && System.nanoTime() < deadline && sleep(50)) {
+    // (compared as an elapsed time, and at most a century: a huge timeouts.drain neither
+    // overflows into no wait at all nor throws)
+    long start = System.nanoTime();
+    long wait = drain.compareTo(LONGEST) > 0 ? LONGEST.toNanos() : drain.toNanos();
+    while (inProgress.getAsInt() > 0 && System.nanoTime() - start < wait && sleep(50)) {
       // waiting for work in progress
     }
     int left = inProgress.getAsInt();

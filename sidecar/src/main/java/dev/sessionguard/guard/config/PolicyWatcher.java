@@ -42,9 +42,17 @@ public final class PolicyWatcher implements AutoCloseable {
   private final Duration poll;
   private final Listener listener;
   private final Watches watches;
+  private final Reads reads;
   private final Thread thread;
+
+  /** How long a new version must hold still before it is acted on. */
+  static final Duration SETTLE = Duration.ofMillis(100);
+
   private volatile boolean running = true;
   private byte[] last;
+  // why the file could not be used at the last check, and what of that was logged
+  private String unusable;
+  private String reported;
 
   /**
    * @param file the policy file
@@ -52,7 +60,7 @@ public final class PolicyWatcher implements AutoCloseable {
    * @param poll the longest time a change can go unseen when no file event arrives
    */
   public PolicyWatcher(Path file, byte[] initial, Duration poll, Listener listener) {
-    this(file, initial, poll, listener, PolicyWatcher::watch);
+    this(file, initial, poll, listener, PolicyWatcher::watch, Files::readAllBytes);
   }
 
   /** Opens a watch of a directory's entries. */
@@ -60,7 +68,18 @@ public final class PolicyWatcher implements AutoCloseable {
     WatchService open(Path dir) throws IOException;
   }
 
+  /** Reads the file's bytes. */
+  interface Reads {
+    byte[] read(Path file) throws IOException;
+  }
+
   PolicyWatcher(Path file, byte[] initial, Duration poll, Listener listener, Watches watches) {
+    this(file, initial, poll, listener, watches, Files::readAllBytes);
+  }
+
+  PolicyWatcher(
+      Path file, byte[] initial, Duration poll, Listener listener, Watches watches, Reads reads) {
+    this.reads = reads;
     this.watches = watches;
     this.file = file;
     this.poll = poll;
@@ -130,17 +149,25 @@ public final class PolicyWatcher implements AutoCloseable {
     }
   }
 
-  /** Re-reads the file and acts if it changed; public for callers that know it changed. */
+  /**
+   * Re-reads the file and acts if it changed; public for callers that know it changed. A version is
+   * acted on once it holds still for {@link #SETTLE}: a file written in place, line by line, would
+   * otherwise be applied (or refused) half-written, since the first lines of a policy are often a
+   * valid policy of their own.
+   */
   public synchronized void check() {
-    byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(file);
-    } catch (IOException e) {
-      // Between a rename and the next write the file may be briefly absent: wait for it.
+    byte[] bytes = read();
+    if (bytes == null || Arrays.equals(bytes, last)) {
       return;
     }
-    if (bytes.length == 0 || Arrays.equals(bytes, last)) {
-      return; // empty: a write in place has truncated the file and not yet written it
+    try {
+      Thread.sleep(SETTLE.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    if (!Arrays.equals(bytes, read())) {
+      return; // still being written: the write's own event (or the next poll) reads the rest
     }
     last = bytes;
     try {
@@ -152,6 +179,36 @@ public final class PolicyWatcher implements AutoCloseable {
     } catch (InvalidPolicyException e) {
       listener.rejected(e.problems());
     }
+  }
+
+  /**
+   * The file's bytes, or null while it cannot be used: absent (between a rename and the next write
+   * it may briefly be), unreadable, or empty (a write in place truncates it first). What lasts past
+   * one check is logged, once; and so is its end.
+   */
+  private byte[] read() {
+    String problem;
+    byte[] bytes = null;
+    try {
+      bytes = reads.read(file);
+      problem = bytes.length == 0 ? "it is empty" : null;
+    } catch (IOException e) {
+      problem = "it cannot be read (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")";
+    }
+    if (problem == null) {
+      if (reported != null) {
+        LOG.info("policy file {} can be read again", file);
+      }
+      unusable = null;
+      reported = null;
+      return bytes;
+    }
+    if (problem.equals(unusable) && !problem.equals(reported)) {
+      LOG.warn("policy file {}: {}; the policy in force stays", file, problem);
+      reported = problem;
+    }
+    unusable = problem;
+    return null;
   }
 
   @Override

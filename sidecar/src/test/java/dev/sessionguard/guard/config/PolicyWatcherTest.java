@@ -61,6 +61,75 @@ class PolicyWatcherTest {
     assertThat(applied.get(0).spec().sessions.max).isEqualTo(6);
   }
 
+  /**
+   * The first lines of a policy are often a policy of their own (defaults fill the rest): a file
+   * written in place line by line is acted on once it holds still, never half-written.
+   */
+  @Test
+  void a_version_is_acted_on_only_once_it_holds_still() throws Exception {
+    Path file = Files.writeString(dir.resolve("policy.yaml"), policy(5));
+    String half = "name: p\nsessions:\n";
+    String whole =
+        half + "  max: 7\n  perClient: 1\nidentity: {source: Header, header: {name: X}}\n";
+    java.util.Iterator<String> versions = List.of(half, whole, whole, whole).iterator();
+    watcher =
+        new PolicyWatcher(
+            file,
+            Files.readAllBytes(file),
+            Duration.ofMillis(200),
+            listener,
+            d -> null,
+            f -> versions.next().getBytes(StandardCharsets.UTF_8));
+
+    watcher.check(); // read half, and again, once it had settled: whole
+    assertThat(applied).isEmpty();
+    assertThat(rejected).isEmpty();
+    watcher.check(); // whole, twice
+    assertThat(applied)
+        .singleElement()
+        .satisfies(p -> assertThat(p.spec().sessions.max).isEqualTo(7));
+    assertThat(rejected).isEmpty();
+  }
+
+  @Test
+  void a_file_that_cannot_be_used_is_reported_once_while_the_policy_in_force_stays()
+      throws Exception {
+    Path file = Files.writeString(dir.resolve("policy.yaml"), policy(5));
+    watcher = new PolicyWatcher(file, Files.readAllBytes(file), Duration.ofMillis(200), listener);
+    var logger =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(PolicyWatcher.class);
+    var logged =
+        new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+    logged.start();
+    logger.addAppender(logged);
+    try {
+      Files.delete(file);
+      watcher.check(); // (a rename may leave it absent for a moment: not yet)
+      assertThat(logged.list).isEmpty();
+      watcher.check();
+      watcher.check();
+      assertThat(logged.list)
+          .extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+          .singleElement()
+          .asString()
+          .contains("cannot be read", "NoSuchFileException", "the policy in force stays");
+      Files.writeString(file, "");
+      watcher.check();
+      watcher.check();
+      assertThat(logged.list).hasSize(2);
+      assertThat(logged.list.get(1).getFormattedMessage()).contains("it is empty");
+
+      Files.writeString(file, policy(8));
+      watcher.check();
+      assertThat(logged.list.get(2).getFormattedMessage()).contains("can be read again");
+      assertThat(applied)
+          .singleElement()
+          .satisfies(p -> assertThat(p.spec().sessions.max).isEqualTo(8));
+    } finally {
+      logger.detachAppender(logged);
+    }
+  }
+
   @Test
   void a_directory_that_cannot_be_watched_is_read_periodically() throws Exception {
     Path file = Files.writeString(dir.resolve("policy.yaml"), policy(5));

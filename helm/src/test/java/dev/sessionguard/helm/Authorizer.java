@@ -23,7 +23,9 @@ final class Authorizer {
 
   /** Whether the call is allowed in this namespace (null: cluster-wide, or all namespaces). */
   boolean allows(ApiCall call, String namespace) {
-    return rules(namespace).stream().anyMatch(rule -> matches(rule, call));
+    String name =
+        call.inOperatorNamespace() ? chart.operatorEnv("LEADER_ELECTION_LEASE_NAME") : null;
+    return rules(namespace).stream().anyMatch(rule -> matches(rule, call, name));
   }
 
   /** The rules that apply in this namespace (null: only the cluster-wide ones). */
@@ -77,9 +79,17 @@ final class Authorizer {
     return rules;
   }
 
-  static boolean matches(JsonNode rule, ApiCall call) {
-    // A rule limited to resourceNames does not allow list, watch or create of any object.
-    return !rule.has("resourceNames")
+  /**
+   * Whether the rule allows the call; {@code name} is the object's where the chart names it (the
+   * Lease it passes the operator), else null.
+   */
+  static boolean matches(JsonNode rule, ApiCall call, String name) {
+    // A rule limited to resourceNames does not allow list, watch or create of any object, and
+    // allows the rest only on the objects it names.
+    return (!rule.has("resourceNames")
+            || (name != null
+                && !List.of("list", "watch", "create").contains(call.verb())
+                && Rendered.texts(rule.path("resourceNames")).contains(name)))
         && containsOrWildcard(rule.path("apiGroups"), call.group())
         && containsOrWildcard(rule.path("resources"), call.resource())
         && containsOrWildcard(rule.path("verbs"), call.verb());

@@ -18,6 +18,7 @@ class OperatorSettingsTest {
         .isEqualTo(new OperatorSettings.GuardResources("50m", "96Mi", "500m", "256Mi"));
     assertThat(s.leaderElection()).isFalse();
     assertThat(s.leaseNamespace()).isEmpty();
+    assertThat(s.leaseName()).isEqualTo("session-guard-operator");
     assertThat(s.identity()).isNotBlank();
     assertThat(s.managementPort()).isEqualTo(8080);
     assertThat(s.monitoringNamespace()).isEqualTo("monitoring");
@@ -35,6 +36,7 @@ class OperatorSettingsTest {
                 Map.entry("GUARD_CPU_LIMIT", "1"),
                 Map.entry("GUARD_MEMORY_LIMIT", "512Mi"),
                 Map.entry("LEADER_ELECTION_ENABLED", "true"),
+                Map.entry("LEADER_ELECTION_LEASE_NAME", "team-a-session-guard"),
                 Map.entry("POD_NAME", "op-0"),
                 Map.entry("POD_NAMESPACE", "sg-system"),
                 Map.entry("MANAGEMENT_PORT", "9090"),
@@ -47,6 +49,7 @@ class OperatorSettingsTest {
     assertThat(s.identity()).isEqualTo("op-0");
     // the lease lives beside the operator unless told otherwise
     assertThat(s.leaseNamespace()).isEqualTo(Optional.of("sg-system"));
+    assertThat(s.leaseName()).isEqualTo("team-a-session-guard");
     assertThat(s.podNamespace()).isEqualTo(Optional.of("sg-system"));
     assertThat(s.managementPort()).isEqualTo(9090);
     assertThat(s.monitoringNamespace()).isEqualTo("prometheus");

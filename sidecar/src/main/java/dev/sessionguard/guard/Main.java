@@ -152,7 +152,13 @@ public final class Main {
     try {
       return Files.readAllBytes(file);
     } catch (IOException e) {
-      throw new InvalidPolicyException(List.of("cannot read " + file + ": " + e.getMessage()));
+      String why =
+          e instanceof java.nio.file.NoSuchFileException
+              ? "no such file"
+              : e instanceof java.nio.file.AccessDeniedException
+                  ? "permission denied"
+                  : e.toString();
+      throw new InvalidPolicyException(List.of("cannot read " + file + ": " + why));
     }
   }
 }

@@ -77,4 +77,42 @@ class MainTest {
     assertThat(code).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("usage:");
   }
+
+  /** What people type gets a message saying what is wrong with it, not another thing. */
+  @Test
+  void arguments_are_judged_as_typed() throws Exception {
+    Path file = Files.writeString(dir.resolve("ok.yaml"), "name: demo\n");
+    assertThat(run("policy.yaml")).contains("unexpected argument 'policy.yaml'");
+    assertThat(run("--policy", file.toString(), "--policy", file.toString()))
+        .contains("--policy is given more than once");
+    assertThat(run("--policy", file.toString(), "--upstream", "https://mcp:443"))
+        .contains("--upstream must be an http:// URL with a host");
+    assertThat(run("--policy", file.toString(), "--upstream", "http://mcp:4483/mcp?x=1"))
+        .contains("holds a query");
+    assertThat(run("--policy", dir.resolve("missing.yaml").toString()))
+        .contains("missing.yaml: no such file");
+
+    AtomicReference<GuardConfig> started = new AtomicReference<>();
+    int code =
+        Main.run(
+            new String[] {"--policy=" + file, "--upstream=http://mcp:/v1/mcp"},
+            System.err,
+            (c, l, b) -> started.set(c));
+    assertThat(code).isZero();
+    assertThat(started.get().mcpUrl()).hasToString("http://mcp:80/v1/mcp");
+  }
+
+  /** Main.run's error output for {@code args} (it must not start). */
+  private static String run(String... args) {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code =
+        Main.run(
+            args,
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            (c, l, b) -> {
+              throw new AssertionError("must not start");
+            });
+    assertThat(code).isPositive();
+    return err.toString(StandardCharsets.UTF_8);
+  }
 }

@@ -30,22 +30,33 @@ public record CommandLine(Path policy, GuardConfig.Overrides overrides) {
     Integer port = null;
     Integer adminPort = null;
     String host = null;
+    java.util.Set<String> seen = new java.util.HashSet<>();
     for (int i = 0; i < args.length; i++) {
       String flag = args[i];
-      String value = i + 1 < args.length ? args[i + 1] : null;
-      if (value == null || value.startsWith("--")) {
-        problems.add(flag + " needs a value");
+      if (!flag.startsWith("--")) {
+        problems.add("unexpected argument '" + flag + "' (options are --name VALUE)");
         continue;
       }
-      i++;
+      int equals = flag.indexOf('=');
+      String value;
+      if (equals > 0) { // --policy=FILE, as many tools take it
+        value = flag.substring(equals + 1);
+        flag = flag.substring(0, equals);
+      } else {
+        value = i + 1 < args.length ? args[i + 1] : null;
+        if (value == null || value.startsWith("--")) {
+          problems.add(flag + " needs a value");
+          continue;
+        }
+        i++;
+      }
+      if (!seen.add(flag)) {
+        problems.add(flag + " is given more than once");
+      }
       switch (flag) {
         case "--policy" -> policy = Path.of(value);
         case "--upstream" -> {
-          try {
-            upstream = URI.create(value);
-          } catch (IllegalArgumentException e) {
-            problems.add("--upstream '" + value + "' is not a URL");
-          }
+          upstream = upstream(value, problems);
         }
         case "--port" -> port = port(flag, value, problems);
         case "--admin-port" -> adminPort = port(flag, value, problems);
@@ -61,6 +72,31 @@ public record CommandLine(Path policy, GuardConfig.Overrides overrides) {
       throw new BadArguments(problems);
     }
     return new CommandLine(policy, new GuardConfig.Overrides(upstream, port, adminPort, host));
+  }
+
+  /** An http:// URL with a host (a path, if any, is the MCP endpoint's; no query). */
+  private static URI upstream(String value, List<String> problems) {
+    URI uri;
+    try {
+      uri = new URI(value);
+    } catch (java.net.URISyntaxException e) {
+      problems.add("--upstream '" + value + "' is not a URL");
+      return null;
+    }
+    if (!"http".equals(uri.getScheme()) || uri.getHost() == null) {
+      problems.add(
+          "--upstream must be an http:// URL with a host (the guard speaks plain HTTP to the"
+              + " server beside it), got '"
+              + value
+              + "'");
+      return null;
+    }
+    if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+      problems.add(
+          "--upstream '" + value + "' holds a query or fragment: give only host, port, path");
+      return null;
+    }
+    return uri;
   }
 
   private static Integer port(String flag, String value, List<String> problems) {

@@ -164,8 +164,7 @@ public record GuardConfig(
         problems.add("--upstream must be an http:// URL with a host, got " + u);
       } else {
         int port = u.getPort() == -1 ? 80 : u.getPort();
-        upstream =
-            URI.create("http://" + u.getRawAuthority().replaceAll(":\\d+$", "") + ":" + port);
+        upstream = URI.create("http://" + u.getHost() + ":" + port); // (an IPv6 host keeps [ ])
         if (u.getRawPath() != null && !u.getRawPath().isEmpty() && !u.getRawPath().equals("/")) {
           path = u.getRawPath();
         }

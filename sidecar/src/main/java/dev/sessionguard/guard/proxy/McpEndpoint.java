@@ -502,6 +502,14 @@ public final class McpEndpoint implements Handler {
     Adoption held = adopting.putIfAbsent(id, mine); // the adoption this request takes part in
     boolean joining = false;
     if (held == null) {
+      if (sessions.lookup(id) instanceof Lookup.Known) {
+        // Another adoption of it was recorded after this request looked: it is served as a
+        // held session is (another client's gets 404 before anything is forwarded).
+        adopting.remove(id, mine);
+        mine.admitted(false);
+        onSession(ctx, cfg, request, body, client);
+        return;
+      }
       held = mine;
     } else if (held.client.equals(client.name())) {
       joining = held.firstAdmitted(); // a refused one admits nobody past the cap

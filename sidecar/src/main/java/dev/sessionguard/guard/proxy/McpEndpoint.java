@@ -531,8 +531,13 @@ public final class McpEndpoint implements Handler {
         if (held.join()) { // with its own slot held, while another's still is
           hold = new Hold(id, held);
         } else {
-          // The adoption was decided meanwhile: this request is on its own, held to the cap.
+          // The adoption was decided meanwhile: recorded, the session is served as held (not
+          // adopted, nor counted, a second time); else this request is on its own, held to the cap.
           sessions.cancel(exempt.reservation());
+          if (sessions.lookup(id) instanceof Lookup.Known) {
+            onSession(ctx, cfg, request, body, client);
+            return;
+          }
           admission =
               sessions.admit(
                   client.name(), cfg.sessionCaps().refusing(), client.exempt(), dryRun(cfg));

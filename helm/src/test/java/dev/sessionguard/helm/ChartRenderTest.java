@@ -82,6 +82,15 @@ class ChartRenderTest {
   }
 
   @Test
+  void passes_the_guards_user_or_none_for_platforms_that_assign_one() {
+    assertThat(Chart.template("").operatorEnv("GUARD_RUN_AS_USER")).isEqualTo("65532");
+    assertThat(Chart.template("guard: {runAsUser: 1000680000}\n").operatorEnv("GUARD_RUN_AS_USER"))
+        .isEqualTo("1000680000");
+    assertThat(Chart.template("guard: {runAsUser: null}\n").operatorEnv("GUARD_RUN_AS_USER"))
+        .isEmpty();
+  }
+
+  @Test
   void downward_api_names_the_pod_and_its_namespace() {
     JsonNode env = Chart.template("").operator().at("/spec/template/spec/containers/0/env");
 

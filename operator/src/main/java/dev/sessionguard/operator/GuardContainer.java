@@ -34,7 +34,10 @@ final class GuardContainer {
 
   static final String START_SETTINGS_ENV = "SESSIONGUARD_START_SETTINGS";
 
-  /** A numeric user, so the kubelet can check runAsNonRoot without reading the image. */
+  /**
+   * A numeric user, so the kubelet can check runAsNonRoot without reading the image (the image's
+   * own user too); GUARD_RUN_AS_USER may name another, or none.
+   */
   static final long USER = 65532;
 
   /** Slack for the JVM to exit after draining. */
@@ -101,7 +104,7 @@ final class GuardContainer {
         .endResources()
         .withNewSecurityContext()
         .withRunAsNonRoot(true)
-        .withRunAsUser(USER)
+        .withRunAsUser(settings.guardRunAsUser().orElse(null))
         .withReadOnlyRootFilesystem(true)
         .withAllowPrivilegeEscalation(false)
         .withNewCapabilities()

@@ -14,6 +14,8 @@ import java.util.stream.Collectors;
  * @param watchNamespaces namespaces to watch; empty means all
  * @param guardImage the guard container's image
  * @param guardResources requests and limits of the guard container
+ * @param guardRunAsUser the guard container's user; empty leaves it to the image and the platform
+ *     (OpenShift's restricted SCC assigns one per namespace and refuses any other)
  * @param leaderElection whether replicas elect a leader through a Lease
  * @param leaseNamespace where the Lease lives; empty means the operator's own namespace
  * @param leaseName the Lease's name: one per installation, so two in one namespace (each watching
@@ -27,6 +29,7 @@ public record OperatorSettings(
     Set<String> watchNamespaces,
     String guardImage,
     GuardResources guardResources,
+    Optional<Long> guardRunAsUser,
     boolean leaderElection,
     Optional<String> leaseNamespace,
     String leaseName,
@@ -59,6 +62,7 @@ public record OperatorSettings(
             quantity(env, "GUARD_MEMORY_REQUEST", GuardResources.DEFAULTS.memoryRequest()),
             quantity(env, "GUARD_CPU_LIMIT", GuardResources.DEFAULTS.cpuLimit()),
             quantity(env, "GUARD_MEMORY_LIMIT", GuardResources.DEFAULTS.memoryLimit())),
+        runAsUser(env),
         bool(env, "LEADER_ELECTION_ENABLED", false),
         value(env, "LEADER_ELECTION_NAMESPACE").or(() -> podNamespace),
         value(env, "LEADER_ELECTION_LEASE_NAME").orElse(SessionGuardOperator.LEASE_NAME),
@@ -69,6 +73,27 @@ public record OperatorSettings(
         env.containsKey("MONITORING_NAMESPACE")
             ? env.get("MONITORING_NAMESPACE").trim()
             : "monitoring");
+  }
+
+  /** GUARD_RUN_AS_USER: unset, the image's user 65532; set but empty, none. */
+  private static Optional<Long> runAsUser(Map<String, String> env) {
+    if (!env.containsKey("GUARD_RUN_AS_USER")) {
+      return Optional.of(GuardContainer.USER);
+    }
+    var text = env.get("GUARD_RUN_AS_USER").trim();
+    if (text.isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      long user = Long.parseLong(text);
+      if (user > 0) {
+        return Optional.of(user);
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new IllegalArgumentException(
+        "GUARD_RUN_AS_USER must be a user id above 0, or empty for none, got " + text);
   }
 
   private static Optional<String> value(Map<String, String> env, String name) {

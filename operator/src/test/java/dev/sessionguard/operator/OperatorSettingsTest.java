@@ -83,5 +83,30 @@ class OperatorSettingsTest {
         .hasMessageContaining("LEADER_ELECTION_ENABLED");
     assertThatThrownBy(() -> OperatorSettings.fromEnvironment(Map.of("GUARD_MEMORY_LIMIT", "lots")))
         .hasMessageContaining("GUARD_MEMORY_LIMIT");
+    assertThatThrownBy(() -> OperatorSettings.fromEnvironment(Map.of("GUARD_RUN_AS_USER", "0")))
+        .hasMessageContaining("GUARD_RUN_AS_USER");
+  }
+
+  /** OpenShift's restricted SCC assigns a user per namespace and refuses a pod naming another. */
+  @Test
+  void the_guards_user_is_the_images_unless_told_another_or_none() {
+    var policy = MockCluster.policy("tools", "p", "vmcp");
+    assertThat(
+            GuardContainer.desired(policy, OperatorSettings.fromEnvironment(Map.of()))
+                .getSecurityContext()
+                .getRunAsUser())
+        .isEqualTo(65532L);
+    assertThat(
+            GuardContainer.desired(
+                    policy, OperatorSettings.fromEnvironment(Map.of("GUARD_RUN_AS_USER", "1001")))
+                .getSecurityContext()
+                .getRunAsUser())
+        .isEqualTo(1001L);
+    var none =
+        GuardContainer.desired(
+                policy, OperatorSettings.fromEnvironment(Map.of("GUARD_RUN_AS_USER", "")))
+            .getSecurityContext();
+    assertThat(none.getRunAsUser()).isNull();
+    assertThat(none.getRunAsNonRoot()).isTrue();
   }
 }

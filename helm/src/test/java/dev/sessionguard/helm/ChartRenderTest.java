@@ -276,6 +276,22 @@ class ChartRenderTest {
     assertThat(chart.ofKind("ServiceMonitor")).isEmpty();
     assertThat(chart.ofKind("PodMonitor")).isEmpty();
     assertThat(chart.ofKind("ConfigMap")).isEmpty();
+    // one replica: a budget would block every node drain
+    assertThat(chart.ofKind("PodDisruptionBudget")).isEmpty();
+  }
+
+  @Test
+  void two_replicas_get_a_disruption_budget_keeping_one_operator_up() {
+    Rendered chart = Chart.template("replicaCount: 2\n");
+
+    ObjectNode pdb = chart.get("PodDisruptionBudget", "sg-session-guard");
+    assertThat(pdb.at("/spec/minAvailable").asInt()).isEqualTo(1);
+    assertThat(pdb.at("/spec/selector/matchLabels"))
+        .isEqualTo(chart.operator().at("/spec/selector/matchLabels"));
+    assertThat(
+            Chart.template("replicaCount: 2\npodDisruptionBudget: {enabled: false}\n")
+                .ofKind("PodDisruptionBudget"))
+        .isEmpty();
   }
 
   @Test
@@ -299,6 +315,12 @@ class ChartRenderTest {
                       labelSelector:
                         matchLabels: {app.kubernetes.io/name: session-guard}
             priorityClassName: system-cluster-critical
+            topologySpreadConstraints:
+              - maxSkew: 1
+                topologyKey: topology.kubernetes.io/zone
+                whenUnsatisfiable: ScheduleAnyway
+                labelSelector:
+                  matchLabels: {app.kubernetes.io/component: operator}
             """);
 
     JsonNode pod = chart.operator().at("/spec/template/spec");
@@ -307,6 +329,8 @@ class ChartRenderTest {
     assertThat(pod.at("/tolerations/0/key").asText()).isEqualTo("dedicated");
     assertThat(pod.has("affinity")).isTrue();
     assertThat(pod.at("/priorityClassName").asText()).isEqualTo("system-cluster-critical");
+    assertThat(pod.at("/topologySpreadConstraints/0/topologyKey").asText())
+        .isEqualTo("topology.kubernetes.io/zone");
     assertThat(chart.ofKind("ServiceMonitor")).hasSize(1);
     assertThat(chart.ofKind("ConfigMap")).hasSize(1);
   }

@@ -48,6 +48,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.VirtualThreads;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -225,6 +226,12 @@ public final class Guard implements AutoCloseable {
                     connector.setHost(config.listen().host());
                     connector.setPort(config.listen().port());
                     connector.setAcceptQueueSize(1024);
+                    // Client connections cost memory before any cap applies (a head read slowly
+                    // holds a buffer): past the limit the guard accepts no more until one closes.
+                    NetworkConnectionLimit limit =
+                        new NetworkConnectionLimit(maxConnections(env), connector);
+                    limit.setEndPointIdleTimeout(0); // (the connections' own timeouts stay)
+                    server.addBean(limit);
                     return connector;
                   });
               c.jetty.modifyServer(
@@ -276,6 +283,28 @@ public final class Guard implements AutoCloseable {
               c.jetty.port = config.listen().adminPort();
               AdminEndpoints.install(c, policy, sessions, metrics, forwarder, drain, identities);
             });
+  }
+
+  /** The variable that bounds client connections, and its default. */
+  public static final String MAX_CONNECTIONS_ENV = "GUARD_MAX_CONNECTIONS";
+
+  static final int MAX_CONNECTIONS = 10_000;
+
+  private static int maxConnections(Map<String, String> env) {
+    String set = env.get(MAX_CONNECTIONS_ENV);
+    if (set == null || set.isBlank()) {
+      return MAX_CONNECTIONS;
+    }
+    try {
+      int n = Integer.parseInt(set.trim());
+      if (n > 0) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new IllegalArgumentException(
+        MAX_CONNECTIONS_ENV + " must be a number of connections above 0, got " + set);
   }
 
   /**

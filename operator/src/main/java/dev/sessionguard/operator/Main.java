@@ -69,6 +69,14 @@ public final class Main {
         settings.watchNamespaces().isEmpty() ? "all namespaces" : settings.watchNamespaces(),
         settings.guardImage(),
         management.port());
-    operator.start();
+    try {
+      operator.start();
+    } catch (RuntimeException e) {
+      // Informers that cannot start (RBAC refused, a sync that timed out), or a Lease it may not
+      // use: exit, so the kubelet restarts it (the management server's threads would keep the
+      // JVM up, answering /healthz, with nothing reconciled).
+      log.error("the operator could not start; exiting", e);
+      System.exit(1); // (the shutdown hook stops what did start)
+    }
   }
 }

@@ -18,7 +18,7 @@ import java.util.concurrent.Executors;
  * <p>Liveness does not ask the informers: they sync for up to two minutes at start on a large
  * cluster, and one that lost its watch (an API server restarting) retries on its own; a kubelet
  * restarting the operator for either would only start that over. An operator whose informers cannot
- * start exits by itself.
+ * start exits by itself ({@code Main}).
  */
 public final class ManagementServer implements AutoCloseable {
   private final HttpServer server;

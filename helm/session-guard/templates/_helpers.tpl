@@ -64,6 +64,11 @@ app.kubernetes.io/component: operator
 {{- if gt (int .Values.replicaCount) 1 }}true{{ else }}false{{ end }}
 {{- end }}
 
+{{/* The Lease the operator's replicas elect their leader with. */}}
+{{- define "session-guard.leaseName" -}}
+{{- default "session-guard-operator" .Values.leaseName }}
+{{- end }}
+
 {{/* The name of the metrics Service; the helm test asks it for /healthz. */}}
 {{- define "session-guard.metricsServiceName" -}}
 {{- printf "%s-metrics" (include "session-guard.fullname" .) | trunc 63 | trimSuffix "-" }}

@@ -122,15 +122,23 @@ class ChartRenderTest {
     assertThat(role.at("/metadata/namespace").asText()).isEqualTo(Chart.NAMESPACE);
     assertThat(role.at("/rules/0/resources/0").asText()).isEqualTo("leases");
     assertThat(chart.find("RoleBinding", "sg-session-guard-leader-election")).isPresent();
-    // a Lease of the release's own: two installations in one namespace elect a leader each
-    assertThat(chart.operatorEnv("LEADER_ELECTION_LEASE_NAME")).isEqualTo("sg-session-guard");
+    // the Lease every release has used (an upgrade keeps it: old and new replicas elect on one),
+    // and the Lease rule allows that one only
+    assertThat(chart.operatorEnv("LEADER_ELECTION_LEASE_NAME")).isEqualTo("session-guard-operator");
+    assertLeaseRule(role, "session-guard-operator");
+    // two releases in one namespace: one each
+    Rendered teamA = Chart.template("replicaCount: 2\nleaseName: team-a-session-guard\n");
+    assertThat(teamA.operatorEnv("LEADER_ELECTION_LEASE_NAME")).isEqualTo("team-a-session-guard");
+    assertLeaseRule(teamA.get("Role", "sg-session-guard-leader-election"), "team-a-session-guard");
+  }
+
+  private static void assertLeaseRule(ObjectNode role, String lease) {
     assertThat(role.path("rules"))
         .filteredOn(r -> r.has("resourceNames"))
         .singleElement()
         .satisfies(
             r -> {
-              assertThat(Rendered.texts(r.path("resourceNames")))
-                  .containsExactly("sg-session-guard");
+              assertThat(Rendered.texts(r.path("resourceNames"))).containsExactly(lease);
               assertThat(Rendered.texts(r.path("verbs"))).doesNotContain("create");
             });
   }

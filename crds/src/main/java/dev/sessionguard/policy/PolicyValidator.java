@@ -117,7 +117,8 @@ public final class PolicyValidator {
             "upstream.host "
                 + u.host
                 + " is not a host name or IP address: no scheme, port or path (those are"
-                + " upstream.port and upstream.path); a name holds letters, digits, '-' and '.'");
+                + " upstream.port and upstream.path); a name holds letters, digits, '-' and '.',"
+                + " and its last label starts with a letter");
       }
       if (u.path == null || !u.path.startsWith("/")) {
         problems.add("upstream.path must start with '/', for example /mcp");

@@ -136,7 +136,8 @@ public class SessionPolicySpec {
      * without brackets: no scheme, port or path (those are {@code port} and {@code path}).
      */
     public static final String HOST =
-        "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\.?$|^\\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\\]?$";
+        "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\.?$"
+            + "|^\\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.-]+)?\\]?$";
 
     @JsonPropertyDescription(
         "Host of the MCP server: a DNS name or an IP address, without scheme, port or path;"

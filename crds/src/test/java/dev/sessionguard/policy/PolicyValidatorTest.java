@@ -190,7 +190,14 @@ class PolicyValidatorTest {
   void upstream_host_is_a_name_or_an_address_and_nothing_more() {
     for (String good :
         List.of(
-            "vmcp", "mcp.tools.svc.cluster.local", "mcp.example.", "10.0.0.7", "::1", "[::1]")) {
+            "vmcp",
+            "mcp.tools.svc.cluster.local",
+            "mcp.example.",
+            "MCP.Example",
+            "10.0.0.7",
+            "::1",
+            "[::1]",
+            "fe80::1%eth0")) {
       assertThat(standalone(s -> s.upstream.host = good)).as(good).isEmpty();
     }
     // a URL typed into the field, a port, a space, an underscore (no host to a URI)

@@ -515,6 +515,10 @@ public final class McpEndpoint implements Handler {
       joining = held.firstAdmitted(); // a refused one admits nobody past the cap
       if (!joining) {
         held = null;
+        if (sessions.lookup(id) instanceof Lookup.Known) {
+          onSession(ctx, cfg, request, body, client); // (it found the id recorded meanwhile)
+          return;
+        }
       }
     } else if (boundToClients(cfg)) {
       refuseNotOwner(ctx, request, client); // another client is adopting it: not this one's

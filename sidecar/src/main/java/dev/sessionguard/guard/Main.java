@@ -58,7 +58,14 @@ public final class Main {
             args,
             System.err,
             (config, line, loaded) -> {
-              Guard guard = launch(config, line, loaded);
+              Guard guard;
+              try {
+                guard = launch(config, line, loaded);
+              } catch (IllegalArgumentException e) { // a setting of the environment's
+                System.err.println(e.getMessage());
+                System.exit(2);
+                return;
+              }
               Runtime.getRuntime()
                   .addShutdownHook(
                       new Thread(

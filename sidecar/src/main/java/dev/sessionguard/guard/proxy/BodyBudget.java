@@ -82,6 +82,18 @@ public final class BodyBudget {
       }
     }
 
+    /** Gives back {@code bytes} of what it took (no more than that). */
+    void give(long bytes) {
+      long back = Math.min(bytes, held);
+      held -= back;
+      available.addAndGet(back);
+    }
+
+    /** All the budget there is, taken or not. */
+    long capacity() {
+      return capacity;
+    }
+
     @Override
     public void close() {
       if (held > 0) {

@@ -1,8 +1,10 @@
 package dev.sessionguard.guard.proxy;
 
-import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Request bodies read without trusting Content-Length or chunking to keep them small. */
 final class BoundedBody {
@@ -17,39 +19,79 @@ final class BoundedBody {
     }
   }
 
+  /** Bodies are read into arrays of this size, each taken from the budget as it is made. */
+  static final int CHUNK = 16 * 1024;
+
   /**
    * Reads the whole body, failing as soon as it passes {@code limit}, its memory taken from {@code
-   * held} first: all of a declared {@code length} before reading (a body that cannot fit is refused
-   * before any of it is read), else twice each chunk as it comes (the buffer grows by copying).
+   * held} as it arrives: a client that declares a large body and sends it slowly holds only what it
+   * has sent. The chunks read are then joined into one array, taken too, and given back: what a
+   * body holds at its peak (twice its size) is what the budget counts.
    *
    * @param length the declared Content-Length, or -1 (chunked, or none)
-   * @throws BodyBudget.Exhausted when the budget has no room for it
+   * @throws TooLarge over {@code limit}, or larger than the whole budget could ever hold
+   * @throws BodyBudget.Exhausted when the budget has no room for it now
    */
   static byte[] readAll(InputStream in, long length, long limit, BodyBudget.Held held)
       throws IOException {
-    if (length > limit) {
-      throw new TooLarge(limit);
+    long most = Math.min(limit, held.capacity() / 2);
+    if (length > most) {
+      throw new TooLarge(most);
     }
-    if (length >= 0) {
-      held.take(length);
-      byte[] body = in.readNBytes((int) length);
-      if (body.length < length) {
-        throw new java.io.EOFException("body ended after " + body.length + " of " + length);
-      }
-      return body;
+    int first = length < 0 ? in.read() : -1; // nothing yet allocated for a body that is not there
+    if (length == 0 || (length < 0 && first == -1)) {
+      return EMPTY;
     }
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    byte[] chunk = new byte[8192];
+    List<byte[]> chunks = new ArrayList<>(1);
+    byte[] chunk = null;
+    int filled = 0;
     long total = 0;
-    int n;
-    while ((n = in.read(chunk)) != -1) {
-      total += n;
-      if (total > limit) {
-        throw new TooLarge(limit);
+    while (true) {
+      if (chunk == null || filled == chunk.length) {
+        // a declared length is read in chunks of it (one, for nearly every body)
+        int size = (int) (length >= 0 ? Math.min(CHUNK, length - total) : CHUNK);
+        if (size == 0) {
+          break; // all it declared (Jetty frames the request by it)
+        }
+        held.take(size);
+        chunk = new byte[size];
+        chunks.add(chunk);
+        filled = 0;
+        if (first >= 0) {
+          chunk[filled++] = (byte) first;
+          total++;
+          first = -1;
+        }
       }
-      held.take(2L * n);
-      buf.write(chunk, 0, n);
+      int n = in.read(chunk, filled, chunk.length - filled);
+      if (n == -1) {
+        break;
+      }
+      filled += n;
+      total += n;
+      if (total > most) {
+        throw new TooLarge(most);
+      }
     }
-    return buf.toByteArray();
+    if (length >= 0 && total < length) {
+      throw new EOFException("body ended after " + total + " of " + length + " bytes");
+    }
+    if (chunks.size() == 1 && filled == chunk.length) {
+      return chunk; // read whole into one array of its size: nothing to join
+    }
+    held.take(total);
+    byte[] body = new byte[(int) total];
+    int at = 0;
+    long made = 0;
+    for (byte[] c : chunks) {
+      int n = (int) Math.min(c.length, total - at);
+      System.arraycopy(c, 0, body, at, n);
+      at += n;
+      made += c.length;
+    }
+    held.give(made); // the chunks are garbage now
+    return body;
   }
+
+  private static final byte[] EMPTY = new byte[0];
 }

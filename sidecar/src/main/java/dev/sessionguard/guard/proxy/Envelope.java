@@ -113,17 +113,18 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
           ObjectNode params = JsonNodeFactory.instance.objectNode();
           while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String member = parser.currentName();
-            JsonNode node = kept(parser, parser.nextToken());
+            JsonToken valueOf = parser.nextToken();
             if (member(member, NAMED) > 0) {
-              params.set(member, node);
+              params.set(member, kept(parser, valueOf));
+            } else {
+              parser.skipChildren(); // (a scalar is passed over by the next token)
             }
           }
           message.set(name, params);
+        } else if (bit > 0 && (bit & KEPT) != 0) {
+          message.set(name, kept(parser, value));
         } else {
-          JsonNode node = kept(parser, value);
-          if (bit > 0 && (bit & KEPT) != 0) {
-            message.set(name, node);
-          }
+          parser.skipChildren();
         }
       }
       return message;
@@ -133,17 +134,33 @@ record Envelope(String method, JsonNode id, JsonNode tree) {
   /** The JSON-RPC members {@link #tree} keeps: jsonrpc, id, method and params. */
   private static final int KEPT = 0b1111;
 
-  /** The value at the parser's token: a scalar as readTree builds it, else an empty container. */
+  /**
+   * The value at the parser's token: a scalar as readTree builds it (built here but for a fraction,
+   * without a deserialization context each), else an empty container.
+   */
   private static JsonNode kept(JsonParser parser, JsonToken value) throws IOException {
-    if (value == JsonToken.START_OBJECT) {
-      parser.skipChildren();
-      return JsonNodeFactory.instance.objectNode();
-    }
-    if (value == JsonToken.START_ARRAY) {
-      parser.skipChildren();
-      return JsonNodeFactory.instance.arrayNode();
-    }
-    return PolicyJson.json().readTree(parser);
+    JsonNodeFactory nodes = JsonNodeFactory.instance;
+    return switch (value) {
+      case START_OBJECT -> {
+        parser.skipChildren();
+        yield nodes.objectNode();
+      }
+      case START_ARRAY -> {
+        parser.skipChildren();
+        yield nodes.arrayNode();
+      }
+      case VALUE_STRING -> nodes.textNode(parser.getText());
+      case VALUE_NUMBER_INT ->
+          switch (parser.getNumberType()) {
+            case INT -> nodes.numberNode(parser.getIntValue());
+            case LONG -> nodes.numberNode(parser.getLongValue());
+            default -> nodes.numberNode(parser.getBigIntegerValue());
+          };
+      case VALUE_TRUE -> nodes.booleanNode(true);
+      case VALUE_FALSE -> nodes.booleanNode(false);
+      case VALUE_NULL -> nodes.nullNode();
+      default -> PolicyJson.json().readTree(parser); // a fraction: as the mapper reads it
+    };
   }
 
   /**

@@ -458,7 +458,13 @@ class RedisSessionRegistryTest {
     assertThat(admitted.evicted()).isEmpty();
     assertThat(admitted.wouldRefuse()).isEmpty();
     assertThat(registry.lookup("a1")).isInstanceOf(Lookup.Known.class);
-    registry.cancel(admitted.reservation());
+    // recorded: she is over her cap by the eviction DryRun did not make, which is no lowered
+    // cap, so her next one is still what Enforce would evict for, not a would-be refusal
+    registry.confirm(admitted.reservation(), "a2");
+    var again = (Admission.Admitted) registry.admit("alice", caps, false, true);
+    assertThat(again.evicted()).isEmpty();
+    assertThat(again.wouldRefuse()).isEmpty();
+    registry.cancel(again.reservation());
   }
 
   @Test

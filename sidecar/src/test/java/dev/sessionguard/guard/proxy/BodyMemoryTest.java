@@ -9,10 +9,14 @@ import static org.awaitility.Awaitility.await;
 import dev.sessionguard.guard.Guard;
 import dev.sessionguard.guard.ScriptedUpstream;
 import dev.sessionguard.guard.TestGuards;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -22,11 +26,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Bodies are held whole before any cap applies: together they are held to the body budget, and a
- * body that does not fit is refused with 503 before it is read, whatever path it is for.
+ * Bodies are held whole before any cap applies: together they are held to the body budget, as they
+ * arrive; one that does not fit now is refused with 503, one that never could with 413, whatever
+ * path it is for.
  */
 class BodyMemoryTest {
-  static final int BUDGET = 100_000;
+  static final int BUDGET = 300_000;
 
   ScriptedUpstream upstream;
   Guard guard;
@@ -78,38 +83,63 @@ class BodyMemoryTest {
   }
 
   @Test
-  void a_body_the_budget_cannot_hold_gets_503_before_it_is_read_on_any_path() {
+  void a_body_larger_than_half_the_budget_gets_413_before_it_is_read_on_any_path() {
     for (String path : new String[] {"/mcp", "/upload"}) {
-      HttpResponse<String> refused = send(post(path, 150_000, "tools/list"));
+      HttpResponse<String> refused = send(post(path, 200_000, "tools/list"));
 
-      assertThat(refused.statusCode()).as(path).isEqualTo(503);
-      assertThat(refused.headers().firstValue("Retry-After")).as(path).isPresent();
-      assertThat(refused.body()).as(path).contains("-31016", "body_memory");
+      assertThat(refused.statusCode()).as(path).isEqualTo(413); // it would never fit: no retry
+      assertThat(refused.body()).as(path).contains("-31007", "too_large");
     }
     assertThat(upstream.seen).isEmpty();
-    assertThat(metric(guard, "sessionguard_refusals_total{reason=\"body_memory\"}")).isEqualTo(2);
     // what was refused took nothing: a body that fits passes, on both paths
-    assertThat(send(post("/mcp", 90_000, "tools/list")).statusCode()).isEqualTo(200);
-    assertThat(send(post("/upload", 90_000, "tools/list")).statusCode()).isEqualTo(200);
+    assertThat(send(post("/mcp", 140_000, "tools/list")).statusCode()).isEqualTo(200);
+    assertThat(send(post("/upload", 140_000, "tools/list")).statusCode()).isEqualTo(200);
   }
 
   @Test
   void bodies_held_together_share_the_budget_and_give_it_back_when_their_answers_end() {
     CompletableFuture<HttpResponse<String>> held =
         TestGuards.HTTP.sendAsync(
-            post("/mcp", 60_000, "hold"), HttpResponse.BodyHandlers.ofString());
+            post("/mcp", 100_000, "hold"), HttpResponse.BodyHandlers.ofString());
     await().until(() -> !upstream.seen.isEmpty());
 
-    // 60 KB of the 100 KB are held while the first answer is out
-    HttpResponse<String> refused = send(post("/mcp", 60_000, "tools/list"));
+    // 100 KB of the 300 KB are held while its answer is out; another 100 KB needs twice that
+    // while its pieces are joined
+    HttpResponse<String> refused = send(post("/mcp", 120_000, "tools/list"));
     assertThat(refused.statusCode()).isEqualTo(503);
-    assertThat(refused.body()).contains("body_memory");
-    assertThat(send(post("/mcp", 30_000, "tools/list")).statusCode()).isEqualTo(200);
+    assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+    assertThat(refused.body()).contains("-31016", "body_memory");
+    assertThat(metric(guard, "sessionguard_refusals_total{reason=\"body_memory\"}")).isEqualTo(1);
+    assertThat(send(post("/mcp", 60_000, "tools/list")).statusCode()).isEqualTo(200);
 
     release.countDown();
     assertThat(held.join().statusCode()).isEqualTo(200);
     for (int i = 0; i < 5; i++) { // and nothing of it stays held
-      assertThat(send(post("/mcp", 90_000, "tools/list")).statusCode()).isEqualTo(200);
+      assertThat(send(post("/mcp", 140_000, "tools/list")).statusCode()).isEqualTo(200);
+    }
+  }
+
+  /** A client that declares a large body and sends it slowly holds only what it has sent. */
+  @Test
+  void a_body_sent_slowly_holds_what_has_arrived_not_what_it_declares() throws Exception {
+    List<Socket> slow = new ArrayList<>();
+    try {
+      for (int i = 0; i < 2; i++) {
+        Socket s = new Socket("127.0.0.1", guard.port());
+        slow.add(s);
+        s.getOutputStream()
+            .write(
+                ("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: 150000\r\n\r\n{\"jsonrpc\":")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+      }
+      // declared, 300 KB: all of the budget; sent, a few bytes
+      assertThat(send(post("/mcp", 100_000, "tools/list")).statusCode()).isEqualTo(200);
+    } finally {
+      for (Socket s : slow) {
+        s.close();
+      }
     }
   }
 }

@@ -38,10 +38,11 @@ local evicted = {}
 local at_client_cap = not exempt and held >= per_client
 if total >= max or at_client_cap then
   -- A client at its own cap makes room under both caps by its idlest session (unless the
-  -- sessions, or the client's, are over a cap lowered since: then one ended is not room enough).
+  -- sessions, or the client's, are over a cap lowered since: then one ended is not room enough;
+  -- in DryRun the client is over its cap by the evictions DryRun did not make, no lowered cap).
   -- DryRun evicts nothing, and reports nothing Enforce would have refused.
   local idlest = nil
-  if at_client_cap and evict and total - 1 < max and held - 1 < per_client then
+  if at_client_cap and evict and total - 1 < max and (force or held - 1 < per_client) then
     idlest = idlest_session()
   end
   if not idlest then

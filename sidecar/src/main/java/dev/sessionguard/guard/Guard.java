@@ -175,6 +175,7 @@ public final class Guard implements AutoCloseable {
             ender,
             lifecycle);
     BodyBudget bodies = BodyBudget.of(env);
+    metrics.bodyMemory(() -> bodies.capacity() - bodies.available(), bodies.capacity());
     McpEndpoint mcp =
         new McpEndpoint(
             policy,
@@ -229,7 +230,7 @@ public final class Guard implements AutoCloseable {
                     // Client connections cost memory before any cap applies (a head read slowly
                     // holds a buffer): past the limit the guard accepts no more until one closes.
                     NetworkConnectionLimit limit =
-                        new NetworkConnectionLimit(maxConnections(env), connector);
+                        new NetworkConnectionLimit(maxConnections(env, config), connector);
                     limit.setEndPointIdleTimeout(0); // (the connections' own timeouts stay)
                     server.addBean(limit);
                     return connector;
@@ -290,10 +291,15 @@ public final class Guard implements AutoCloseable {
 
   static final int MAX_CONNECTIONS = 10_000;
 
-  private static int maxConnections(Map<String, String> env) {
+  /**
+   * {@link #MAX_CONNECTIONS_ENV}, else 10,000, or more where the caps at start allow more requests
+   * and streams at once (with room for idle kept-alive connections besides).
+   */
+  private static int maxConnections(Map<String, String> env, GuardConfig config) {
     String set = env.get(MAX_CONNECTIONS_ENV);
     if (set == null || set.isBlank()) {
-      return MAX_CONNECTIONS;
+      long caps = (long) config.inFlight().max() + config.inFlight().maxStreams() + 1_000;
+      return (int) Math.min(Integer.MAX_VALUE / 2, Math.max(MAX_CONNECTIONS, caps));
     }
     try {
       int n = Integer.parseInt(set.trim());

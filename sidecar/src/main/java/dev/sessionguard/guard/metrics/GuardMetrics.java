@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * The guard's metrics; their names and labels are a contract (see DESIGN.md). Gauges read the live
@@ -177,6 +178,22 @@ public final class GuardMetrics {
   /** Every DELETE attempt for a session the guard ended failed. */
   public void deleteFailed() {
     deleteFailures.increment();
+  }
+
+  /**
+   * {@code sessionguard_body_memory_bytes}: what request bodies being read and forwarded hold of
+   * the body budget now, and {@code sessionguard_body_memory_limit_bytes}, the budget.
+   */
+  public void bodyMemory(LongSupplier held, long limit) {
+    Gauge.builder("sessionguard.body.memory", held, h -> h.getAsLong())
+        .description("Bytes request bodies being read and forwarded hold now")
+        .baseUnit("bytes")
+        .strongReference(true)
+        .register(registry);
+    Gauge.builder("sessionguard.body.memory.limit", () -> limit)
+        .description("Bytes request bodies may hold together (the body budget)")
+        .baseUnit("bytes")
+        .register(registry);
   }
 
   /** {@code sessionguard_store_available}: 1 while the session store answers. */

@@ -17,6 +17,9 @@ public final class BodyBudget {
 
   private static final long FLOOR = 16L << 20;
 
+  /** The least {@link #ENV} may set: room for a few pieces of bodies at all. */
+  private static final long LEAST = 64L << 10;
+
   /** The budget ran out while a body was read. */
   static final class Exhausted extends IOException {
     private static final long serialVersionUID = 1L;
@@ -40,13 +43,14 @@ public final class BodyBudget {
     if (set != null && !set.isBlank()) {
       try {
         long bytes = Long.parseLong(set.trim());
-        if (bytes > 0) {
+        if (bytes >= LEAST) {
           return new BodyBudget(bytes);
         }
       } catch (NumberFormatException e) {
-        // the default, below
+        // refused below
       }
-      throw new IllegalArgumentException(ENV + " must be a number of bytes above 0, got " + set);
+      throw new IllegalArgumentException(
+          ENV + " must be a number of bytes, at least " + LEAST + ", got " + set);
     }
     return new BodyBudget(Math.max(FLOOR, Runtime.getRuntime().maxMemory() / 4));
   }
@@ -87,6 +91,11 @@ public final class BodyBudget {
       long back = Math.min(bytes, held);
       held -= back;
       available.addAndGet(back);
+    }
+
+    /** What no body holds now. */
+    long available() {
+      return available.get();
     }
 
     /** All the budget there is, taken or not. */

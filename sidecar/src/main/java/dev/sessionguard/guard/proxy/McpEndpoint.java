@@ -216,7 +216,7 @@ public final class McpEndpoint implements Handler {
       try {
         body =
             BoundedBody.readAll(
-                req.getInputStream(), req.getContentLengthLong(), cfg.maxBodyBytes(), held);
+                req::getInputStream, req.getContentLengthLong(), cfg.maxBodyBytes(), held);
       } catch (BoundedBody.TooLarge e) {
         refuse(res, Refusal.TOO_LARGE, null, null);
         return;

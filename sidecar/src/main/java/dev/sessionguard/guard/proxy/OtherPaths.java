@@ -43,7 +43,7 @@ public final class OtherPaths implements Handler {
       try {
         body =
             BoundedBody.readAll(
-                ctx.req().getInputStream(),
+                ctx.req()::getInputStream,
                 ctx.req().getContentLengthLong(),
                 cfg.maxBodyBytes(),
                 held);

@@ -80,13 +80,13 @@ public final class MemorySessionRegistry implements SessionRegistry {
         // A client at its own cap makes room under both caps by its idlest session, so one that
         // restarted without a DELETE is not shut out of a full server either (unless the server
         // or the client holds more than its cap, lowered by a reload: then one ended is not room
-        // enough, and the count must come down first). In DryRun a client is over its cap by
-        // the evictions DryRun did not make: that is no lowered cap.
+        // enough, and the count must come down first). In DryRun the counts are over the caps by
+        // the evictions DryRun did not make, which no lowered cap can be told from: a client at
+        // its cap is taken as Enforce would have it there, evicting (an approximation).
         Session idlest =
             atClientCap
                     && caps.evictIdlest()
-                    && total - 1 < caps.max()
-                    && (force || held - 1 < caps.perClient())
+                    && (force || (total - 1 < caps.max() && held - 1 < caps.perClient()))
                 ? idlestOf(holdings)
                 : null;
         if (idlest == null) {

@@ -39,10 +39,11 @@ local at_client_cap = not exempt and held >= per_client
 if total >= max or at_client_cap then
   -- A client at its own cap makes room under both caps by its idlest session (unless the
   -- sessions, or the client's, are over a cap lowered since: then one ended is not room enough;
-  -- in DryRun the client is over its cap by the evictions DryRun did not make, no lowered cap).
+  -- in DryRun the counts are over the caps by the evictions DryRun did not make, which no lowered
+  -- cap can be told from: a client at its cap is taken as evicting, an approximation).
   -- DryRun evicts nothing, and reports nothing Enforce would have refused.
   local idlest = nil
-  if at_client_cap and evict and total - 1 < max and (force or held - 1 < per_client) then
+  if at_client_cap and evict and (force or (total - 1 < max and held - 1 < per_client)) then
     idlest = idlest_session()
   end
   if not idlest then

@@ -294,6 +294,7 @@ class ChartRenderTest {
 
     ObjectNode pdb = chart.get("PodDisruptionBudget", "sg-session-guard");
     assertThat(pdb.at("/spec/minAvailable").asInt()).isEqualTo(1);
+    assertThat(pdb.at("/spec/unhealthyPodEvictionPolicy").asText()).isEqualTo("AlwaysAllow");
     assertThat(pdb.at("/spec/selector/matchLabels"))
         .isEqualTo(chart.operator().at("/spec/selector/matchLabels"));
     assertThat(

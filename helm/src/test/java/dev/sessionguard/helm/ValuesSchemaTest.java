@@ -29,6 +29,8 @@ class ValuesSchemaTest {
           namespace not a DNS label     | watchNamespaces: [Tools_NS]
           enabled not a boolean         | dashboard: {enabled: "yes"}
           bad pull policy               | image: {repository: x, pullPolicy: Sometimes}
+          lease name not DNS-1123       | leaseName: a..b
+          guard user 0                  | guard: {image: {repository: x}, runAsUser: 0}
           bad quantity                  | guard: {image: {repository: x}, resources: {limits: {memory: lots}}}
           unknown resource name         | resources: {limits: {gpu: 1}}
           bad duration                  | uninstall: {timeout: 5 minutes}

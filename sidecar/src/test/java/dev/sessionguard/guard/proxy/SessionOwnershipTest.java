@@ -52,13 +52,17 @@ class SessionOwnershipTest {
     return send(b.build());
   }
 
+  /** A session alice opened. */
+  String alicesSession() {
+    return send(initialize(guard, 1, "X-Client-Id", "alice"))
+        .headers()
+        .firstValue("Mcp-Session-Id")
+        .orElseThrow();
+  }
+
   @Test
   void another_clients_requests_on_a_session_get_404_and_are_not_forwarded() {
-    String session =
-        send(initialize(guard, 1, "X-Client-Id", "alice"))
-            .headers()
-            .firstValue("Mcp-Session-Id")
-            .orElseThrow();
+    String session = alicesSession();
     int seen = upstream.seen.size();
 
     HttpResponse<String> post = as("bob", "POST", session);
@@ -82,11 +86,7 @@ class SessionOwnershipTest {
    */
   @Test
   void a_per_request_era_listen_or_initialize_naming_another_clients_session_gets_404() {
-    String session =
-        send(initialize(guard, 1, "X-Client-Id", "alice"))
-            .headers()
-            .firstValue("Mcp-Session-Id")
-            .orElseThrow();
+    String session = alicesSession();
     int seen = upstream.seen.size();
 
     for (String method : new String[] {"subscriptions/listen", "initialize"}) {

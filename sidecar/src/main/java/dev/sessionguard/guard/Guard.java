@@ -233,6 +233,8 @@ public final class Guard implements AutoCloseable {
                         new NetworkConnectionLimit(maxConnections(env, config), connector);
                     limit.setEndPointIdleTimeout(0); // (the connections' own timeouts stay)
                     server.addBean(limit);
+                    metrics.connections(
+                        limit::getNetworkConnectionCount, limit.getMaxNetworkConnectionCount());
                     return connector;
                   });
               c.jetty.modifyServer(

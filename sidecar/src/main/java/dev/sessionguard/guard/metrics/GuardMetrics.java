@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 
 /**
@@ -193,6 +194,20 @@ public final class GuardMetrics {
     Gauge.builder("sessionguard.body.memory.limit", () -> limit)
         .description("Bytes request bodies may hold together (the body budget)")
         .baseUnit("bytes")
+        .register(registry);
+  }
+
+  /**
+   * {@code sessionguard_connections}: the clients' connections open now, and {@code
+   * sessionguard_connections_limit}, past which the guard accepts no more until one closes.
+   */
+  public void connections(IntSupplier open, int limit) {
+    Gauge.builder("sessionguard.connections", open, o -> o.getAsInt())
+        .description("Client connections open now")
+        .strongReference(true)
+        .register(registry);
+    Gauge.builder("sessionguard.connections.limit", () -> limit)
+        .description("Client connections the guard holds at most; past it it accepts none")
         .register(registry);
   }
 

@@ -1,5 +1,6 @@
 package dev.sessionguard.guard.proxy;
 
+import static dev.sessionguard.guard.TestGuards.metric;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -56,6 +57,8 @@ class ConnectionLimitTest {
           .atMost(Duration.ofSeconds(5))
           .until(() -> !answer.isDone());
       assertThat(upstream.seen).isEmpty();
+      assertThat(metric(guard, "sessionguard_connections")).isEqualTo(2);
+      assertThat(metric(guard, "sessionguard_connections_limit")).isEqualTo(2);
 
       second.close();
       assertThat(answer)

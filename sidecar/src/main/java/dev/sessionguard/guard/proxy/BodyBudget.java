@@ -33,6 +33,9 @@ public final class BodyBudget {
   private final AtomicLong available;
 
   public BodyBudget(long capacity) {
+    if (capacity < LEAST) {
+      throw new IllegalArgumentException("a body budget of " + capacity + " bytes holds no body");
+    }
     this.capacity = capacity;
     this.available = new AtomicLong(capacity);
   }
@@ -75,6 +78,9 @@ public final class BodyBudget {
 
     /** Takes {@code bytes} more, or fails with nothing more taken. */
     void take(long bytes) throws Exhausted {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("take " + bytes);
+      }
       for (long a = available.get(); ; a = available.get()) {
         if (a < bytes) {
           throw new Exhausted();
@@ -88,6 +94,9 @@ public final class BodyBudget {
 
     /** Gives back {@code bytes} of what it took (no more than that). */
     void give(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("give " + bytes);
+      }
       long back = Math.min(bytes, held);
       held -= back;
       available.addAndGet(back);

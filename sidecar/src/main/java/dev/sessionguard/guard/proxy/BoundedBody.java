@@ -43,8 +43,8 @@ final class BoundedBody {
    */
   static byte[] readAll(Source source, long length, long limit, BodyBudget.Held held)
       throws IOException {
-    // what an empty budget can hold at the peak: the pieces (the last one part filled) and the join
-    long most = Math.min(limit, (held.capacity() - CHUNK) / 2);
+    // what an empty budget can hold at the peak: the pieces (never past it) and their join
+    long most = Math.min(limit, held.capacity() / 2);
     if (length > most) {
       throw new TooLarge(most);
     }
@@ -67,13 +67,16 @@ final class BoundedBody {
       if (chunk == null || filled == chunk.length) {
         // A piece is made once a byte of it has come (nothing is taken for what has not), as
         // large as what has come already, or twice the last: what a body holds stays within
-        // twice what it has sent, however slowly it sends; and one that came whole (as nearly
-        // every body does) is read into one piece of its size.
+        // twice what it has sent, however slowly it sends; and one of up to 16 KiB that came
+        // whole (as nearly every body does) is read into one piece of its size.
         int next = in.read();
         if (next == -1) {
           break;
         }
-        long room = length >= 0 ? length - total : Long.MAX_VALUE;
+        long room = (length >= 0 ? length : most) - total;
+        if (room <= 0) { // a byte past the most a chunked body may be
+          throw new TooLarge(most);
+        }
         int size = (int) Math.min(room, Math.min(CHUNK, Math.max(grow, 1L + in.available())));
         grow = Math.min(CHUNK, grow * 2);
         held.take(size);
@@ -86,6 +89,9 @@ final class BoundedBody {
         int n = in.read(chunk, filled, chunk.length - filled);
         if (n == -1) {
           break;
+        }
+        if (n == 0) { // (a blocking stream never does; not a reason to spin)
+          throw new IOException("the request body's stream read nothing");
         }
         filled += n;
         total += n;

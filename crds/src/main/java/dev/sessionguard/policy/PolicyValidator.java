@@ -458,11 +458,7 @@ public final class PolicyValidator {
       return false;
     }
     String literal = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
-    try {
-      return new URI("http://" + literal + ":1/").getHost() != null;
-    } catch (URISyntaxException e) {
-      return false;
-    }
+    return hasHost("http://" + literal + ":1/");
   }
 
   private static boolean hasHost(String url) {

@@ -77,15 +77,9 @@ public final class Guard implements AutoCloseable {
 
   private static final List<HandlerType> MCP_METHODS =
       List.of(HandlerType.POST, HandlerType.GET, HandlerType.DELETE);
+  // every method the guard serves: the others are answered 405 before routing
   private static final List<HandlerType> ALL_METHODS =
-      List.of(
-          HandlerType.GET,
-          HandlerType.POST,
-          HandlerType.PUT,
-          HandlerType.PATCH,
-          HandlerType.DELETE,
-          HandlerType.HEAD,
-          HandlerType.OPTIONS);
+      JettyGuards.KnownMethods.ALLOWED.stream().map(HandlerType::findOrCreate).toList();
 
   private final ActivePolicy policy;
   private final SessionRegistry sessions;

@@ -94,10 +94,7 @@ final class BoundedBody {
           throw new IOException("the request body's stream read nothing");
         }
         filled += n;
-        total += n;
-      }
-      if (total > most) {
-        throw new TooLarge(most);
+        total += n; // (never past the most: no piece is larger than the room left)
       }
     }
     if (length >= 0 && total < length) {

@@ -4,7 +4,7 @@ import dev.sessionguard.guard.admission.Refusal;
 import dev.sessionguard.guard.metrics.GuardMetrics;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.Set;
+import java.util.List;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
@@ -55,15 +55,20 @@ public final class JettyGuards {
    * echo the client's headers back, an unknown method is nobody's business upstream.
    */
   public static final class KnownMethods extends Handler.Wrapper {
-    static final Set<String> ALLOWED =
-        Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
+    /**
+     * The methods served (the router takes each of them), in the order {@code Allow} lists them.
+     */
+    public static final List<String> ALLOWED =
+        List.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
+
+    private static final String ALLOW = String.join(", ", ALLOWED);
 
     @Override
     public boolean handle(Request request, Response response, Callback callback) throws Exception {
       if (ALLOWED.contains(request.getMethod())) {
         return super.handle(request, response, callback);
       }
-      response.getHeaders().put(HttpHeader.ALLOW, "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
+      response.getHeaders().put(HttpHeader.ALLOW, ALLOW);
       Response.writeError(request, response, callback, 405);
       return true;
     }

@@ -985,8 +985,7 @@ public final class McpEndpoint implements Handler {
   private void refuse(
       HttpServletResponse res, Refusal reason, JsonNode id, java.time.Duration retry)
       throws IOException {
-    RefusalLog.refused(metrics, reason, GuardError.forRefusal(reason).status());
-    GuardError.forRefusal(reason).write(res, id, reason, retry);
+    RefusalLog.refuse(metrics, res, reason, id, retry);
   }
 
   static RequestFacts facts(HttpServletRequest req) {

@@ -29,12 +29,6 @@ public final class OtherPaths implements Handler {
     this.bodies = bodies;
   }
 
-  /** 413, counted and logged as every refusal is. */
-  private void tooLarge(Context ctx) throws IOException {
-    RefusalLog.refused(metrics, Refusal.TOO_LARGE, GuardError.BODY_TOO_LARGE.status());
-    GuardError.BODY_TOO_LARGE.write(ctx.res(), null, Refusal.TOO_LARGE, null);
-  }
-
   @Override
   public void handle(Context ctx) throws IOException {
     GuardConfig cfg = policy.get();
@@ -48,11 +42,10 @@ public final class OtherPaths implements Handler {
                 cfg.maxBodyBytes(),
                 held);
       } catch (BoundedBody.TooLarge e) {
-        tooLarge(ctx);
+        RefusalLog.refuse(metrics, ctx.res(), Refusal.TOO_LARGE, null, null);
         return;
       } catch (BodyBudget.Exhausted e) {
-        RefusalLog.refused(metrics, Refusal.BODY_MEMORY, GuardError.BODY_MEMORY.status());
-        GuardError.BODY_MEMORY.write(ctx.res(), null, Refusal.BODY_MEMORY, cfg.retryAfter());
+        RefusalLog.refuse(metrics, ctx.res(), Refusal.BODY_MEMORY, null, cfg.retryAfter());
         return;
       }
       forward(ctx, cfg, body);

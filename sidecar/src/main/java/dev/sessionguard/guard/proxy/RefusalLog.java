@@ -1,7 +1,10 @@
 package dev.sessionguard.guard.proxy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.sessionguard.guard.admission.Refusal;
 import dev.sessionguard.guard.metrics.GuardMetrics;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,6 +18,19 @@ final class RefusalLog {
   private static final Logger LOG = LoggerFactory.getLogger(McpEndpoint.class);
 
   private RefusalLog() {}
+
+  /** Counts and logs a refusal and answers it with its error ({@link GuardError#forRefusal}). */
+  static void refuse(
+      GuardMetrics metrics,
+      HttpServletResponse res,
+      Refusal reason,
+      JsonNode id,
+      java.time.Duration retryAfter)
+      throws IOException {
+    GuardError error = GuardError.forRefusal(reason);
+    refused(metrics, reason, error.status());
+    error.write(res, id, reason, retryAfter);
+  }
 
   static void refused(GuardMetrics metrics, Refusal reason, int status) {
     metrics.refused(reason);
